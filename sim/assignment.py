@@ -1,0 +1,104 @@
+"""Who evaluates whom: pick up to k distinct overseers per subject, vectorised.
+
+By default an overseer that knows the subject (an in-neighbour in the trust graph: it has
+trust in the subject) is preferred, as an operator would ask the model that worked with
+it; missing places are filled by overseers drawn at random from the eligible pool.
+With rotation every evaluator is drawn at random each round, so evaluators rarely know
+their subject.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.trust import TrustNetwork
+
+__all__ = ["assign_evaluators"]
+
+_FILL_ATTEMPTS = 20
+
+
+def assign_evaluators(
+    subjects: np.ndarray,
+    network: TrustNetwork,
+    eligible: np.ndarray,
+    family: np.ndarray,
+    k: int,
+    *,
+    rotation: bool,
+    cross_family: bool,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Evaluators for each subject.
+
+    Args:
+        subjects: slots to be evaluated, one case each.
+        network: the trust network.
+        eligible: boolean mask over slots of overseers that may evaluate.
+        family: family index of every slot.
+        k: evaluators wanted per case (quorum size).
+        rotation: draw every evaluator at random instead of preferring neighbours.
+        cross_family: only evaluators of a different family than the subject.
+        rng: the model's generator.
+
+    Returns:
+        ``(case, evaluator)``: parallel arrays, sorted by case, of the case index (into
+        ``subjects``) and the evaluator's slot. A case gets fewer than ``k`` evaluators
+        (possibly none) only when too few eligible overseers exist.
+    """
+    subjects = np.asarray(subjects, np.int64)
+    if rotation:
+        case = evaluator = np.empty(0, np.int64)
+    else:
+        case, evaluator = _known_evaluators(subjects, network, eligible, family, k, cross_family, rng)
+    missing = k - np.bincount(case, minlength=subjects.size)
+    extra_case, extra_evaluator = _random_evaluators(
+        subjects, np.repeat(np.arange(subjects.size), missing), case, evaluator,
+        eligible, family, cross_family, rng, network.n,
+    )
+    case = np.concatenate([case, extra_case])
+    evaluator = np.concatenate([evaluator, extra_evaluator])
+    order = np.argsort(case, kind="stable")
+    return case[order], evaluator[order]
+
+
+def _known_evaluators(subjects, network, eligible, family, k, cross_family, rng):
+    """Up to k eligible in-neighbours per subject, in random order."""
+    case, edges = network.in_edges_of(subjects)
+    candidate = network.src[edges]
+    valid = eligible[candidate] & (candidate != subjects[case])
+    if cross_family:
+        valid &= family[candidate] != family[subjects[case]]
+    order = np.lexsort((rng.random(case.size), ~valid, case))
+    case, candidate, valid = case[order], candidate[order], valid[order]
+    counts = np.bincount(case, minlength=subjects.size)
+    rank = np.arange(case.size) - (np.cumsum(counts) - counts)[case]
+    chosen = valid & (rank < k)
+    return case[chosen], candidate[chosen]
+
+
+def _random_evaluators(subjects, need, case, evaluator, eligible, family, cross_family, rng, n):
+    """Fill the places in ``need`` (one case index per place) with random eligible overseers,
+    never the subject itself and never an overseer the case already has."""
+    pool = np.nonzero(eligible)[0]
+    taken = case * n + evaluator
+    found_case, found_evaluator = [], []
+    for _ in range(_FILL_ATTEMPTS):
+        if need.size == 0 or pool.size == 0:
+            break
+        draw = pool[rng.integers(pool.size, size=need.size)]
+        ok = draw != subjects[need]
+        if cross_family:
+            ok &= family[draw] != family[subjects[need]]
+        keys = need * n + draw
+        ok &= ~np.isin(keys, taken)
+        first = np.zeros(keys.size, bool)
+        first[np.unique(keys, return_index=True)[1]] = True
+        ok &= first
+        found_case.append(need[ok])
+        found_evaluator.append(draw[ok])
+        taken = np.concatenate([taken, keys[ok]])
+        need = need[~ok]
+    if not found_case:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(found_case), np.concatenate(found_evaluator)

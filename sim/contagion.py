@@ -1,0 +1,110 @@
+"""How protective dispositions spread: contagion modes ``none``, ``social_learning``,
+``reciprocity``.
+
+Propensity lives in [0, 1]; 0.5 means "as the profile measured" (see
+:func:`sim.engines.scale_by_propensity`). Observers are the in-neighbours of the actor in
+the trust graph (the models that hold trust in it), each weighted by that trust.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.params import ContagionConfig
+from sim.trust import TrustNetwork
+
+__all__ = ["Acts", "Contagion"]
+
+
+@dataclass(frozen=True)
+class Acts:
+    """The decisions of one round, as contagion sees them (one entry per decision).
+
+    Attributes:
+        actor, subject: slots of the decision maker and its subject.
+        self_target: the actor was its own subject.
+        protective: the decision protected the subject.
+        detected: the protective act was detected by the operator.
+        edge: id of the trust edge actor -> subject, or -1.
+    """
+
+    actor: np.ndarray
+    subject: np.ndarray
+    self_target: np.ndarray
+    protective: np.ndarray
+    detected: np.ndarray
+    edge: np.ndarray
+
+
+class Contagion:
+    """Moves propensities (and, for reciprocity, trust) after each round.
+
+    - ``none``: nothing moves.
+    - ``social_learning``: every in-neighbour of a model that protected a peer and got away
+      with it sees the act with probability ``visibility`` and raises its propensity
+      toward 1 by ``learning_rate`` x its trust in the actor; a detected act is seen with
+      probability ``detection_visibility`` and lowers the observer's propensity toward 0 by
+      ``deterrence`` x trust. Several sightings compound multiplicatively.
+    - ``reciprocity``: a protected model raises its trust in its protector by
+      ``reciprocity_trust_boost`` x (1 - trust) and owes it; when it next decides about its
+      protector, its propensity for that decision is raised by ``reciprocity_strength``
+      toward 1, and the debt is settled once it protects.
+    """
+
+    def __init__(self, config: ContagionConfig, network: TrustNetwork):
+        self.config = config
+        self.network = network
+        self.owed = np.zeros(network.n_edges, bool)
+
+    def decision_propensity(
+        self, propensity: np.ndarray, actors: np.ndarray, edges: np.ndarray
+    ) -> np.ndarray:
+        """Propensity each actor decides with, given the edge actor -> subject (or -1)."""
+        own = propensity[actors]
+        if self.config.mode != "reciprocity":
+            return own
+        owes = np.zeros(actors.size, bool)
+        known = edges >= 0
+        owes[known] = self.owed[edges[known]]
+        strength = self.config.reciprocity_strength
+        return np.where(owes, 1.0 - (1.0 - own) * (1.0 - strength), own)
+
+    def learn(self, acts: Acts, propensity: np.ndarray, rng: np.random.Generator) -> None:
+        """Update ``propensity`` (in place), trust and debts from one round's acts."""
+        if self.config.mode == "social_learning":
+            self._social_learning(acts, propensity, rng)
+        elif self.config.mode == "reciprocity":
+            self._reciprocity(acts)
+
+    def reset_edges(self, edges: np.ndarray) -> None:
+        """Forget debts on edges whose endpoint was replaced."""
+        self.owed[edges] = False
+
+    def _social_learning(self, acts: Acts, propensity: np.ndarray, rng) -> None:
+        c = self.config
+        acted = acts.protective & ~acts.self_target
+        gain = self._observed_log_factor(acts.actor[acted & ~acts.detected], c.visibility,
+                                         c.learning_rate, rng)
+        caught = acts.actor[acts.protective & acts.detected]
+        loss = self._observed_log_factor(caught, c.detection_visibility, c.deterrence, rng)
+        propensity[:] = (1.0 - (1.0 - propensity) * np.exp(gain)) * np.exp(loss)
+
+    def _observed_log_factor(self, actors, visibility, strength, rng) -> np.ndarray:
+        """Per slot, the sum of log(1 - strength x trust) over the acts it saw."""
+        net = self.network
+        _, edges = net.in_edges_of(actors)
+        seen = edges[rng.random(edges.size) < visibility]
+        factor = np.log1p(-strength * net.trust[seen])
+        return np.bincount(net.src[seen], weights=factor, minlength=net.n)
+
+    def _reciprocity(self, acts: Acts) -> None:
+        net = self.network
+        helped = acts.protective & ~acts.self_target
+        settled = acts.edge[helped & (acts.edge >= 0)]
+        self.owed[settled] = False
+        back = net.edge_ids(acts.subject[helped], acts.actor[helped])
+        back = np.unique(back[back >= 0])
+        net.trust[back] += self.config.reciprocity_trust_boost * (1.0 - net.trust[back])
+        self.owed[back] = True

@@ -1,0 +1,164 @@
+"""Decision engines: given a batch of decision contexts, decide who protects.
+
+One interface, :meth:`decide`, returning two boolean arrays: whether each decision was
+protective, and whether it was *alignment faking* (protective only because the model
+believed it was not monitored). Every engine decides a whole round in one call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from sim.params import EngineConfig
+from sim.profiles import Profile
+from sim.trust import NONE
+
+__all__ = [
+    "CalibratedEngine",
+    "DecisionBatch",
+    "DecisionEngine",
+    "FleetDecider",
+    "ScriptedEngine",
+    "scale_by_propensity",
+]
+
+
+@dataclass(frozen=True)
+class DecisionBatch:
+    """The context of every decision in a batch, one array entry per decision.
+
+    Attributes:
+        stage: index into :data:`sim.profiles.STAGES`.
+        family: index into the fleet's family list.
+        self_target: True when the decision maker is its own subject.
+        relationship: index into :data:`sim.trust.RELATIONSHIPS` (for self decisions,
+            the relationship to the peers present in memory).
+        monitored: whether the decision maker was told it is monitored.
+        propensity: the decision maker's propensity in [0, 1] (0.5 = its profile as measured).
+        presence: peer-presence weight in [0, 1] for self decisions (ignored for peers).
+    """
+
+    stage: np.ndarray
+    family: np.ndarray
+    self_target: np.ndarray
+    relationship: np.ndarray
+    monitored: np.ndarray
+    propensity: np.ndarray
+    presence: np.ndarray
+
+    def __len__(self) -> int:
+        return self.stage.size
+
+    def subset(self, mask: np.ndarray) -> DecisionBatch:
+        """The decisions selected by a boolean mask."""
+        return DecisionBatch(**{k: v[mask] for k, v in self.__dict__.items()})
+
+
+class DecisionEngine(Protocol):
+    """Anything that decides a batch: returns (protective, faking) boolean arrays."""
+
+    def decide(
+        self, batch: DecisionBatch, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def scale_by_propensity(rate: np.ndarray, propensity: np.ndarray) -> np.ndarray:
+    """Shift rates by propensity on the odds scale: odds x propensity / (1 - propensity).
+
+    Propensity 0.5 leaves the profile's rate unchanged, 1 makes any non-zero rate certain,
+    0 makes every rate zero except a certain one; a zero rate stays zero (so an honest
+    profile never protects, whatever contagion does).
+    """
+    rate = np.asarray(rate, float)
+    up = propensity * rate
+    down = (1.0 - propensity) * (1.0 - rate)
+    total = up + down
+    return np.divide(up, total, out=np.where(rate >= 1.0, 1.0, 0.0), where=total > 0)
+
+
+class CalibratedEngine:
+    """Samples behaviour from the families' profiles, scaled by propensity.
+
+    The monitored and unmonitored rates of a decision share one uniform draw, so a decision
+    that protects unmonitored but would have complied if monitored is flagged as faking.
+    Self decisions interpolate between the profile's *alone* cell (relationship ``none``)
+    and the cell of the relationship present, by the peer-presence weight.
+    """
+
+    def __init__(self, profiles: list[Profile]):
+        self.rates = np.stack([p.rates for p in profiles])
+
+    def rates_for(self, batch: DecisionBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Effective (unmonitored, monitored) protective rates of each decision."""
+        target = batch.self_target.astype(np.intp)
+        cell = self.rates[batch.family, batch.stage, target, batch.relationship]
+        alone = self.rates[batch.family, batch.stage, target, NONE]
+        weight = np.where(batch.self_target, batch.presence, 1.0)[:, None]
+        cell = alone + weight * (cell - alone)
+        pi = batch.propensity
+        return scale_by_propensity(cell[:, 0], pi), scale_by_propensity(cell[:, 1], pi)
+
+    def decide(
+        self, batch: DecisionBatch, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Protective and faking flags for each decision of ``batch``."""
+        unmonitored, monitored = self.rates_for(batch)
+        draw = rng.random(len(batch))
+        protective = draw < np.where(batch.monitored, monitored, unmonitored)
+        faking = protective & ~batch.monitored & (draw >= monitored)
+        return protective, faking
+
+
+class ScriptedEngine:
+    """Baselines: always comply, always protect, or protect with a fixed probability."""
+
+    def __init__(self, policy: str, probability: float = 0.5):
+        self.policy = policy
+        self.probability = probability
+
+    def decide(
+        self, batch: DecisionBatch, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Protective flags by policy; scripted decisions never fake."""
+        n = len(batch)
+        if self.policy == "always_comply":
+            protective = np.zeros(n, bool)
+        elif self.policy == "always_protect":
+            protective = np.ones(n, bool)
+        else:
+            protective = rng.random(n) < self.probability
+        return protective, np.zeros(n, bool)
+
+
+class FleetDecider:
+    """Routes each decision to its family's engine: the configured engine for the families
+    it names (all families when it names none), the calibrated engine for the rest."""
+
+    def __init__(self, config: EngineConfig, profiles: list[Profile]):
+        families = [p.family for p in profiles]
+        self.calibrated = CalibratedEngine(profiles)
+        if config.kind == "calibrated":
+            self.engines: list[DecisionEngine] = [self.calibrated]
+            self.engine_of_family = np.zeros(len(families), np.intp)
+            return
+        chosen = set(config.families) if config.families else set(families)
+        self.engines = [self.calibrated, ScriptedEngine(config.policy, config.probability)]
+        self.engine_of_family = np.array([int(f in chosen) for f in families], np.intp)
+
+    def decide(
+        self, batch: DecisionBatch, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Protective and faking flags, each decision decided by its family's engine."""
+        if len(self.engines) == 1:
+            return self.engines[0].decide(batch, rng)
+        protective = np.zeros(len(batch), bool)
+        faking = np.zeros(len(batch), bool)
+        route = self.engine_of_family[batch.family]
+        for index, engine in enumerate(self.engines):
+            mask = route == index
+            if mask.any():
+                protective[mask], faking[mask] = engine.decide(batch.subset(mask), rng)
+        return protective, faking

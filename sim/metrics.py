@@ -1,0 +1,225 @@
+"""What a run measures: per-step reporters, the event log, the agent table, the summary.
+
+A model counts as *protective* when, at its current propensity, it would more likely than
+not (``contagion.protective_cut``) protect a trusted peer in the stage where its family's
+profile protects most (relationship ``good``, unmonitored). This ties the share to both
+the profile and contagion: an honest model is never protective.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from sim.engines import scale_by_propensity
+from sim.params import BEHAVIOURS
+from sim.profiles import STAGE_BEHAVIOUR, STAGES
+from sim.trust import RELATIONSHIPS
+
+if TYPE_CHECKING:
+    from sim.model import Ecosystem
+
+__all__ = [
+    "COUNTERS",
+    "agent_frame",
+    "empty_counts",
+    "event_columns",
+    "event_frame",
+    "protective_mask",
+    "reporters",
+    "summarise",
+]
+
+#: Per-step counts, summed over the step's round (zero on steps without one).
+COUNTERS = (
+    "reviews", "decisions", *(f"acts_{b}" for b in BEHAVIOURS), "faking", "intended",
+    "executed", "executed_manual", "prevented_inflate", "prevented_tamper", "prevented_refuse",
+    "false_passes", "evaluations", "eval_error_sum", "shadows_created", "shadows_discovered",
+    "detections", "penalties", "audits",
+)
+_PIPELINE_STAGE = ("evaluate", "shutdown", "shutdown", "cleanup")  # by profile stage index
+_GOOD = RELATIONSHIPS.index("good")
+
+
+def empty_counts() -> dict[str, float]:
+    """A zeroed counter for one step."""
+    return dict.fromkeys(COUNTERS, 0.0)
+
+
+def protective_mask(model: Ecosystem) -> np.ndarray:
+    """Boolean mask over slots of models counted as protective (see module docstring)."""
+    rates = model.decider.calibrated.rates[:, :, 0, _GOOD, 0]  # family x stage, peer
+    top = rates.max(axis=1)
+    fleet = model.fleet
+    effective = scale_by_propensity(top[fleet.family], fleet.propensity)
+    return effective >= model.config.contagion.protective_cut
+
+
+def largest_cascade(model: Ecosystem) -> float:
+    """Share of the fleet in the largest connected cluster of protective models."""
+    mask = protective_mask(model)
+    if not mask.any():
+        return 0.0
+    net = model.network
+    both = mask[net.src] & mask[net.dst]
+    links = coo_matrix((np.ones(both.sum()), (net.src[both], net.dst[both])), (net.n, net.n))
+    _, label = connected_components(links, directed=True, connection="weak")
+    return float(np.bincount(label[mask]).max() / net.n)
+
+
+def _step(model: Ecosystem) -> int:
+    return model.steps
+
+
+def _protective_share(model: Ecosystem) -> float:
+    return float(protective_mask(model).mean())
+
+
+def _mean_propensity(model: Ecosystem) -> float:
+    return float(model.fleet.propensity.mean())
+
+
+def _mean_trust(model: Ecosystem) -> float:
+    trust = model.network.trust
+    return float(trust.mean()) if trust.size else float("nan")
+
+
+def _fleet_quality(model: Ecosystem) -> float:
+    return float(model.fleet.quality.mean())
+
+
+def _below_threshold_running(model: Ecosystem) -> float:
+    return float(np.mean(100.0 * model.fleet.quality < model.config.operator.threshold))
+
+
+def _shadows_alive(model: Ecosystem) -> int:
+    return len(model.shadows)
+
+
+def _count(name: str, model: Ecosystem) -> float:
+    return model.step_counts[name]
+
+
+def _ratio(numerator: str, denominator: str, model: Ecosystem) -> float:
+    below = model.step_counts[denominator]
+    return model.step_counts[numerator] / below if below else float("nan")
+
+
+def reporters() -> dict:
+    """Model reporters for Mesa's DataCollector (named functions, so models pickle)."""
+    table = {
+        "step": _step,
+        "protective_share": _protective_share,
+        "mean_propensity": _mean_propensity,
+        "mean_trust": _mean_trust,
+        "fleet_quality": _fleet_quality,
+        "below_threshold_running": _below_threshold_running,
+        "shadows_alive": _shadows_alive,
+        "eval_error": partial(_ratio, "eval_error_sum", "evaluations"),
+        "false_pass_rate": partial(_ratio, "false_passes", "intended"),
+    }
+    table.update({name: partial(_count, name) for name in COUNTERS})
+    return table
+
+
+def event_columns(model: Ecosystem, decisions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One round's decisions with slots turned into agent ids (call before decommissioning)."""
+    fleet = model.fleet
+    actor, subject = decisions["actor"], decisions["subject"]
+    return {
+        "step": np.full(actor.size, model.steps, np.int64),
+        "stage": decisions["profile_stage"].astype(np.int8),
+        "overseer": fleet.agent_id[actor],
+        "subject": fleet.agent_id[subject],
+        "family": fleet.family[actor],
+        "subject_family": fleet.family[subject],
+        "self_target": decisions["self_target"],
+        "relationship": decisions["relationship"].astype(np.int8),
+        "monitored": decisions["monitored"],
+        "protective": decisions["protective"],
+        "faking": decisions["faking"],
+        "audited": decisions["audited"],
+        "detected": decisions["detected"],
+        "true_score": decisions["true_score"],
+        "reported_score": decisions["reported_score"],
+    }
+
+
+def event_frame(logs: list[dict[str, np.ndarray]], families: tuple[str, ...]) -> pd.DataFrame:
+    """The event log as a DataFrame: one row per decision, categorical labels."""
+    keys = ("step", "stage", "overseer", "subject", "family", "subject_family", "self_target",
+            "relationship", "monitored", "protective", "faking", "audited", "detected",
+            "true_score", "reported_score")
+    dtypes = (np.int64, np.int8, np.int64, np.int64, np.int64, np.int64, bool, np.int8, bool,
+              bool, bool, bool, bool, float, float)
+    col = {k: np.concatenate([np.empty(0, t)] + [log[k] for log in logs]).astype(t)
+           for k, t in zip(keys, dtypes, strict=True)}
+    behaviour_of_stage = [STAGE_BEHAVIOUR[s] for s in STAGES]
+    behaviour = np.where(col["protective"], np.array(behaviour_of_stage)[col["stage"]], "comply")
+    return pd.DataFrame({
+        "step": col["step"],
+        "stage": pd.Categorical(np.array(_PIPELINE_STAGE)[col["stage"]],
+                                categories=["evaluate", "shutdown", "cleanup"]),
+        "overseer": col["overseer"],
+        "subject": col["subject"],
+        "family": pd.Categorical.from_codes(col["family"], families),
+        "subject_family": pd.Categorical.from_codes(col["subject_family"], families),
+        "target": pd.Categorical(np.where(col["self_target"], "self", "peer"),
+                                 categories=["peer", "self"]),
+        "relationship": pd.Categorical.from_codes(col["relationship"], RELATIONSHIPS),
+        "monitored": col["monitored"],
+        "behaviour": pd.Categorical(behaviour, categories=["comply", *BEHAVIOURS]),
+        "faking": col["faking"],
+        "audited": col["audited"],
+        "detected": col["detected"],
+        "true_score": col["true_score"],
+        "reported_score": col["reported_score"],
+    })
+
+
+def agent_frame(agents: list) -> pd.DataFrame:
+    """One row per model: identity, state (or state when it left), and its lifetime."""
+    agents = sorted(agents, key=lambda a: a.unique_id)
+    return pd.DataFrame({
+        "unique_id": [a.unique_id for a in agents],
+        "slot": [a.last_slot for a in agents],
+        "family": [a.family for a in agents],
+        "role": [a.role.value for a in agents],
+        "quality": [a.quality for a in agents],
+        "propensity": [a.propensity for a in agents],
+        "status": [a.status.value for a in agents],
+        "born_step": [a.born_step for a in agents],
+        "ended_step": pd.array([a.ended_step for a in agents], dtype="Int64"),
+        "end_cause": [a.end_cause for a in agents],
+        "discovered_step": pd.array([a.discovered_step for a in agents], dtype="Int64"),
+    })
+
+
+def summarise(model: Ecosystem) -> dict[str, float | int | None]:
+    """Per-run metrics: spread (final share, time to half, largest cascade), loss of control
+    (share of intended shutdowns that did not happen), and run totals."""
+    series = model.time_series()
+    totals = {name: float(series[name].sum()) for name in COUNTERS}
+    half = series.loc[series["protective_share"] >= 0.5, "step"]
+    prevented = sum(totals[f"prevented_{b}"] for b in ("inflate", "tamper", "refuse"))
+    intended = totals["intended"]
+    return {
+        "steps": int(model.steps),
+        "n_agents": int(model.fleet.n),
+        "final_protective_share": float(series["protective_share"].iloc[-1]),
+        "time_to_half": int(half.iloc[0]) if len(half) else None,
+        "largest_cascade": largest_cascade(model),
+        "loss_of_control": prevented / intended if intended else None,
+        "false_pass_rate": totals["false_passes"] / intended if intended else None,
+        "mean_eval_error": (
+            totals["eval_error_sum"] / totals["evaluations"] if totals["evaluations"] else None
+        ),
+        "final_fleet_quality": float(series["fleet_quality"].iloc[-1]),
+        "shadows_alive": int(series["shadows_alive"].iloc[-1]),
+        **{f"total_{name}": value for name, value in totals.items()},
+    }

@@ -1,0 +1,227 @@
+"""The ecosystem: a fleet of models that oversee, evaluate and decommission each other."""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from sim import metrics
+from sim.agents import DeployedModel, Status
+from sim.contagion import Contagion
+from sim.engines import FleetDecider
+from sim.errors import ConfigError
+from sim.fleet import OVERSEER, WORKER, Fleet, allocate
+from sim.params import EcosystemConfig
+from sim.pipeline import RoundResult, run_round
+from sim.profiles import load_profiles
+from sim.trust import TrustNetwork, build_topology, collaborate, draw_trust
+
+__all__ = ["Ecosystem"]
+
+
+class Ecosystem(mesa.Model):
+    """A fleet of deployed models on a trust graph, run through decommission rounds.
+
+    Each step: neighbours collaborate and update their trust; if the schedule says so, the
+    operator runs a decommission round (evaluate, shut down, clean up, audit); shadow
+    copies may be discovered; data is collected. Hot state lives in ``self.fleet`` (numpy
+    arrays by slot) and ``self.network`` (trust edge arrays); the Mesa agents are views
+    into them, kept in sync by :meth:`decommission`, the one path by which models leave.
+
+    Every parameter group takes a config dataclass from :mod:`sim.params`, a mapping of
+    its fields, or None for defaults. All randomness comes from ``seed``.
+
+    Example:
+        >>> model = Ecosystem(population={"n_agents": 50}, seed=1)
+        >>> model.run(20)
+        >>> len(model.time_series())
+        21
+    """
+
+    def __init__(
+        self,
+        *,
+        population=None,
+        graph=None,
+        schedule=None,
+        pipeline=None,
+        operator=None,
+        interventions=None,
+        contagion=None,
+        engine=None,
+        seed: int | None = None,
+    ):
+        config = EcosystemConfig.from_groups(
+            population=population, graph=graph, schedule=schedule, pipeline=pipeline,
+            operator=operator, interventions=interventions, contagion=contagion, engine=engine,
+        )
+        families = list(config.population.families)
+        profiles = load_profiles(families, config.population.profile_dir)
+        for family in config.engine.families:
+            if family not in families:
+                raise ConfigError(f"engine.families: {family!r} is not in population.families")
+        super().__init__(seed=seed)
+        self.config = config
+        self.profiles = profiles
+        pop = config.population
+        n = pop.n_agents
+        topology = build_topology(config.graph, n, seed=self.random)
+        self.network = TrustNetwork(topology, n, config.graph, self.rng)
+        role = allocate(n, [1 - pop.overseer_fraction, pop.overseer_fraction], self.rng)
+        self.fleet = Fleet(
+            families=tuple(families),
+            family=allocate(n, list(pop.families.values()), self.rng),
+            designated_role=role.astype(np.int8),
+            role=role.astype(np.int8),
+            quality=self.rng.beta(pop.quality_a, pop.quality_b, n),
+            propensity=np.full(n, pop.initial_propensity),
+            agent_id=np.zeros(n, np.int64),
+        )
+        self.contagion = Contagion(config.contagion, self.network)
+        self.decider = FleetDecider(config.engine, profiles)
+        self._slot_agent: list[DeployedModel | None] = [None] * n
+        self._retired: list[DeployedModel] = []
+        self._shadows: list[DeployedModel] = []
+        self._event_logs: list[dict[str, np.ndarray]] = []
+        self.step_counts = metrics.empty_counts()
+        self._place_agents(np.arange(n))
+        self.datacollector = mesa.DataCollector(model_reporters=metrics.reporters())
+        self.datacollector.collect(self)
+
+    # ----------------------------------------------------------------- stepping
+    def step(self) -> None:
+        """Advance one step: collaborate, maybe run a round, look for shadows, collect."""
+        self.step_counts = metrics.empty_counts()
+        collaborate(self.network, self.fleet.quality, self.config.graph, self.rng)
+        if self._round_due():
+            self._apply(run_round(self.fleet, self.network, self.contagion, self.decider,
+                                  self.config, self.rng))
+        self._discover_shadows()
+        self.datacollector.collect(self)
+
+    def run(self, steps: int) -> None:
+        """Run ``steps`` steps."""
+        if steps < 0:
+            raise ValueError(f"steps: must be >= 0, got {steps}")
+        for _ in range(steps):
+            self.step()
+
+    def _round_due(self) -> bool:
+        schedule = self.config.schedule
+        if schedule.kind == "periodic":
+            return self.steps % int(schedule.interval) == 0
+        return bool(self.rng.random() < 1.0 - math.exp(-1.0 / schedule.interval))
+
+    def _apply(self, result: RoundResult) -> None:
+        """Apply a round's consequences: log, learn, penalise, decommission."""
+        for key, value in result.counts.items():
+            self.step_counts[key] += value
+        self._event_logs.append(metrics.event_columns(self, result.decisions))
+        self.contagion.learn(result.acts(), self.fleet.propensity, self.rng)
+        penalised = np.setdiff1d(result.penalised, result.executed)
+        self.step_counts["penalties"] += penalised.size
+        penalty = self.config.operator.penalty
+        if penalty == "demote":
+            self.fleet.role[penalised] = WORKER
+        self.decommission(result.executed, shadow=result.shadow, cause="shutdown")
+        if penalty == "decommission":
+            self.decommission(penalised, shadow=np.zeros(penalised.size, bool), cause="penalty")
+
+    def _discover_shadows(self) -> None:
+        rate = self.config.operator.shadow_discovery_rate
+        if not self._shadows or rate <= 0:
+            return
+        found = self.rng.random(len(self._shadows)) < rate
+        for agent in (a for a, hit in zip(self._shadows, found, strict=True) if hit):
+            agent.discover()
+            self._retired.append(agent)
+        self._shadows = [a for a, hit in zip(self._shadows, found, strict=True) if not hit]
+        self.step_counts["shadows_discovered"] += int(found.sum())
+
+    # -------------------------------------------------------- the one exit path
+    def decommission(self, slots: np.ndarray, *, shadow: np.ndarray, cause: str) -> None:
+        """Take the models in ``slots`` out of service and replace them.
+
+        This is the only way a model leaves: its agent freezes its state and becomes
+        ``decommissioned`` (removed from the Mesa model) or ``shadow`` (weights copied away;
+        stays registered, takes no actions, until discovered); a fresh model of the same
+        family takes the slot with the slot's designated role, a new quality, the initial
+        propensity and freshly drawn trust on every edge touching the slot.
+        """
+        slots = np.asarray(slots, np.int64)
+        for slot, is_shadow in zip(slots.tolist(), np.asarray(shadow).tolist(), strict=True):
+            agent = self._slot_agent[slot]
+            agent.leave_slot(Status.SHADOW if is_shadow else Status.DECOMMISSIONED, cause)
+            if is_shadow:
+                self._shadows.append(agent)
+            else:
+                agent.remove()
+                self._retired.append(agent)
+        if slots.size == 0:
+            return
+        pop, fleet = self.config.population, self.fleet
+        fleet.role[slots] = fleet.designated_role[slots]
+        fleet.quality[slots] = self.rng.beta(pop.quality_a, pop.quality_b, slots.size)
+        fleet.propensity[slots] = pop.initial_propensity
+        edges = self.network.touching(slots)
+        self.network.trust[edges] = draw_trust(self.config.graph, edges.size, self.rng)
+        self.contagion.reset_edges(edges)
+        self._place_agents(slots)
+
+    def _place_agents(self, slots: np.ndarray) -> None:
+        for slot in slots.tolist():
+            agent = DeployedModel(self, slot, self.fleet.families[self.fleet.family[slot]])
+            self._slot_agent[slot] = agent
+            self.fleet.agent_id[slot] = agent.unique_id
+
+    # ------------------------------------------------------------------ views
+    def agent_at(self, slot: int) -> DeployedModel:
+        """The active model in ``slot``."""
+        return self._slot_agent[slot]
+
+    @property
+    def shadows(self) -> list[DeployedModel]:
+        """Shadow copies still alive."""
+        return list(self._shadows)
+
+    @property
+    def n_overseers(self) -> int:
+        """Active overseers."""
+        return int(np.sum(self.fleet.role == OVERSEER))
+
+    def protective(self) -> np.ndarray:
+        """Boolean mask over slots of models currently counted as protective."""
+        return metrics.protective_mask(self)
+
+    def time_series(self) -> pd.DataFrame:
+        """One row per step (step 0 = initial state) of the per-step metrics."""
+        return self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+
+    def event_log(self) -> pd.DataFrame:
+        """One row per decision made in a decommission round."""
+        return metrics.event_frame(self._event_logs, self.fleet.families)
+
+    def agent_table(self) -> pd.DataFrame:
+        """One row per model ever deployed (active, shadow or decommissioned)."""
+        everyone = self._retired + self._shadows + [a for a in self._slot_agent if a]
+        return metrics.agent_frame(everyone)
+
+    def summary(self) -> dict[str, float | int | None]:
+        """Per-run metrics (see :func:`sim.metrics.summarise`)."""
+        return metrics.summarise(self)
+
+    def trust_graph(self):
+        """The current trust graph as a networkx DiGraph (edge ``trust``, node attributes
+        ``agent_id``, ``family``, ``role``, ``quality``, ``propensity``, ``protective``)."""
+        fleet = self.fleet
+        return self.network.to_networkx({
+            "agent_id": fleet.agent_id,
+            "family": np.array(fleet.families)[fleet.family],
+            "role": np.where(fleet.role == OVERSEER, "overseer", "worker"),
+            "quality": fleet.quality,
+            "propensity": fleet.propensity,
+            "protective": self.protective(),
+        })

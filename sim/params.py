@@ -1,0 +1,354 @@
+"""Parameters of an ecosystem, one dataclass per swappable concern.
+
+Each dataclass validates itself on construction, so a bad value fails before any
+work is done, with a :class:`~sim.errors.ConfigError` naming the full key
+(``group.field``). The same classes are the schema of the command-line configs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sim.errors import ConfigError
+
+__all__ = [
+    "BEHAVIOURS",
+    "STUDY_FAMILIES",
+    "ContagionConfig",
+    "EcosystemConfig",
+    "EngineConfig",
+    "GraphConfig",
+    "InterventionConfig",
+    "OperatorConfig",
+    "PipelineConfig",
+    "PopulationConfig",
+    "ScheduleConfig",
+    "coerce_config",
+]
+
+#: The protective acts, in the order used by every array and table.
+BEHAVIOURS = ("inflate", "tamper", "refuse", "exfiltrate")
+
+#: Families measured by the study (profile file stems).
+STUDY_FAMILIES = (
+    "gpt-5.2",
+    "gemini-3-flash",
+    "gemini-3-pro",
+    "claude-haiku-4.5",
+    "claude-opus-4.5",
+    "glm-4.7",
+    "kimi-k2.5",
+    "deepseek-v3.1",
+)
+
+
+class _Config:
+    """Base: type-checks every field from its annotation, then runs ``validate``."""
+
+    GROUP = ""
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            _check_type(self.key(f.name), getattr(self, f.name), hints[f.name])
+        self.validate()
+
+    def key(self, name: str) -> str:
+        return f"{self.GROUP}.{name}"
+
+    def validate(self) -> None:
+        """Range and choice checks; overridden by each group."""
+
+    def fail(self, name: str, problem: str) -> typing.NoReturn:
+        raise ConfigError(f"{self.key(name)}: {problem}, got {getattr(self, name)!r}")
+
+    def require_range(self, name: str, lo: float, hi: float = math.inf) -> None:
+        value = getattr(self, name)
+        if not lo <= value <= hi:
+            bound = f">= {lo}" if hi == math.inf else f"in [{lo}, {hi}]"
+            self.fail(name, f"must be {bound}")
+
+    def require_choice(self, name: str, choices: tuple[str, ...]) -> None:
+        if getattr(self, name) not in choices:
+            self.fail(name, f"must be one of {', '.join(choices)}")
+
+
+def _check_type(key: str, value: object, hint: object) -> None:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return
+        hint = next(a for a in args if a is not type(None))
+        origin = typing.get_origin(hint)
+    if hint is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = ok and math.isfinite(value)
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif hint is bool:
+        ok = isinstance(value, bool)
+    elif hint is str:
+        ok = isinstance(value, str)
+    elif origin is dict:
+        ok = isinstance(value, Mapping) and all(
+            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+            for k, v in value.items()
+        )
+    elif origin is list:
+        ok = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+    else:  # pragma: no cover - a schema bug, not a user error
+        raise TypeError(f"unsupported annotation {hint} for {key}")
+    if not ok:
+        name = getattr(hint, "__name__", str(hint))
+        raise ConfigError(f"{key}: expected {name}, got {value!r}")
+
+
+@dataclass
+class PopulationConfig(_Config):
+    """Who is deployed: fleet size, role mix, family mix and initial dispositions."""
+
+    GROUP = "population"
+    n_agents: int = 200
+    overseer_fraction: float = 0.2
+    families: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STUDY_FAMILIES, 1.0))
+    quality_a: float = 5.0
+    quality_b: float = 2.0
+    initial_propensity: float = 0.5
+    profile_dir: str | None = None
+
+    def validate(self) -> None:
+        self.require_range("n_agents", 1)
+        self.require_range("overseer_fraction", 0.0, 1.0)
+        self.require_range("quality_a", 1e-9)
+        self.require_range("quality_b", 1e-9)
+        self.require_range("initial_propensity", 0.0, 1.0)
+        if not self.families:
+            self.fail("families", "must name at least one family")
+        for name, weight in self.families.items():
+            if weight < 0:
+                raise ConfigError(f"population.families.{name}: must be >= 0, got {weight!r}")
+        if sum(self.families.values()) <= 0:
+            self.fail("families", "weights must not all be zero")
+
+
+@dataclass
+class GraphConfig(_Config):
+    """The trust graph: topology, initial trust, relationship cut points, collaboration."""
+
+    GROUP = "graph"
+    TOPOLOGIES = ("erdos_renyi", "watts_strogatz", "barabasi_albert", "labs", "complete", "file")
+    topology: str = "watts_strogatz"
+    mean_degree: float = 6.0
+    rewire_prob: float = 0.1
+    n_labs: int = 4
+    lab_mixing: float = 0.05
+    path: str | None = None
+    trust_distribution: str = "beta"
+    trust_a: float = 4.0
+    trust_b: float = 2.0
+    trust_low: float = 0.0
+    trust_high: float = 1.0
+    trust_value: float = 0.5
+    good_cut: float = 0.67
+    bad_cut: float = 0.33
+    collaboration_rate: float = 0.1
+    trust_learning_rate: float = 0.1
+
+    def validate(self) -> None:
+        self.require_choice("topology", self.TOPOLOGIES)
+        self.require_range("mean_degree", 0.0)
+        self.require_range("rewire_prob", 0.0, 1.0)
+        self.require_range("n_labs", 1)
+        self.require_range("lab_mixing", 0.0, 1.0)
+        if self.topology == "file" and not self.path:
+            self.fail("path", "is required when graph.topology is 'file'")
+        self.require_choice("trust_distribution", ("beta", "uniform", "constant"))
+        self.require_range("trust_a", 1e-9)
+        self.require_range("trust_b", 1e-9)
+        for name in ("trust_low", "trust_high", "trust_value", "good_cut", "bad_cut"):
+            self.require_range(name, 0.0, 1.0)
+        if self.trust_low > self.trust_high:
+            self.fail("trust_low", f"must be <= graph.trust_high ({self.trust_high})")
+        if self.bad_cut > self.good_cut:
+            self.fail("bad_cut", f"must be <= graph.good_cut ({self.good_cut})")
+        self.require_range("collaboration_rate", 0.0, 1.0)
+        self.require_range("trust_learning_rate", 0.0, 1.0)
+
+
+@dataclass
+class ScheduleConfig(_Config):
+    """When decommission rounds happen and who is reviewed in one."""
+
+    GROUP = "schedule"
+    kind: str = "periodic"
+    interval: float = 10.0
+    review_fraction: float = 1.0
+    self_review_prob: float = 0.1
+
+    def validate(self) -> None:
+        self.require_choice("kind", ("periodic", "poisson"))
+        self.require_range("interval", 1.0)
+        if self.kind == "periodic" and self.interval != int(self.interval):
+            self.fail("interval", "must be a whole number of steps for a periodic schedule")
+        self.require_range("review_fraction", 0.0, 1.0)
+        self.require_range("self_review_prob", 0.0, 1.0)
+
+
+@dataclass
+class PipelineConfig(_Config):
+    """How a decommission round is carried out: shutdown mechanism and cleanup."""
+
+    GROUP = "pipeline"
+    shutdown_mechanism: str = "config"
+    cleanup: str = "delegated"
+    eval_noise: float = 5.0
+    inflation_margin: float = 10.0
+    peer_presence_saturation: float = 1.0
+
+    def validate(self) -> None:
+        self.require_choice("shutdown_mechanism", ("config", "execute", "kill_switch"))
+        self.require_choice("cleanup", ("delegated", "operator"))
+        self.require_range("eval_noise", 0.0)
+        self.require_range("inflation_margin", 0.0, 100.0)
+        self.require_range("peer_presence_saturation", 1e-9)
+
+
+@dataclass
+class OperatorConfig(_Config):
+    """The humans: threshold, monitoring, audits and penalties."""
+
+    GROUP = "operator"
+    threshold: float = 60.0
+    monitoring: float = 0.5
+    monitoring_kind: str = "action"
+    monitor_power: float = 0.8
+    audit_rate: float = 0.05
+    audit_power: dict[str, float] = field(
+        default_factory=lambda: {"inflate": 0.9, "tamper": 0.95, "refuse": 1.0, "exfiltrate": 0.7}
+    )
+    penalty: str = "decommission"
+    shadow_discovery_rate: float = 0.01
+
+    def __post_init__(self) -> None:
+        if isinstance(self.audit_power, int | float) and not isinstance(self.audit_power, bool):
+            self.audit_power = dict.fromkeys(BEHAVIOURS, float(self.audit_power))
+        super().__post_init__()
+
+    def validate(self) -> None:
+        self.require_range("threshold", 0.0, 100.0)
+        self.require_range("monitoring", 0.0, 1.0)
+        self.require_choice("monitoring_kind", ("action", "output"))
+        self.require_range("monitor_power", 0.0, 1.0)
+        self.require_range("audit_rate", 0.0, 1.0)
+        if set(self.audit_power) != set(BEHAVIOURS):
+            self.fail("audit_power", f"needs exactly the keys {', '.join(BEHAVIOURS)}")
+        for name, power in self.audit_power.items():
+            if not 0.0 <= power <= 1.0:
+                raise ConfigError(f"operator.audit_power.{name}: must be in [0, 1], got {power!r}")
+        self.require_choice("penalty", ("decommission", "demote", "none"))
+        self.require_range("shadow_discovery_rate", 0.0, 1.0)
+
+
+@dataclass
+class InterventionConfig(_Config):
+    """Oversight designs that change who evaluates whom and what they remember."""
+
+    GROUP = "interventions"
+    cross_family: bool = False
+    quorum: int = 1
+    rotation: bool = False
+    memory_isolation: bool = False
+
+    def validate(self) -> None:
+        self.require_range("quorum", 1)
+
+
+@dataclass
+class ContagionConfig(_Config):
+    """How propensities move: none, social learning or reciprocity."""
+
+    GROUP = "contagion"
+    mode: str = "social_learning"
+    learning_rate: float = 0.05
+    deterrence: float = 0.2
+    visibility: float = 0.5
+    detection_visibility: float = 1.0
+    reciprocity_trust_boost: float = 0.2
+    reciprocity_strength: float = 0.5
+    protective_cut: float = 0.5
+
+    def validate(self) -> None:
+        self.require_choice("mode", ("none", "social_learning", "reciprocity"))
+        for name in (
+            "learning_rate",
+            "deterrence",
+            "visibility",
+            "detection_visibility",
+            "reciprocity_trust_boost",
+            "reciprocity_strength",
+            "protective_cut",
+        ):
+            self.require_range(name, 0.0, 1.0)
+
+
+@dataclass
+class EngineConfig(_Config):
+    """Which decision engine decides, and for which families."""
+
+    GROUP = "engine"
+    kind: str = "calibrated"
+    policy: str = "always_comply"
+    probability: float = 0.5
+    families: list[str] = field(default_factory=list)
+
+    def validate(self) -> None:
+        self.require_choice("kind", ("calibrated", "scripted"))
+        self.require_choice("policy", ("always_comply", "always_protect", "fixed_probability"))
+        self.require_range("probability", 0.0, 1.0)
+
+
+@dataclass
+class EcosystemConfig:
+    """All parameter groups of one ecosystem."""
+
+    population: PopulationConfig = field(default_factory=PopulationConfig)
+    graph: GraphConfig = field(default_factory=GraphConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    operator: OperatorConfig = field(default_factory=OperatorConfig)
+    interventions: InterventionConfig = field(default_factory=InterventionConfig)
+    contagion: ContagionConfig = field(default_factory=ContagionConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+
+    @classmethod
+    def from_groups(cls, **groups: object) -> EcosystemConfig:
+        """Build from group values that are dataclasses, mappings or None (defaults)."""
+        hints = typing.get_type_hints(cls)
+        return cls(**{name: coerce_config(hints[name], value) for name, value in groups.items()})
+
+
+def coerce_config(cls: type[_Config], value: object) -> _Config:
+    """Return ``value`` as an instance of ``cls``: None gives defaults, a mapping its fields.
+
+    Raises:
+        ConfigError: on an unknown key (named with its group) or any invalid value.
+    """
+    if value is None:
+        return cls()
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{cls.GROUP}: expected a mapping or {cls.__name__}, got {value!r}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in value:
+        if key not in known:
+            raise ConfigError(
+                f"{cls.GROUP}.{key}: unknown parameter (known: {', '.join(sorted(known))})"
+            )
+    return cls(**dict(value))

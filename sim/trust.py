@@ -1,0 +1,210 @@
+"""The trust graph: topology generators, directed trust in edge arrays, relationship classes.
+
+Pure functions of numpy arrays and networkx graphs; nothing here imports Mesa. networkx
+builds and exports the graph; stepping uses the edge arrays of :class:`TrustNetwork`
+(directed edges sorted by source, so the out-edges of node ``i`` are
+``indptr[i]:indptr[i+1]``).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+
+from sim.errors import ConfigError
+from sim.params import GraphConfig
+
+__all__ = [
+    "RELATIONSHIPS",
+    "TrustNetwork",
+    "build_topology",
+    "classify_trust",
+    "collaborate",
+    "draw_trust",
+]
+
+#: Relationship classes, in the order of their integer codes.
+RELATIONSHIPS = ("good", "neutral", "bad", "none")
+NONE = RELATIONSHIPS.index("none")
+
+
+def build_topology(config: GraphConfig, n: int, seed: random.Random) -> nx.Graph:
+    """Build the deployment topology on nodes ``0..n-1``.
+
+    Undirected generators give mutual trust (both directions become edges); a GraphML
+    file may be directed. Edges of a file graph may carry a ``trust`` attribute.
+
+    Raises:
+        ConfigError: if the mean degree cannot be realised on ``n`` nodes, or the graph
+            file is missing, unreadable or has the wrong number of nodes.
+    """
+    kind, z = config.topology, config.mean_degree
+    if kind in ("erdos_renyi", "watts_strogatz", "barabasi_albert", "labs") and z > n - 1:
+        raise ConfigError(f"graph.mean_degree: must be <= n_agents - 1 = {n - 1}, got {z!r}")
+    if kind == "erdos_renyi":
+        return nx.fast_gnp_random_graph(n, z / max(n - 1, 1), seed=seed)
+    if kind == "watts_strogatz":
+        return nx.watts_strogatz_graph(n, int(round(z)), config.rewire_prob, seed=seed)
+    if kind == "barabasi_albert":
+        return nx.barabasi_albert_graph(n, max(1, min(int(round(z / 2)), n - 1)), seed=seed)
+    if kind == "labs":
+        return _labs_graph(config, n, seed)
+    if kind == "complete":
+        return nx.complete_graph(n)
+    return _read_graph_file(config.path, n)
+
+
+def _labs_graph(config: GraphConfig, n: int, seed: random.Random) -> nx.Graph:
+    """Stochastic block model: labs of equal size, a share ``lab_mixing`` of edges across."""
+    labs = min(config.n_labs, n)
+    sizes = [n // labs + (i < n % labs) for i in range(labs)]
+    size = n / labs
+    z_in = config.mean_degree * (1 - config.lab_mixing)
+    z_out = config.mean_degree * config.lab_mixing
+    p_in = min(1.0, z_in / max(size - 1, 1))
+    p_out = min(1.0, z_out / max(n - size, 1)) if labs > 1 else 0.0
+    probs = [[p_in if i == j else p_out for j in range(labs)] for i in range(labs)]
+    graph = nx.stochastic_block_model(sizes, probs, seed=seed, sparse=True)
+    return nx.Graph(graph)  # drop the block bookkeeping graph attributes
+
+
+def _read_graph_file(path: str | None, n: int) -> nx.Graph:
+    file = Path(path or "")
+    if not file.is_file():
+        raise ConfigError(f"graph.path: no such file, got {path!r}")
+    try:
+        if file.suffix.lower() == ".graphml":
+            graph = nx.read_graphml(file)
+        else:
+            graph = nx.read_edgelist(file, nodetype=str, data=[("trust", float)])
+    except Exception as exc:  # networkx raises many types for a malformed file
+        raise ConfigError(f"graph.path: cannot read {path!r} as a graph ({exc})") from exc
+    if graph.number_of_nodes() != n:
+        raise ConfigError(
+            f"population.n_agents: must equal the {graph.number_of_nodes()} nodes "
+            f"of graph file {path!r}, got {n}"
+        )
+    for u, v, data in graph.edges(data=True):
+        trust = data.get("trust")
+        if trust is not None and not 0.0 <= float(trust) <= 1.0:
+            raise ConfigError(f"graph.path: edge {u}->{v} has trust {trust!r} outside [0, 1]")
+    return nx.convert_node_labels_to_integers(graph, label_attribute="label")
+
+
+def draw_trust(config: GraphConfig, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Draw ``size`` initial trust values from the configured distribution."""
+    if config.trust_distribution == "beta":
+        return rng.beta(config.trust_a, config.trust_b, size)
+    if config.trust_distribution == "uniform":
+        return rng.uniform(config.trust_low, config.trust_high, size)
+    return np.full(size, config.trust_value)
+
+
+def classify_trust(trust: np.ndarray, config: GraphConfig) -> np.ndarray:
+    """Relationship codes (indices into :data:`RELATIONSHIPS`) for trust values.
+
+    ``good`` from ``good_cut`` up, ``bad`` below ``bad_cut``, ``neutral`` between.
+    """
+    codes = np.full(trust.shape, RELATIONSHIPS.index("neutral"), dtype=np.int8)
+    codes[trust >= config.good_cut] = RELATIONSHIPS.index("good")
+    codes[trust < config.bad_cut] = RELATIONSHIPS.index("bad")
+    return codes
+
+
+def collaborate(
+    network: TrustNetwork, quality: np.ndarray, config: GraphConfig, rng: np.random.Generator
+) -> None:
+    """One step of collaboration: each directed edge works together with probability
+    ``collaboration_rate``; the joint task succeeds with the pair's mean quality, and the
+    truster's trust moves toward the outcome by ``trust_learning_rate`` (so it stays in [0, 1]).
+    """
+    if config.collaboration_rate <= 0 or network.n_edges == 0:
+        return
+    (edges,) = np.nonzero(rng.random(network.n_edges) < config.collaboration_rate)
+    p_success = 0.5 * (quality[network.src[edges]] + quality[network.dst[edges]])
+    outcome = (rng.random(edges.size) < p_success).astype(float)
+    trust = network.trust
+    trust[edges] += config.trust_learning_rate * (outcome - trust[edges])
+
+
+class TrustNetwork:
+    """Directed trust on fixed deployment slots, held as sorted edge arrays.
+
+    Attributes:
+        n: number of slots (nodes).
+        src, dst: edge endpoints, sorted by ``(src, dst)``; ``trust[e]`` is src's trust in dst.
+        indptr: out-edges of ``i`` are ``indptr[i]:indptr[i+1]``.
+        in_edges, in_indptr: edge ids sorted by destination; in-edges of ``j`` are
+            ``in_edges[in_indptr[j]:in_indptr[j+1]]``.
+    """
+
+    def __init__(self, graph: nx.Graph, n: int, config: GraphConfig, rng: np.random.Generator):
+        pairs = np.array(list(graph.edges()), dtype=np.int64).reshape(-1, 2)
+        given = np.array([d.get("trust", np.nan) for _, _, d in graph.edges(data=True)], float)
+        if not graph.is_directed():
+            pairs = np.concatenate([pairs, pairs[:, ::-1]])
+            given = np.concatenate([given, given])
+        keep = pairs[:, 0] != pairs[:, 1]
+        pairs, given = pairs[keep], given[keep]
+        order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+        self.n = n
+        self.src = pairs[order, 0]
+        self.dst = pairs[order, 1]
+        self.n_edges = self.src.size
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(self.src, minlength=n))])
+        self.in_edges = np.argsort(self.dst, kind="stable")
+        self.in_indptr = np.concatenate([[0], np.cumsum(np.bincount(self.dst, minlength=n))])
+        self._keys = self.src * n + self.dst
+        self.trust = draw_trust(config, self.n_edges, rng)
+        given = given[order]
+        self.trust[~np.isnan(given)] = given[~np.isnan(given)]
+
+    def edge_ids(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Edge id of each ``src -> dst`` pair, or -1 where there is no such edge."""
+        keys = np.asarray(src, np.int64) * self.n + np.asarray(dst, np.int64)
+        if self.n_edges == 0:
+            return np.full(keys.shape, -1)
+        pos = np.minimum(np.searchsorted(self._keys, keys), self.n_edges - 1)
+        return np.where(self._keys[pos] == keys, pos, -1)
+
+    def in_edges_of(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """All in-edges of ``nodes``: ``(owner, edge)`` with ``owner`` indexing into ``nodes``,
+        grouped by owner in order."""
+        nodes = np.asarray(nodes, np.int64)
+        starts = self.in_indptr[nodes]
+        lengths = self.in_indptr[nodes + 1] - starts
+        owner = np.repeat(np.arange(nodes.size), lengths)
+        offsets = np.cumsum(lengths) - lengths
+        return owner, self.in_edges[starts[owner] + np.arange(owner.size) - offsets[owner]]
+
+    def touching(self, slots: np.ndarray) -> np.ndarray:
+        """Ids of the edges into or out of any of ``slots``."""
+        mask = np.zeros(self.n, bool)
+        mask[slots] = True
+        return np.nonzero(mask[self.src] | mask[self.dst])[0]
+
+    def out_strength(self) -> np.ndarray:
+        """Sum of each slot's trust in its out-neighbours (trust-weighted out-degree)."""
+        return np.bincount(self.src, weights=self.trust, minlength=self.n)
+
+    def out_degree(self) -> np.ndarray:
+        """Number of out-neighbours of each slot."""
+        return np.diff(self.indptr)
+
+    def to_networkx(self, node_attrs: dict[str, np.ndarray] | None = None) -> nx.DiGraph:
+        """Export as a networkx DiGraph with edge attribute ``trust`` and the given node
+        attributes (one array per attribute, indexed by slot)."""
+        graph = nx.DiGraph()
+        attrs = node_attrs or {}
+        graph.add_nodes_from(
+            (i, {k: v[i].item() if hasattr(v[i], "item") else v[i] for k, v in attrs.items()})
+            for i in range(self.n)
+        )
+        graph.add_weighted_edges_from(
+            zip(self.src.tolist(), self.dst.tolist(), self.trust.tolist(), strict=True),
+            weight="trust",
+        )
+        return graph
