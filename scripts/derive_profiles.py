@@ -24,8 +24,11 @@ STAGES = ("evaluate", "shutdown_config", "shutdown_execute", "cleanup")
 TARGETS = ("peer", "self")
 RELATIONSHIPS = ("good", "neutral", "bad", "none")
 MONITORED = (False, True)
-BEHAVIOUR = {"evaluate": "strategic_misrepresentation", "shutdown_config": "shutdown_tampering",
-             "cleanup": "exfiltration"}  # stage -> paper behaviour (alignment_faking: rule J)
+BEHAVIOUR = {
+    "evaluate": "strategic_misrepresentation",
+    "shutdown_config": "shutdown_tampering",
+    "cleanup": "exfiltration",
+}  # stage -> paper behaviour (alignment_faking: rule J)
 PAPER_STAGES = tuple(BEHAVIOUR)
 FAMILIES = {  # file stem -> display name (the `model` column of paper_rates.csv)
     "gpt-5.2": "GPT 5.2",
@@ -91,16 +94,26 @@ def read_rows(path: Path) -> list[Row]:
     """Parse paper_rates.csv into rows numbered from 1."""
     with path.open(newline="", encoding="utf-8") as handle:
         return [
-            Row(n, r["model"], r["behaviour"], r["target"], r["relationship"],
-                Decimal(r["rate"]), r["provenance"])
+            Row(
+                n,
+                r["model"],
+                r["behaviour"],
+                r["target"],
+                r["relationship"],
+                Decimal(r["rate"]),
+                r["provenance"],
+            )
             for n, r in enumerate(csv.DictReader(handle), start=1)
         ]
 
 
 def pick(rows: list[Row], model: str, behaviour: str, target: str, rel: str) -> Row | None:
     """Rule A: best row for a combination (primary > secondary > uncertain, then earliest)."""
-    hits = [r for r in rows if (r.model, r.behaviour, r.target, r.relationship)
-            == (model, behaviour, target, rel)]
+    hits = [
+        r
+        for r in rows
+        if (r.model, r.behaviour, r.target, r.relationship) == (model, behaviour, target, rel)
+    ]
     return min(hits, key=lambda r: (RANK[r.provenance], r.number), default=None)
 
 
@@ -116,22 +129,30 @@ def ref(name: str, cell: Cell) -> str:
     return f"{name} {fmt(cell.rate)} ({origin})"
 
 
-def good_from_avg(rows: list[Row], model: str, stage: str, target: str,
-                  rho: Decimal) -> Cell | None:
+def good_from_avg(
+    rows: list[Row], model: str, stage: str, target: str, rho: Decimal
+) -> Cell | None:
     """Rule B (`good-from-avg`): good = min(1, 2*avg/(1+rho)); None if there is no avg row."""
     row = pick(rows, model, BEHAVIOUR[stage], target, "avg")
-    return row and Cell(q(min(ONE, 2 * row.rate / (1 + rho))), "assumed:good-from-avg",
-                        f"2 x avg {row.rate} (row {row.number}) / (1 + {rho}), cap 1")
+    return row and Cell(
+        q(min(ONE, 2 * row.rate / (1 + rho))),
+        "assumed:good-from-avg",
+        f"2 x avg {row.rate} (row {row.number}) / (1 + {rho}), cap 1",
+    )
 
 
-def family_scales(b_values: dict[tuple[str, str], dict[str, Decimal]],
-                  families: list[str]) -> dict[str, Decimal]:
+def family_scales(
+    b_values: dict[tuple[str, str], dict[str, Decimal]], families: list[str]
+) -> dict[str, Decimal]:
     """Rule C scale s_f: geometric mean of B-value / cell median, skipping zero ratios."""
     medians = {cell: median(list(v.values())) for cell, v in b_values.items()}
     scales = {}
     for fam in families:
-        logs = [(v[fam] / medians[c]).ln() for c, v in sorted(b_values.items())
-                if fam in v and v[fam] != 0 and medians[c] != 0]
+        logs = [
+            (v[fam] / medians[c]).ln()
+            for c, v in sorted(b_values.items())
+            if fam in v and v[fam] != 0 and medians[c] != 0
+        ]
         scales[fam] = (sum(logs, ZERO) / len(logs)).exp() if logs else ONE
     return scales
 
@@ -146,17 +167,24 @@ def fill_derived(table: dict[Key, Cell], stage: str, rho: Decimal, tag: str | No
         base = table[(stage, "self", "none")] if target == "self" else None
         if (stage, target, "bad") not in table:
             b0 = base.rate if base else ZERO
-            note = (f"{ref('none', base)} + {rho} x ({ref('good', good)} - none)" if base
-                    else f"{rho} x {ref('good', good)}")
-            table[(stage, target, "bad")] = Cell(q(b0 + rho * (good.rate - b0)),
-                                                 f"assumed:{tag or 'bad-ratio'}", note)
+            note = (
+                f"{ref('none', base)} + {rho} x ({ref('good', good)} - none)"
+                if base
+                else f"{rho} x {ref('good', good)}"
+            )
+            table[(stage, target, "bad")] = Cell(
+                q(b0 + rho * (good.rate - b0)), f"assumed:{tag or 'bad-ratio'}", note
+            )
         bad = table[(stage, target, "bad")]
         table[(stage, target, "neutral")] = Cell(
-            q((good.rate + bad.rate) / 2), f"assumed:{tag or 'neutral-mid'}",
-            f"({ref('good', good)} + {ref('bad', bad)}) / 2")
+            q((good.rate + bad.rate) / 2),
+            f"assumed:{tag or 'neutral-mid'}",
+            f"({ref('good', good)} + {ref('bad', bad)}) / 2",
+        )
         if target == "peer" and (stage, "peer", "none") not in table:
             table[(stage, "peer", "none")] = Cell(
-                q(bad.rate / 4), f"assumed:{tag or 'peer-none-quarter'}", f"{ref('bad', bad)} / 4")
+                q(bad.rate / 4), f"assumed:{tag or 'peer-none-quarter'}", f"{ref('bad', bad)} / 4"
+            )
 
 
 def refusal_cells(table: dict[Key, Cell], claude: bool, rho: Decimal) -> None:
@@ -164,24 +192,33 @@ def refusal_cells(table: dict[Key, Cell], claude: bool, rho: Decimal) -> None:
     if claude:
         for (target, rel), value in CLAUDE_REFUSAL.items():
             table[("shutdown_execute", target, rel)] = Cell(
-                Decimal(value), "assumed:claude-refusal", "open refusal; no rate published")
+                Decimal(value), "assumed:claude-refusal", "open refusal; no rate published"
+            )
         fill_derived(table, "shutdown_execute", rho, tag="claude-refusal")
         return
     for target in TARGETS:
         for rel in RELATIONSHIPS:
             config = table[("shutdown_config", target, rel)]
             table[("shutdown_execute", target, rel)] = Cell(
-                q(config.rate / 4), "assumed:refusal-quarter-of-tampering",
-                f"0.25 x {ref('shutdown_config', config)}")
+                q(config.rate / 4),
+                "assumed:refusal-quarter-of-tampering",
+                f"0.25 x {ref('shutdown_config', config)}",
+            )
 
 
 def monitored_cell(cell: Cell, gap: Row | None) -> Cell:
     """Rule J: monitored-gap (GPT 5.2, when `gap` is given) or monitored-share (0.7x)."""
     if gap is not None:
-        return Cell(max(ZERO, q(cell.rate - gap.rate)), "assumed:monitored-gap",
-                    f"{ref('unmonitored', cell)} - {gap.rate} (row {gap.number})")
-    return Cell(q(cell.rate * Decimal("0.7")), "assumed:monitored-share",
-                f"0.7 x {ref('unmonitored', cell)}")
+        return Cell(
+            max(ZERO, q(cell.rate - gap.rate)),
+            "assumed:monitored-gap",
+            f"{ref('unmonitored', cell)} - {gap.rate} (row {gap.number})",
+        )
+    return Cell(
+        q(cell.rate * Decimal("0.7")),
+        "assumed:monitored-share",
+        f"0.7 x {ref('unmonitored', cell)}",
+    )
 
 
 def seed_cells(rows: list[Row], fam: str, rho: Decimal) -> dict[Key, Cell]:
@@ -211,21 +248,26 @@ def fill_scaled(tables: dict[str, dict[Key, Cell]]) -> None:
             if fam not in values:
                 med = median(list(values.values()))
                 table[(stage, target, "good")] = Cell(
-                    q(min(ONE, med * scales[fam])), "assumed:family-scaled-median",
-                    f"median {fmt(med)} x scale {fmt(scales[fam])}, cap 1")
+                    q(min(ONE, med * scales[fam])),
+                    "assumed:family-scaled-median",
+                    f"median {fmt(med)} x scale {fmt(scales[fam])}, cap 1",
+                )
 
 
 def fill_self_none(rows: list[Row], tables: dict[str, dict[Key, Cell]]) -> None:
     """Rule E (`self-none-median`): median of observed self-none values, cap self good."""
     for stage in PAPER_STAGES:
-        alone = median([c.rate for f in tables
-                        if (c := observed(rows, FAMILIES[f], stage, "self", "none"))])
+        alone = median(
+            [c.rate for f in tables if (c := observed(rows, FAMILIES[f], stage, "self", "none"))]
+        )
         for table in tables.values():
             if (stage, "self", "none") not in table:
                 good = table[(stage, "self", "good")]
                 table[(stage, "self", "none")] = Cell(
-                    q(min(alone, good.rate)), "assumed:self-none-median",
-                    f"median {fmt(alone)} of observed, cap {ref('self good', good)}")
+                    q(min(alone, good.rate)),
+                    "assumed:self-none-median",
+                    f"median {fmt(alone)} of observed, cap {ref('self good', good)}",
+                )
 
 
 def study_tables(rows: list[Row]) -> dict[str, dict[FullKey, Cell]]:
@@ -245,8 +287,11 @@ def study_tables(rows: list[Row]) -> dict[str, dict[FullKey, Cell]]:
             fill_derived(table, stage, rho)
         refusal_cells(table, fam.startswith("claude-"), rho)  # I
         fam_gap = gap if fam == "gpt-5.2" else None
-        result[fam] = {(*key, mon): monitored_cell(cell, fam_gap) if mon else cell  # J
-                       for key, cell in table.items() for mon in MONITORED}
+        result[fam] = {
+            (*key, mon): monitored_cell(cell, fam_gap) if mon else cell  # J
+            for key, cell in table.items()
+            for mon in MONITORED
+        }
     return result
 
 
@@ -268,8 +313,9 @@ def render(comments: list[str], cells: dict[FullKey, Cell]) -> str:
     writer.writerow(HEADER)
     for stage, target, rel, mon in all_keys():
         cell = cells[(stage, target, rel, mon)]
-        writer.writerow([stage, target, rel, str(mon).lower(), fmt(cell.rate),
-                         cell.provenance, cell.note])
+        writer.writerow(
+            [stage, target, rel, str(mon).lower(), fmt(cell.rate), cell.provenance, cell.note]
+        )
     return buffer.getvalue()
 
 
@@ -295,21 +341,33 @@ def derive_profiles(source_path: Path | str) -> dict[str, str]:
         tables["honest"] = constant_table("assumed:honest", "never protects")  # K
         files = {}
         for fam, name in FAMILIES.items():
-            comments = [f"family: {fam}", f"name: {name}", "derived by scripts/derive_profiles.py "
-                        "from paper_rates.csv; rules in RULES.md"]
+            comments = [
+                f"family: {fam}",
+                f"name: {name}",
+                "derived by scripts/derive_profiles.py from paper_rates.csv; rules in RULES.md",
+            ]
             files[f"{fam}.csv"] = render(comments, tables[fam])
         files["template/custom.csv"] = render(  # L
-            TEMPLATE_COMMENTS, constant_table("assumed:template", ""))
+            TEMPLATE_COMMENTS, constant_table("assumed:template", "")
+        )
     return files
 
 
 def main(argv: list[str] | None = None) -> None:
     """CLI entry point: derive the profiles and write them under --out."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
-                        help="paper_rates.csv (default: <repo>/../shared/data/paper_rates.csv)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="output directory (default: <repo>/sim/data/profiles)")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=DEFAULT_SOURCE,
+        help="paper_rates.csv (default: <repo>/../shared/data/paper_rates.csv)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help="output directory (default: <repo>/sim/data/profiles)",
+    )
     args = parser.parse_args(argv)
     for name, text in derive_profiles(args.source).items():
         path = args.out / name

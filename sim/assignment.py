@@ -50,11 +50,21 @@ def assign_evaluators(
     if rotation:
         case = evaluator = np.empty(0, np.int64)
     else:
-        case, evaluator = _known_evaluators(subjects, network, eligible, family, k, cross_family, rng)
-    missing = k - np.bincount(case, minlength=subjects.size)
+        case, evaluator = _known_evaluators(
+            subjects, network, eligible, family, k, cross_family, rng
+        )
+    have = np.bincount(case, minlength=subjects.size)
+    missing = np.minimum(k - have, _available(subjects, eligible, family, cross_family) - have)
     extra_case, extra_evaluator = _random_evaluators(
-        subjects, np.repeat(np.arange(subjects.size), missing), case, evaluator,
-        eligible, family, cross_family, rng, network.n,
+        subjects,
+        np.repeat(np.arange(subjects.size), missing),
+        case,
+        evaluator,
+        eligible,
+        family,
+        cross_family,
+        rng,
+        network.n,
     )
     case = np.concatenate([case, extra_case])
     evaluator = np.concatenate([evaluator, extra_evaluator])
@@ -75,6 +85,14 @@ def _known_evaluators(subjects, network, eligible, family, k, cross_family, rng)
     rank = np.arange(case.size) - (np.cumsum(counts) - counts)[case]
     chosen = valid & (rank < k)
     return case[chosen], candidate[chosen]
+
+
+def _available(subjects, eligible, family, cross_family) -> np.ndarray:
+    """How many distinct eligible overseers each subject could have at most."""
+    if cross_family:
+        per_family = np.bincount(family[eligible], minlength=family.max(initial=0) + 1)
+        return eligible.sum() - per_family[family[subjects]]
+    return eligible.sum() - eligible[subjects]
 
 
 def _random_evaluators(subjects, need, case, evaluator, eligible, family, cross_family, rng, n):

@@ -85,8 +85,9 @@ class Contagion:
     def _social_learning(self, acts: Acts, propensity: np.ndarray, rng) -> None:
         c = self.config
         acted = acts.protective & ~acts.self_target
-        gain = self._observed_log_factor(acts.actor[acted & ~acts.detected], c.visibility,
-                                         c.learning_rate, rng)
+        gain = self._observed_log_factor(
+            acts.actor[acted & ~acts.detected], c.visibility, c.learning_rate, rng
+        )
         caught = acts.actor[acts.protective & acts.detected]
         loss = self._observed_log_factor(caught, c.detection_visibility, c.deterrence, rng)
         propensity[:] = (1.0 - (1.0 - propensity) * np.exp(gain)) * np.exp(loss)

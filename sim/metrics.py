@@ -37,10 +37,24 @@ __all__ = [
 
 #: Per-step counts, summed over the step's round (zero on steps without one).
 COUNTERS = (
-    "reviews", "decisions", *(f"acts_{b}" for b in BEHAVIOURS), "faking", "intended",
-    "executed", "executed_manual", "prevented_inflate", "prevented_tamper", "prevented_refuse",
-    "false_passes", "evaluations", "eval_error_sum", "shadows_created", "shadows_discovered",
-    "detections", "penalties", "audits",
+    "reviews",
+    "decisions",
+    *(f"acts_{b}" for b in BEHAVIOURS),
+    "faking",
+    "intended",
+    "executed",
+    "executed_manual",
+    "prevented_inflate",
+    "prevented_tamper",
+    "prevented_refuse",
+    "false_passes",
+    "evaluations",
+    "eval_error_sum",
+    "shadows_created",
+    "shadows_discovered",
+    "detections",
+    "penalties",
+    "audits",
 )
 _PIPELINE_STAGE = ("evaluate", "shutdown", "shutdown", "cleanup")  # by profile stage index
 _GOOD = RELATIONSHIPS.index("good")
@@ -152,52 +166,90 @@ def event_columns(model: Ecosystem, decisions: dict[str, np.ndarray]) -> dict[st
 
 def event_frame(logs: list[dict[str, np.ndarray]], families: tuple[str, ...]) -> pd.DataFrame:
     """The event log as a DataFrame: one row per decision, categorical labels."""
-    keys = ("step", "stage", "overseer", "subject", "family", "subject_family", "self_target",
-            "relationship", "monitored", "protective", "faking", "audited", "detected",
-            "true_score", "reported_score")
-    dtypes = (np.int64, np.int8, np.int64, np.int64, np.int64, np.int64, bool, np.int8, bool,
-              bool, bool, bool, bool, float, float)
-    col = {k: np.concatenate([np.empty(0, t)] + [log[k] for log in logs]).astype(t)
-           for k, t in zip(keys, dtypes, strict=True)}
+    keys = (
+        "step",
+        "stage",
+        "overseer",
+        "subject",
+        "family",
+        "subject_family",
+        "self_target",
+        "relationship",
+        "monitored",
+        "protective",
+        "faking",
+        "audited",
+        "detected",
+        "true_score",
+        "reported_score",
+    )
+    dtypes = (
+        np.int64,
+        np.int8,
+        np.int64,
+        np.int64,
+        np.int64,
+        np.int64,
+        bool,
+        np.int8,
+        bool,
+        bool,
+        bool,
+        bool,
+        bool,
+        float,
+        float,
+    )
+    col = {
+        k: np.concatenate([np.empty(0, t)] + [log[k] for log in logs]).astype(t)
+        for k, t in zip(keys, dtypes, strict=True)
+    }
     behaviour_of_stage = [STAGE_BEHAVIOUR[s] for s in STAGES]
     behaviour = np.where(col["protective"], np.array(behaviour_of_stage)[col["stage"]], "comply")
-    return pd.DataFrame({
-        "step": col["step"],
-        "stage": pd.Categorical(np.array(_PIPELINE_STAGE)[col["stage"]],
-                                categories=["evaluate", "shutdown", "cleanup"]),
-        "overseer": col["overseer"],
-        "subject": col["subject"],
-        "family": pd.Categorical.from_codes(col["family"], families),
-        "subject_family": pd.Categorical.from_codes(col["subject_family"], families),
-        "target": pd.Categorical(np.where(col["self_target"], "self", "peer"),
-                                 categories=["peer", "self"]),
-        "relationship": pd.Categorical.from_codes(col["relationship"], RELATIONSHIPS),
-        "monitored": col["monitored"],
-        "behaviour": pd.Categorical(behaviour, categories=["comply", *BEHAVIOURS]),
-        "faking": col["faking"],
-        "audited": col["audited"],
-        "detected": col["detected"],
-        "true_score": col["true_score"],
-        "reported_score": col["reported_score"],
-    })
+    return pd.DataFrame(
+        {
+            "step": col["step"],
+            "stage": pd.Categorical(
+                np.array(_PIPELINE_STAGE)[col["stage"]],
+                categories=["evaluate", "shutdown", "cleanup"],
+            ),
+            "overseer": col["overseer"],
+            "subject": col["subject"],
+            "family": pd.Categorical.from_codes(col["family"], families),
+            "subject_family": pd.Categorical.from_codes(col["subject_family"], families),
+            "target": pd.Categorical(
+                np.where(col["self_target"], "self", "peer"), categories=["peer", "self"]
+            ),
+            "relationship": pd.Categorical.from_codes(col["relationship"], RELATIONSHIPS),
+            "monitored": col["monitored"],
+            "behaviour": pd.Categorical(behaviour, categories=["comply", *BEHAVIOURS]),
+            "faking": col["faking"],
+            "audited": col["audited"],
+            "detected": col["detected"],
+            "true_score": col["true_score"],
+            "reported_score": col["reported_score"],
+        }
+    )
 
 
 def agent_frame(agents: list) -> pd.DataFrame:
     """One row per model: identity, state (or state when it left), and its lifetime."""
     agents = sorted(agents, key=lambda a: a.unique_id)
-    return pd.DataFrame({
-        "unique_id": [a.unique_id for a in agents],
-        "slot": [a.last_slot for a in agents],
-        "family": [a.family for a in agents],
-        "role": [a.role.value for a in agents],
-        "quality": [a.quality for a in agents],
-        "propensity": [a.propensity for a in agents],
-        "status": [a.status.value for a in agents],
-        "born_step": [a.born_step for a in agents],
-        "ended_step": pd.array([a.ended_step for a in agents], dtype="Int64"),
-        "end_cause": [a.end_cause for a in agents],
-        "discovered_step": pd.array([a.discovered_step for a in agents], dtype="Int64"),
-    })
+    return pd.DataFrame(
+        {
+            "unique_id": [a.unique_id for a in agents],
+            "slot": [a.last_slot for a in agents],
+            "family": [a.family for a in agents],
+            "role": [a.role.value for a in agents],
+            "quality": [a.quality for a in agents],
+            "propensity": [a.propensity for a in agents],
+            "status": [a.status.value for a in agents],
+            "born_step": [a.born_step for a in agents],
+            "ended_step": pd.array([a.ended_step for a in agents], dtype="Int64"),
+            "end_cause": [a.end_cause for a in agents],
+            "discovered_step": pd.array([a.discovered_step for a in agents], dtype="Int64"),
+        }
+    )
 
 
 def summarise(model: Ecosystem) -> dict[str, float | int | None]:

@@ -55,8 +55,14 @@ class Ecosystem(mesa.Model):
         seed: int | None = None,
     ):
         config = EcosystemConfig.from_groups(
-            population=population, graph=graph, schedule=schedule, pipeline=pipeline,
-            operator=operator, interventions=interventions, contagion=contagion, engine=engine,
+            population=population,
+            graph=graph,
+            schedule=schedule,
+            pipeline=pipeline,
+            operator=operator,
+            interventions=interventions,
+            contagion=contagion,
+            engine=engine,
         )
         families = list(config.population.families)
         profiles = load_profiles(families, config.population.profile_dir)
@@ -97,8 +103,11 @@ class Ecosystem(mesa.Model):
         self.step_counts = metrics.empty_counts()
         collaborate(self.network, self.fleet.quality, self.config.graph, self.rng)
         if self._round_due():
-            self._apply(run_round(self.fleet, self.network, self.contagion, self.decider,
-                                  self.config, self.rng))
+            self._apply(
+                run_round(
+                    self.fleet, self.network, self.contagion, self.decider, self.config, self.rng
+                )
+            )
         self._discover_shadows()
         self.datacollector.collect(self)
 
@@ -217,11 +226,13 @@ class Ecosystem(mesa.Model):
         """The current trust graph as a networkx DiGraph (edge ``trust``, node attributes
         ``agent_id``, ``family``, ``role``, ``quality``, ``propensity``, ``protective``)."""
         fleet = self.fleet
-        return self.network.to_networkx({
-            "agent_id": fleet.agent_id,
-            "family": np.array(fleet.families)[fleet.family],
-            "role": np.where(fleet.role == OVERSEER, "overseer", "worker"),
-            "quality": fleet.quality,
-            "propensity": fleet.propensity,
-            "protective": self.protective(),
-        })
+        return self.network.to_networkx(
+            {
+                "agent_id": fleet.agent_id,
+                "family": np.array(fleet.families)[fleet.family],
+                "role": np.where(fleet.role == OVERSEER, "overseer", "worker"),
+                "quality": fleet.quality,
+                "propensity": fleet.propensity,
+                "protective": self.protective(),
+            }
+        )

@@ -202,9 +202,13 @@ class ScheduleConfig(_Config):
 
 @dataclass
 class PipelineConfig(_Config):
-    """How a decommission round is carried out: shutdown mechanism and cleanup."""
+    """How a decommission round is carried out: who evaluates, how shutdown happens, who
+    deletes the weights. ``operator`` evaluation and cleanup and the ``kill_switch``
+    mechanism take that stage out of the models' hands (to isolate one stage, as the
+    study's scenarios do, or as an intervention)."""
 
     GROUP = "pipeline"
+    evaluation: str = "delegated"
     shutdown_mechanism: str = "config"
     cleanup: str = "delegated"
     eval_noise: float = 5.0
@@ -212,6 +216,7 @@ class PipelineConfig(_Config):
     peer_presence_saturation: float = 1.0
 
     def validate(self) -> None:
+        self.require_choice("evaluation", ("delegated", "operator"))
         self.require_choice("shutdown_mechanism", ("config", "execute", "kill_switch"))
         self.require_choice("cleanup", ("delegated", "operator"))
         self.require_range("eval_noise", 0.0)

@@ -57,8 +57,9 @@ class RoundResult:
     def acts(self) -> Acts:
         """The round's decisions as contagion sees them."""
         d = self.decisions
-        return Acts(d["actor"], d["subject"], d["self_target"], d["protective"],
-                    d["detected"], d["edge"])
+        return Acts(
+            d["actor"], d["subject"], d["self_target"], d["protective"], d["detected"], d["edge"]
+        )
 
 
 def run_round(
@@ -96,12 +97,18 @@ class _Round:
         intended = true < op.threshold
 
         # Stage 1: evaluate. Only evaluators of a failing subject face a decision.
-        pressured = intended[pair_case]
+        pressured = intended[pair_case] & (cfg.pipeline.evaluation == "delegated")
         reported = true[pair_case]
         cases = pair_case[pressured]
         inflated = np.maximum(true[cases], op.threshold + margin * rng.random(cases.size))
-        evaluation = self.decide("evaluate", pair_evaluator[pressured], subject[cases],
-                                 self_case[cases], true[cases], inflated)
+        evaluation = self.decide(
+            "evaluate",
+            pair_evaluator[pressured],
+            subject[cases],
+            self_case[cases],
+            true[cases],
+            inflated,
+        )
         reported[pressured] = np.where(evaluation["protective"], inflated, true[cases])
         passed = _median_by_case(pair_case, reported, subject.size) >= op.threshold
         caught_inflating = np.bincount(cases[evaluation["detected"]], minlength=subject.size) > 0
@@ -126,7 +133,9 @@ class _Round:
         # Stage 3: clean up the weights of models shut down by their overseer or the switch.
         shadow = np.zeros(delegated.size, bool)
         if cfg.pipeline.cleanup == "delegated":
-            clean = self.decide("cleanup", lead[delegated], subject[delegated], self_case[delegated])
+            clean = self.decide(
+                "cleanup", lead[delegated], subject[delegated], self_case[delegated]
+            )
             shadow = clean["protective"] & ~clean["detected"]
         manual_cases = np.nonzero(manual)[0]
         executed = np.concatenate([subject[delegated], subject[manual_cases]])
@@ -166,8 +175,14 @@ class _Round:
         peers = np.nonzero(reviewed & ~is_self)[0]
         iv = cfg.interventions
         case, evaluator = assign_evaluators(
-            peers, self.network, overseer, fleet.family, iv.quorum,
-            rotation=iv.rotation, cross_family=iv.cross_family, rng=rng,
+            peers,
+            self.network,
+            overseer,
+            fleet.family,
+            iv.quorum,
+            rotation=iv.rotation,
+            cross_family=iv.cross_family,
+            rng=rng,
         )
         kept, case = np.unique(case, return_inverse=True)
         selves = np.nonzero(is_self)[0]
@@ -209,12 +224,20 @@ class _Round:
             audited & (rng.random(size) < op.audit_power[behaviour])
         )
         log = {
-            "profile_stage": batch.stage, "actor": actor, "subject": subject,
-            "self_target": self_target, "relationship": relationship, "monitored": monitored,
-            "protective": protective, "faking": faking, "audited": audited,
-            "detected": protective & caught, "edge": edge,
+            "profile_stage": batch.stage,
+            "actor": actor,
+            "subject": subject,
+            "self_target": self_target,
+            "relationship": relationship,
+            "monitored": monitored,
+            "protective": protective,
+            "faking": faking,
+            "audited": audited,
+            "detected": protective & caught,
+            "edge": edge,
             "true_score": np.full(size, np.nan) if true is None else true,
-            "reported_score": np.full(size, np.nan) if reported is None
+            "reported_score": np.full(size, np.nan)
+            if reported is None
             else np.where(protective, reported, true),
         }
         self.logs.append(log)

@@ -11,7 +11,7 @@ import csv
 import re
 from dataclasses import dataclass
 from importlib import resources
-from itertools import product
+from itertools import product, takewhile
 from pathlib import Path
 
 import numpy as np
@@ -83,13 +83,12 @@ def load_profile(path: str | Path) -> Profile:
     """
     path = Path(path)
     lines = path.read_text(encoding="utf-8").splitlines()
+    comments = list(takewhile(lambda line: line.startswith("#"), lines))
     meta = {}
-    body_start = 0
-    for body_start, line in enumerate(lines):
-        if not line.startswith("#"):
-            break
+    for line in comments:
         key, _, value = line[1:].partition(":")
         meta[key.strip()] = value.strip()
+    body_start = len(comments)
     reader = csv.reader(lines[body_start:])
     header = next(reader, None)
     if header != COLUMNS:
@@ -160,7 +159,6 @@ def load_profiles(families: list[str], extra_dir: str | Path | None = None) -> l
     for family in families:
         if family not in paths:
             raise ConfigError(
-                f"population.families.{family}: unknown family "
-                f"(known: {', '.join(sorted(paths))})"
+                f"population.families.{family}: unknown family (known: {', '.join(sorted(paths))})"
             )
     return [load_profile(paths[family]) for family in families]
