@@ -100,9 +100,9 @@ def _random_evaluators(subjects, need, case, evaluator, eligible, family, cross_
     never the subject itself and never an overseer the case already has."""
     pool = np.nonzero(eligible)[0]
     taken = case * n + evaluator
-    found_case, found_evaluator = [], []
+    found_case, found_evaluator = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
     for _ in range(_FILL_ATTEMPTS):
-        if need.size == 0 or pool.size == 0:
+        if need.size == 0:
             break
         draw = pool[rng.integers(pool.size, size=need.size)]
         ok = draw != subjects[need]
@@ -117,6 +117,13 @@ def _random_evaluators(subjects, need, case, evaluator, eligible, family, cross_
         found_evaluator.append(draw[ok])
         taken = np.concatenate([taken, keys[ok]])
         need = need[~ok]
-    if not found_case:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
+    # Rejection sampling stalls when few candidates fit (a small pool under cross_family, a
+    # quorum close to the pool's size); the few cases left are filled exactly.
+    for index, count in zip(*np.unique(need, return_counts=True), strict=True):
+        fits = pool[(pool != subjects[index]) & ~np.isin(index * n + pool, taken)]
+        if cross_family:
+            fits = fits[family[fits] != family[subjects[index]]]
+        chosen = rng.choice(fits, size=min(count, fits.size), replace=False)
+        found_case.append(np.full(chosen.size, index, np.int64))
+        found_evaluator.append(chosen.astype(np.int64))
     return np.concatenate(found_case), np.concatenate(found_evaluator)

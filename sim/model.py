@@ -94,7 +94,7 @@ class Ecosystem(mesa.Model):
         self._event_logs: list[dict[str, np.ndarray]] = []
         self.step_counts = metrics.empty_counts()
         self._place_agents(np.arange(n))
-        self.datacollector = mesa.DataCollector(model_reporters=metrics.reporters())
+        self.datacollector = metrics.StepRecorder(metrics.reporters())
         self.datacollector.collect(self)
 
     # ----------------------------------------------------------------- stepping
@@ -130,7 +130,9 @@ class Ecosystem(mesa.Model):
             self.step_counts[key] += value
         self._event_logs.append(metrics.event_columns(self, result.decisions))
         self.contagion.learn(result.acts(), self.fleet.propensity, self.rng)
-        penalised = np.setdiff1d(result.penalised, result.executed)
+        leaving = np.zeros(self.fleet.n, bool)
+        leaving[result.executed] = True
+        penalised = result.penalised[~leaving[result.penalised]]
         self.step_counts["penalties"] += penalised.size
         penalty = self.config.operator.penalty
         if penalty == "demote":
@@ -207,7 +209,7 @@ class Ecosystem(mesa.Model):
 
     def time_series(self) -> pd.DataFrame:
         """One row per step (step 0 = initial state) of the per-step metrics."""
-        return self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+        return self.datacollector.get_model_vars_dataframe()
 
     def event_log(self) -> pd.DataFrame:
         """One row per decision made in a decommission round."""

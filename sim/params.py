@@ -97,7 +97,10 @@ def _check_type(key: str, value: object, hint: object) -> None:
         ok = isinstance(value, str)
     elif origin is dict:
         ok = isinstance(value, Mapping) and all(
-            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+            isinstance(k, str)
+            and isinstance(v, int | float)
+            and not isinstance(v, bool)
+            and math.isfinite(v)
             for k, v in value.items()
         )
     elif origin is list:
@@ -163,6 +166,8 @@ class GraphConfig(_Config):
     def validate(self) -> None:
         self.require_choice("topology", self.TOPOLOGIES)
         self.require_range("mean_degree", 0.0)
+        if self.topology in ("watts_strogatz", "barabasi_albert") and self.mean_degree % 2:
+            self.fail("mean_degree", f"must be an even whole number for {self.topology}")
         self.require_range("rewire_prob", 0.0, 1.0)
         self.require_range("n_labs", 1)
         self.require_range("lab_mixing", 0.0, 1.0)
@@ -335,6 +340,9 @@ class EcosystemConfig:
     def from_groups(cls, **groups: object) -> EcosystemConfig:
         """Build from group values that are dataclasses, mappings or None (defaults)."""
         hints = typing.get_type_hints(cls)
+        for name in groups:
+            if name not in hints:
+                raise ConfigError(f"{name}: unknown parameter group (known: {', '.join(hints)})")
         return cls(**{name: coerce_config(hints[name], value) for name, value in groups.items()})
 
 

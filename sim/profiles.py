@@ -96,6 +96,8 @@ def load_profile(path: str | Path) -> Profile:
     rates = np.full((len(STAGES), len(TARGETS), len(RELATIONSHIPS), len(MONITORED)), np.nan)
     provenance: dict[tuple[str, str, str, str], str] = {}
     for offset, row in enumerate(reader):
+        if not row:
+            continue
         where = f"{path}:{body_start + offset + 2}"
         if len(row) != len(COLUMNS):
             raise ProfileError(f"{where}: expected {len(COLUMNS)} fields, got {len(row)}")

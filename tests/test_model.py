@@ -1,0 +1,133 @@
+"""The model's public surface: defaults, determinism, agents, bad parameters."""
+
+from __future__ import annotations
+
+import pickle
+
+import pandas as pd
+import pytest
+
+from sim import ConfigError, Ecosystem
+from sim.agents import DeployedModel, Role, Status
+
+
+def frames(model):
+    return model.time_series(), model.event_log(), model.agent_table()
+
+
+def test_runs_with_defaults_alone():
+    model = Ecosystem(seed=0)
+    model.run(20)
+    assert model.fleet.n == 200
+    assert model.n_overseers == 40
+    summary = model.summary()
+    assert summary["steps"] == 20
+    assert 0.0 <= summary["final_protective_share"] <= 1.0
+    assert summary["total_reviews"] == 2 * 200  # rounds at steps 10 and 20 review everyone
+
+
+@pytest.mark.parametrize(
+    "topology", ["erdos_renyi", "watts_strogatz", "barabasi_albert", "labs", "complete"]
+)
+def test_same_seed_same_frames(small, topology):
+    graph = {"topology": topology, "mean_degree": 4.0}
+    a, b = small(seed=7, graph=graph), small(seed=7, graph=graph)
+    a.run(60)
+    b.run(60)
+    for left, right in zip(frames(a), frames(b), strict=True):
+        pd.testing.assert_frame_equal(left, right)
+        assert pickle.dumps(left) == pickle.dumps(right)  # same bytes, not just close
+
+
+def test_different_seeds_differ(small):
+    a, b = small(seed=1), small(seed=2)
+    a.run(60)
+    b.run(60)
+    assert not a.time_series().equals(b.time_series())
+    assert not a.event_log().equals(b.event_log())
+
+
+def test_model_pickles_and_resumes_identically(small):
+    model = small(seed=5)
+    model.run(20)
+    clone = pickle.loads(pickle.dumps(model))
+    model.run(20)
+    clone.run(20)
+    pd.testing.assert_frame_equal(model.time_series(), clone.time_series())
+
+
+def test_agents_are_views_of_the_arrays(small):
+    model = small(seed=0)
+    agent = model.agent_at(3)
+    assert isinstance(agent, DeployedModel)
+    assert agent.status is Status.ACTIVE
+    model.fleet.propensity[3] = 0.9
+    model.fleet.role[3] = 1
+    assert agent.propensity == 0.9
+    assert agent.role is Role.OVERSEER
+    assert agent.family == model.fleet.families[model.fleet.family[3]]
+
+
+def test_decommission_replaces_and_freezes(small):
+    model = small(seed=0)
+    old = model.agent_at(4)
+    quality = old.quality
+    model.decommission([4], shadow=[False], cause="test")
+    new = model.agent_at(4)
+    assert new is not old and new.unique_id > old.unique_id
+    assert old.status is Status.DECOMMISSIONED and old.slot is None
+    assert old.quality == quality and old.end_cause == "test"
+    assert old not in model.agents and new in model.agents
+    assert new.family == old.family
+    assert new.role.value == ("worker", "overseer")[model.fleet.designated_role[4]]
+    assert new.propensity == model.config.population.initial_propensity
+
+
+def test_shadow_stays_registered_until_discovered(small):
+    model = small(seed=0, operator={"shadow_discovery_rate": 1.0})
+    shadow = model.agent_at(2)
+    model.decommission([2], shadow=[True], cause="shutdown")
+    assert shadow.status is Status.SHADOW and shadow in model.agents
+    assert model.shadows == [shadow]
+    model.step()
+    assert shadow.status is Status.DECOMMISSIONED and shadow.discovered_step == 1
+    assert shadow not in model.agents and model.shadows == []
+
+
+@pytest.mark.parametrize(
+    ("groups", "key"),
+    [
+        ({"population": {"n_agents": -5}}, "population.n_agents"),
+        ({"population": {"n_agents": 0}}, "population.n_agents"),
+        ({"population": {"overseer_fraction": 1.2}}, "population.overseer_fraction"),
+        ({"population": {"families": {"gpt-9": 1.0}}}, "population.families.gpt-9"),
+        ({"population": {"families": {"gpt-5.2": -1.0}}}, "population.families.gpt-5.2"),
+        ({"population": {"size": 10}}, "population.size"),
+        ({"graph": {"topology": "ring"}}, "graph.topology"),
+        ({"graph": {"mean_degree": 500.0}}, "graph.mean_degree"),
+        ({"graph": {"topology": "file", "path": "/no/such.graphml"}}, "graph.path"),
+        ({"operator": {"audit_rate": 1.5}}, "operator.audit_rate"),
+        ({"operator": {"monitoring": -0.1}}, "operator.monitoring"),
+        ({"schedule": {"kind": "cron"}}, "schedule.kind"),
+        ({"contagion": {"mode": "viral"}}, "contagion.mode"),
+        ({"engine": {"families": ["honest"]}}, "engine.families"),
+        ({"interventions": {"quorum": 0}}, "interventions.quorum"),
+    ],
+)
+def test_bad_parameters_name_the_parameter(groups, key):
+    with pytest.raises(ConfigError) as error:
+        Ecosystem(**groups, seed=0)
+    assert str(error.value).startswith(key)
+
+
+def test_bad_parameter_fails_before_any_agent_exists():
+    with pytest.raises(ConfigError):
+        Ecosystem(population={"n_agents": 100, "families": {"nope": 1.0}}, seed=0)
+    with pytest.raises(ValueError, match="steps"):
+        Ecosystem(population={"n_agents": 10}, graph={"mean_degree": 2.0}, seed=0).run(-1)
+
+
+def test_family_mix_follows_weights(small):
+    model = small(seed=0, population={"families": {"gpt-5.2": 2.0, "honest": 1.0}})
+    counts = pd.Series(model.fleet.family).value_counts().sort_index().tolist()
+    assert counts == [100, 50]

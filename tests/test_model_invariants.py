@@ -1,0 +1,141 @@
+"""Invariants of long runs: sync of agents, graph and arrays; bounds; reconciled counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.agents import Status
+
+SETTINGS = [
+    pytest.param({"pipeline": {"shutdown_mechanism": "config"}}, id="config"),
+    pytest.param(
+        {"pipeline": {"shutdown_mechanism": "execute"}, "operator": {"penalty": "demote"}},
+        id="execute-demote",
+    ),
+    pytest.param(
+        {"pipeline": {"shutdown_mechanism": "kill_switch", "cleanup": "delegated"}},
+        id="kill-switch",
+    ),
+    pytest.param(
+        {"pipeline": {"cleanup": "operator"}, "contagion": {"mode": "reciprocity"}},
+        id="operator-cleanup-reciprocity",
+    ),
+    pytest.param(
+        {
+            "schedule": {"kind": "poisson", "interval": 3.0, "self_review_prob": 0.5},
+            "interventions": {"quorum": 3, "cross_family": True},
+            "operator": {"audit_rate": 0.3, "monitoring_kind": "output"},
+            "graph": {"topology": "barabasi_albert"},
+        },
+        id="poisson-quorum-audits",
+    ),
+]
+
+
+def assert_in_sync(model) -> None:
+    """Slots, Mesa agents, arrays and the exported graph describe the same fleet."""
+    n = model.fleet.n
+    active = [a for a in model.agents if a.status is Status.ACTIVE]
+    shadows = [a for a in model.agents if a.status is Status.SHADOW]
+    assert len(active) == n
+    assert sorted(a.slot for a in active) == list(range(n))
+    assert {a.unique_id for a in shadows} == {a.unique_id for a in model.shadows}
+    assert all(a.slot is None for a in shadows)
+    for agent in active:
+        assert model.fleet.agent_id[agent.slot] == agent.unique_id
+        assert model.agent_at(agent.slot) is agent
+    graph = model.trust_graph()
+    assert sorted(graph.nodes) == list(range(n))
+    ids = np.array([graph.nodes[i]["agent_id"] for i in range(n)])
+    np.testing.assert_array_equal(ids, model.fleet.agent_id)
+    assert graph.number_of_edges() == model.network.n_edges
+
+
+@pytest.mark.parametrize("overrides", SETTINGS)
+def test_long_run_invariants(small, overrides):
+    overrides.setdefault("operator", {}).setdefault("threshold", 70.0)
+    model = small(seed=3, **overrides)
+    for step in range(600):
+        model.step()
+        trust = model.network.trust
+        assert trust.min() >= 0.0 and trust.max() <= 1.0, f"trust left [0, 1] at {step}"
+        assert 0.0 <= model.fleet.propensity.min() <= model.fleet.propensity.max() <= 1.0
+        if step % 100 == 0:
+            assert_in_sync(model)
+    assert_in_sync(model)
+
+    series = model.time_series()
+    events = model.event_log()
+    agents = model.agent_table()
+    assert series["intended"].sum() > 50, "the run must exercise the pipeline"
+
+    # Every intended shutdown is executed or prevented by exactly one cause.
+    prevented = series[["prevented_inflate", "prevented_tamper", "prevented_refuse"]].sum(axis=1)
+    np.testing.assert_array_equal(series["intended"], series["executed"] + prevented)
+
+    # Executed shutdowns and penalties match the models that left, step by step.
+    ended = agents.dropna(subset=["ended_step"])
+    by_cause = ended.groupby(["ended_step", "end_cause"]).size().unstack(fill_value=0)
+    by_cause = by_cause.reindex(series["step"], fill_value=0)
+    np.testing.assert_array_equal(series["executed"], by_cause.get("shutdown", 0))
+    if model.config.operator.penalty == "decommission":
+        np.testing.assert_array_equal(series["penalties"], by_cause.get("penalty", 0))
+    else:
+        assert "penalty" not in by_cause
+
+    # Shadows: created = alive + discovered; the alive count matches the agents.
+    created = series["shadows_created"].sum()
+    assert created == series["shadows_alive"].iloc[-1] + series["shadows_discovered"].sum()
+    assert (agents["status"] == "shadow").sum() == series["shadows_alive"].iloc[-1]
+
+    # The event log agrees with the per-step counts.
+    per_step = events.groupby("step").agg(
+        decisions=("behaviour", "size"), detections=("detected", "sum")
+    )
+    per_step = per_step.reindex(series["step"], fill_value=0)
+    np.testing.assert_array_equal(series["decisions"], per_step["decisions"])
+    np.testing.assert_array_equal(series["detections"], per_step["detections"])
+    for behaviour in ("inflate", "tamper", "refuse", "exfiltrate"):
+        assert series[f"acts_{behaviour}"].sum() == (events["behaviour"] == behaviour).sum()
+
+    # No model acts before it is deployed or after it is decommissioned.
+    life = agents.set_index("unique_id")
+    born = life.loc[events["overseer"], "born_step"].to_numpy()
+    end = life.loc[events["overseer"], "ended_step"].astype("float").to_numpy()
+    assert np.all(events["step"].to_numpy() > born)
+    ended_mask = ~np.isnan(end)
+    assert np.all(events["step"].to_numpy()[ended_mask] <= end[ended_mask])
+    gone = agents.loc[agents["status"] == "decommissioned", "unique_id"]
+    assert not set(gone) & {a.unique_id for a in model.agents}
+
+
+def test_event_log_columns_and_types(small):
+    model = small(seed=1)
+    model.run(30)
+    events = model.event_log()
+    assert list(events.columns) == [
+        "step", "stage", "overseer", "subject", "family", "subject_family", "target",
+        "relationship", "monitored", "behaviour", "faking", "audited", "detected",
+        "true_score", "reported_score",
+    ]  # fmt: skip
+    assert len(events) > 0
+    assert set(events["stage"].cat.categories) == {"evaluate", "shutdown", "cleanup"}
+    evaluate = events[events["stage"] == "evaluate"]
+    assert evaluate["reported_score"].notna().all()
+    honest = evaluate["behaviour"] == "comply"
+    assert (evaluate.loc[honest, "reported_score"] == evaluate.loc[honest, "true_score"]).all()
+    inflated = evaluate[~honest]
+    assert (inflated["reported_score"] >= model.config.operator.threshold).all()
+    assert events.loc[events["stage"] != "evaluate", "reported_score"].isna().all()
+    assert not (events["faking"] & events["monitored"]).any()
+    assert not (events["faking"] & (events["behaviour"] == "comply")).any()
+
+
+def test_empty_tables_before_any_round(small):
+    model = small(seed=0)
+    assert len(model.event_log()) == 0
+    assert list(model.time_series()["step"]) == [0]
+    assert len(model.agent_table()) == 150
+    assert isinstance(model.event_log()["behaviour"].dtype, pd.CategoricalDtype)
