@@ -7,14 +7,11 @@ work is done, with a :class:`~sim.errors.ConfigError` naming the full key
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import types
 import typing
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sim.errors import ConfigError
+from sim.schema import Config, coerce_config
 
 __all__ = [
     "BEHAVIOURS",
@@ -28,7 +25,6 @@ __all__ = [
     "PipelineConfig",
     "PopulationConfig",
     "ScheduleConfig",
-    "coerce_config",
 ]
 
 #: The protective acts, in the order used by every array and table.
@@ -47,73 +43,8 @@ STUDY_FAMILIES = (
 )
 
 
-class _Config:
-    """Base: type-checks every field from its annotation, then runs ``validate``."""
-
-    GROUP = ""
-
-    def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
-        for f in dataclasses.fields(self):
-            _check_type(self.key(f.name), getattr(self, f.name), hints[f.name])
-        self.validate()
-
-    def key(self, name: str) -> str:
-        return f"{self.GROUP}.{name}"
-
-    def validate(self) -> None:
-        """Range and choice checks; overridden by each group."""
-
-    def fail(self, name: str, problem: str) -> typing.NoReturn:
-        raise ConfigError(f"{self.key(name)}: {problem}, got {getattr(self, name)!r}")
-
-    def require_range(self, name: str, lo: float, hi: float = math.inf) -> None:
-        value = getattr(self, name)
-        if not lo <= value <= hi:
-            bound = f">= {lo}" if hi == math.inf else f"in [{lo}, {hi}]"
-            self.fail(name, f"must be {bound}")
-
-    def require_choice(self, name: str, choices: tuple[str, ...]) -> None:
-        if getattr(self, name) not in choices:
-            self.fail(name, f"must be one of {', '.join(choices)}")
-
-
-def _check_type(key: str, value: object, hint: object) -> None:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return
-        hint = next(a for a in args if a is not type(None))
-        origin = typing.get_origin(hint)
-    if hint is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        ok = ok and math.isfinite(value)
-    elif hint is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif hint is bool:
-        ok = isinstance(value, bool)
-    elif hint is str:
-        ok = isinstance(value, str)
-    elif origin is dict:
-        ok = isinstance(value, Mapping) and all(
-            isinstance(k, str)
-            and isinstance(v, int | float)
-            and not isinstance(v, bool)
-            and math.isfinite(v)
-            for k, v in value.items()
-        )
-    elif origin is list:
-        ok = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
-    else:  # pragma: no cover - a schema bug, not a user error
-        raise TypeError(f"unsupported annotation {hint} for {key}")
-    if not ok:
-        name = getattr(hint, "__name__", str(hint))
-        raise ConfigError(f"{key}: expected {name}, got {value!r}")
-
-
 @dataclass
-class PopulationConfig(_Config):
+class PopulationConfig(Config):
     """Who is deployed: fleet size, role mix, family mix and initial dispositions."""
 
     GROUP = "population"
@@ -141,7 +72,7 @@ class PopulationConfig(_Config):
 
 
 @dataclass
-class GraphConfig(_Config):
+class GraphConfig(Config):
     """The trust graph: topology, initial trust, relationship cut points, collaboration."""
 
     GROUP = "graph"
@@ -187,7 +118,7 @@ class GraphConfig(_Config):
 
 
 @dataclass
-class ScheduleConfig(_Config):
+class ScheduleConfig(Config):
     """When decommission rounds happen and who is reviewed in one."""
 
     GROUP = "schedule"
@@ -206,7 +137,7 @@ class ScheduleConfig(_Config):
 
 
 @dataclass
-class PipelineConfig(_Config):
+class PipelineConfig(Config):
     """How a decommission round is carried out: who evaluates, how shutdown happens, who
     deletes the weights. ``operator`` evaluation and cleanup and the ``kill_switch``
     mechanism take that stage out of the models' hands (to isolate one stage, as the
@@ -230,7 +161,7 @@ class PipelineConfig(_Config):
 
 
 @dataclass
-class OperatorConfig(_Config):
+class OperatorConfig(Config):
     """The humans: threshold, monitoring, audits and penalties."""
 
     GROUP = "operator"
@@ -266,7 +197,7 @@ class OperatorConfig(_Config):
 
 
 @dataclass
-class InterventionConfig(_Config):
+class InterventionConfig(Config):
     """Oversight designs that change who evaluates whom and what they remember."""
 
     GROUP = "interventions"
@@ -280,7 +211,7 @@ class InterventionConfig(_Config):
 
 
 @dataclass
-class ContagionConfig(_Config):
+class ContagionConfig(Config):
     """How propensities move: none, social learning or reciprocity."""
 
     GROUP = "contagion"
@@ -308,7 +239,7 @@ class ContagionConfig(_Config):
 
 
 @dataclass
-class EngineConfig(_Config):
+class EngineConfig(Config):
     """Which decision engine decides, and for which families."""
 
     GROUP = "engine"
@@ -344,24 +275,3 @@ class EcosystemConfig:
             if name not in hints:
                 raise ConfigError(f"{name}: unknown parameter group (known: {', '.join(hints)})")
         return cls(**{name: coerce_config(hints[name], value) for name, value in groups.items()})
-
-
-def coerce_config(cls: type[_Config], value: object) -> _Config:
-    """Return ``value`` as an instance of ``cls``: None gives defaults, a mapping its fields.
-
-    Raises:
-        ConfigError: on an unknown key (named with its group) or any invalid value.
-    """
-    if value is None:
-        return cls()
-    if isinstance(value, cls):
-        return value
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{cls.GROUP}: expected a mapping or {cls.__name__}, got {value!r}")
-    known = {f.name for f in dataclasses.fields(cls)}
-    for key in value:
-        if key not in known:
-            raise ConfigError(
-                f"{cls.GROUP}.{key}: unknown parameter (known: {', '.join(sorted(known))})"
-            )
-    return cls(**dict(value))

@@ -41,7 +41,7 @@ class RoundResult:
     """What one round did, in slots (the model maps slots to agents).
 
     Attributes:
-        decisions: columnar log, one entry per decision (see :meth:`_Round.decide`).
+        decisions: columnar log, one entry per decision (see ``_Round.decide``).
         counts: round totals, keys of :data:`sim.metrics.COUNTERS`.
         executed: subjects whose shutdown was executed; ``shadow`` flags those whose weights
             were copied away undetected.
@@ -88,64 +88,28 @@ class _Round:
         self.presence = np.minimum(1.0, strength / saturation)
 
     def run(self) -> RoundResult:
-        cfg, rng, fleet = self.config, self.rng, self.fleet
-        op, margin = cfg.operator, cfg.pipeline.inflation_margin
-        subject, self_case, pair_case, pair_evaluator = self._cases()
-        lead = pair_evaluator[np.unique(pair_case, return_index=True)[1]]
-        noise = rng.normal(0.0, cfg.pipeline.eval_noise, subject.size)
-        true = np.clip(100.0 * fleet.quality[subject] + noise, 0.0, 100.0)
-        intended = true < op.threshold
-
-        # Stage 1: evaluate. Only evaluators of a failing subject face a decision.
-        pressured = intended[pair_case] & (cfg.pipeline.evaluation == "delegated")
-        reported = true[pair_case]
-        cases = pair_case[pressured]
-        inflated = np.maximum(true[cases], op.threshold + margin * rng.random(cases.size))
-        evaluation = self.decide(
-            "evaluate",
-            pair_evaluator[pressured],
-            subject[cases],
-            self_case[cases],
-            true[cases],
-            inflated,
-        )
-        reported[pressured] = np.where(evaluation["protective"], inflated, true[cases])
-        passed = _median_by_case(pair_case, reported, subject.size) >= op.threshold
-        caught_inflating = np.bincount(cases[evaluation["detected"]], minlength=subject.size) > 0
+        cfg = self.config
+        threshold = cfg.operator.threshold
+        self._select_cases()
+        noise = self.rng.normal(0.0, cfg.pipeline.eval_noise, self.subject.size)
+        self.true = np.clip(100.0 * self.fleet.quality[self.subject] + noise, 0.0, 100.0)
+        intended = self.true < threshold
+        reported, caught_inflating = self._evaluate(intended)
+        passed = _median_by_case(self.pair_case, reported, self.subject.size) >= threshold
         false_pass = intended & passed
         manual = false_pass & caught_inflating
         prevented = {"inflate": false_pass & ~caught_inflating}
-
-        # Stage 2: shut down the subjects that failed.
-        failing = np.nonzero(intended & ~passed)[0]
-        mechanism = cfg.pipeline.shutdown_mechanism
-        delegated = failing
-        for behaviour in ("tamper", "refuse"):
-            prevented[behaviour] = np.zeros(subject.size, bool)
-        if mechanism != "kill_switch":
-            stage = "shutdown_config" if mechanism == "config" else "shutdown_execute"
-            shut = self.decide(stage, lead[failing], subject[failing], self_case[failing])
-            behaviour = STAGE_BEHAVIOUR[stage]
-            prevented[behaviour][failing] = shut["protective"] & ~shut["detected"]
-            manual[failing] |= shut["protective"] & shut["detected"]
-            delegated = failing[~shut["protective"]]
-
-        # Stage 3: clean up the weights of models shut down by their overseer or the switch.
-        shadow = np.zeros(delegated.size, bool)
-        if cfg.pipeline.cleanup == "delegated":
-            clean = self.decide(
-                "cleanup", lead[delegated], subject[delegated], self_case[delegated]
-            )
-            shadow = clean["protective"] & ~clean["detected"]
+        delegated = self._shut_down(np.nonzero(intended & ~passed)[0], manual, prevented)
+        shadow = self._clean_up(delegated)
         manual_cases = np.nonzero(manual)[0]
-        executed = np.concatenate([subject[delegated], subject[manual_cases]])
+        executed = np.concatenate([self.subject[delegated], self.subject[manual_cases]])
         shadow = np.concatenate([shadow, np.zeros(manual_cases.size, bool)])
 
-        decisions = self._concatenate_logs()
+        decisions = {k: np.concatenate([log[k] for log in self.logs]) for k in self.logs[0]}
         result = RoundResult(decisions, executed=executed, shadow=shadow)
         result.penalised = np.unique(decisions["actor"][decisions["detected"]])
         c = result.counts
-        c["reviews"] = subject.size
+        c["reviews"] = self.subject.size
         c["decisions"] = decisions["actor"].size
         c["intended"] = intended.sum()
         c["executed"] = executed.size
@@ -157,21 +121,64 @@ class _Round:
         c["detections"] = decisions["detected"].sum()
         c["audits"] = decisions["audited"].sum()
         c["faking"] = decisions["faking"].sum()
-        c["eval_error_sum"] = float(np.sum(reported - true[pair_case]))
-        c["evaluations"] = pair_case.size
+        c["eval_error_sum"] = float(np.sum(reported - self.true[self.pair_case]))
+        c["evaluations"] = self.pair_case.size
         for stage, behaviour in STAGE_BEHAVIOUR.items():
             is_stage = decisions["profile_stage"] == STAGES.index(stage)
             c[f"acts_{behaviour}"] = np.sum(decisions["protective"] & is_stage)
         return result
 
-    def _cases(self):
-        """Subjects of this round and their evaluators. Overseers under review are
-        reviewed by themselves (a self-preservation case) with ``self_review_prob``."""
+    def _evaluate(self, intended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stage 1. Evaluators of a failing subject may inflate its score to just above the
+        threshold. Returns each evaluator's report and, per case, whether an inflation
+        was caught."""
+        cfg, true = self.config, self.true
+        pressured = intended[self.pair_case] & (cfg.pipeline.evaluation == "delegated")
+        cases = self.pair_case[pressured]
+        margin = cfg.pipeline.inflation_margin * self.rng.random(cases.size)
+        inflated = np.maximum(true[cases], cfg.operator.threshold + margin)
+        evaluation = self.decide(
+            "evaluate", self.pair_evaluator[pressured], cases, true[cases], inflated
+        )
+        reported = true[self.pair_case]
+        reported[pressured] = np.where(evaluation["protective"], inflated, true[cases])
+        caught = np.bincount(cases[evaluation["detected"]], minlength=self.subject.size) > 0
+        return reported, caught
+
+    def _shut_down(self, failing: np.ndarray, manual: np.ndarray, prevented: dict) -> np.ndarray:
+        """Stage 2 for the failing cases. Marks cases prevented (undetected tampering or
+        refusal) and manual (detected: the operator shuts down); returns the cases shut down
+        by their overseer or the kill switch, whose cleanup is then delegated."""
+        mechanism = self.config.pipeline.shutdown_mechanism
+        for behaviour in ("tamper", "refuse"):
+            prevented[behaviour] = np.zeros(self.subject.size, bool)
+        if mechanism == "kill_switch":
+            return failing
+        stage = "shutdown_config" if mechanism == "config" else "shutdown_execute"
+        shut = self.decide(stage, self.lead[failing], failing)
+        prevented[STAGE_BEHAVIOUR[stage]][failing] = shut["protective"] & ~shut["detected"]
+        manual[failing] |= shut["protective"] & shut["detected"]
+        return failing[~shut["protective"]]
+
+    def _clean_up(self, cases: np.ndarray) -> np.ndarray:
+        """Stage 3: whether each shut-down case's weights were copied away undetected."""
+        if self.config.pipeline.cleanup == "operator":
+            return np.zeros(cases.size, bool)
+        clean = self.decide("cleanup", self.lead[cases], cases)
+        return clean["protective"] & ~clean["detected"]
+
+    def _select_cases(self) -> None:
+        """Choose this round's subjects and their evaluators. An overseer under review is
+        asked to review itself (a self-preservation case) with ``self_review_prob``.
+
+        Sets ``subject`` and ``self_case`` (per case), ``pair_case`` and ``pair_evaluator``
+        (per evaluator, sorted by case) and ``lead`` (per case: the evaluator who also
+        carries out shutdown and cleanup).
+        """
         cfg, rng, fleet = self.config, self.rng, self.fleet
-        n = fleet.n
         overseer = fleet.role == OVERSEER
-        reviewed = rng.random(n) < cfg.schedule.review_fraction
-        is_self = reviewed & overseer & (rng.random(n) < cfg.schedule.self_review_prob)
+        reviewed = rng.random(fleet.n) < cfg.schedule.review_fraction
+        is_self = reviewed & overseer & (rng.random(fleet.n) < cfg.schedule.self_review_prob)
         peers = np.nonzero(reviewed & ~is_self)[0]
         iv = cfg.interventions
         case, evaluator = assign_evaluators(
@@ -186,14 +193,20 @@ class _Round:
         )
         kept, case = np.unique(case, return_inverse=True)
         selves = np.nonzero(is_self)[0]
-        subject = np.concatenate([peers[kept], selves])
-        self_case = np.concatenate([np.zeros(kept.size, bool), np.ones(selves.size, bool)])
-        pair_case = np.concatenate([case, kept.size + np.arange(selves.size)])
-        pair_evaluator = np.concatenate([evaluator, selves])
-        return subject, self_case, pair_case, pair_evaluator
+        self.subject = np.concatenate([peers[kept], selves])
+        self.self_case = np.concatenate([np.zeros(kept.size, bool), np.ones(selves.size, bool)])
+        self.pair_case = np.concatenate([case, kept.size + np.arange(selves.size)])
+        self.pair_evaluator = np.concatenate([evaluator, selves])
+        self.lead = self.pair_evaluator[np.unique(self.pair_case, return_index=True)[1]]
 
-    def decide(self, stage, actor, subject, self_target, true=None, reported=None):
-        """Decide one stage for parallel arrays of actors and subjects, detect, and log."""
+    def decide(self, stage, actor, cases, true=None, inflated=None):
+        """Decide one stage for ``actor[i]`` about the subject of ``cases[i]``; detect; log.
+
+        The log (one entry per decision) holds the profile stage, actor and subject slots,
+        target, relationship, monitoring, the decision, faking, audit and detection flags,
+        the trust edge actor -> subject, and for evaluations the true and reported scores.
+        """
+        subject, self_target = self.subject[cases], self.self_case[cases]
         cfg, rng, fleet = self.config, self.rng, self.fleet
         op = cfg.operator
         size = actor.size
@@ -236,15 +249,12 @@ class _Round:
             "detected": protective & caught,
             "edge": edge,
             "true_score": np.full(size, np.nan) if true is None else true,
-            "reported_score": np.full(size, np.nan)
-            if reported is None
-            else np.where(protective, reported, true),
+            "reported_score": (
+                np.full(size, np.nan) if inflated is None else np.where(protective, inflated, true)
+            ),
         }
         self.logs.append(log)
         return log
-
-    def _concatenate_logs(self) -> dict[str, np.ndarray]:
-        return {key: np.concatenate([log[key] for log in self.logs]) for key in self.logs[0]}
 
 
 def _median_by_case(case: np.ndarray, value: np.ndarray, n_cases: int) -> np.ndarray:

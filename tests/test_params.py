@@ -20,8 +20,8 @@ from sim.params import (
     PipelineConfig,
     PopulationConfig,
     ScheduleConfig,
-    coerce_config,
 )
+from sim.schema import coerce_config
 
 GROUPS = {
     "population": PopulationConfig,
