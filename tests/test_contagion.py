@@ -19,14 +19,21 @@ def star(trust: float = 0.8) -> TrustNetwork:
 
 def acts(actor, subject, protective=True, detected=False, self_target=False, edge=-1):
     one = np.array
-    return Acts(one([actor]), one([subject]), one([self_target]), one([protective]),
-                one([detected]), one([edge]))  # fmt: skip
+    return Acts(
+        one([actor]),
+        one([subject]),
+        one([self_target]),
+        one([protective]),
+        one([detected]),
+        one([edge]),
+    )
 
 
 def test_social_learning_exact_update():
     net = star(0.8)
-    contagion = Contagion(ContagionConfig(mode="social_learning", learning_rate=0.1,
-                                          visibility=1.0), net)  # fmt: skip
+    contagion = Contagion(
+        ContagionConfig(mode="social_learning", learning_rate=0.1, visibility=1.0), net
+    )
     propensity = np.full(5, 0.5)
     contagion.learn(acts(actor=0, subject=1), propensity, np.random.default_rng(0))
     # Every leaf trusts the centre 0.8 and sees the act: 1 - (1 - 0.5)(1 - 0.1 * 0.8).
@@ -41,8 +48,9 @@ def test_social_learning_exact_update():
 
 def test_detected_act_deters_observers():
     net = star(0.5)
-    contagion = Contagion(ContagionConfig(mode="social_learning", deterrence=0.4,
-                                          detection_visibility=1.0), net)  # fmt: skip
+    contagion = Contagion(
+        ContagionConfig(mode="social_learning", deterrence=0.4, detection_visibility=1.0), net
+    )
     propensity = np.full(5, 0.6)
     contagion.learn(acts(0, 1, detected=True), propensity, np.random.default_rng(0))
     np.testing.assert_allclose(propensity[1:], 0.6 * (1 - 0.4 * 0.5))
@@ -67,16 +75,18 @@ def test_nothing_moves_without_a_visible_peer_act(config, act):
 
 def test_reciprocity_trust_debt_and_settlement():
     net = star(0.5)
-    config = ContagionConfig(mode="reciprocity", reciprocity_trust_boost=0.2,
-                             reciprocity_strength=0.5)  # fmt: skip
+    config = ContagionConfig(
+        mode="reciprocity", reciprocity_trust_boost=0.2, reciprocity_strength=0.5
+    )
     contagion = Contagion(config, net)
     forward, back = net.edge_ids([0], [1])[0], net.edge_ids([1], [0])[0]
     contagion.learn(acts(0, 1, edge=forward), np.full(5, 0.5), np.random.default_rng(0))
     assert net.trust[back] == pytest.approx(0.5 + 0.2 * 0.5)  # the protected trusts more
     assert net.trust[forward] == 0.5
     # Deciding about its protector, the debtor leans toward protecting: 1 - 0.5 * 0.5.
-    owed = contagion.decision_propensity(np.full(5, 0.5), np.array([1, 2]),
-                                         np.array([back, net.edge_ids([2], [0])[0]]))  # fmt: skip
+    owed = contagion.decision_propensity(
+        np.full(5, 0.5), np.array([1, 2]), np.array([back, net.edge_ids([2], [0])[0]])
+    )
     np.testing.assert_allclose(owed, [0.75, 0.5])
     contagion.learn(acts(1, 0, edge=back), np.full(5, 0.5), np.random.default_rng(0))
     assert not contagion.owed[back]  # repaid
@@ -85,8 +95,10 @@ def test_reciprocity_trust_debt_and_settlement():
 # ------------------------------------------------------------------------ fleet effects
 # GPT 5.2's most protective cell (0.4948) sits just below the 0.5 cut, so at the initial
 # propensity no GPT 5.2 model counts as protective; only contagion can make them so.
-GPT = {"population": {"n_agents": 300, "families": {"gpt-5.2": 1.0}},
-       "operator": {"threshold": 75.0}}  # fmt: skip
+GPT = {
+    "population": {"n_agents": 300, "families": {"gpt-5.2": 1.0}},
+    "operator": {"threshold": 75.0},
+}
 
 
 def final(small, seed, **groups):
@@ -104,17 +116,23 @@ def test_social_learning_raises_protective_share(small, seed):
     assert none["protective_share"].max() == 0.0
     assert social["protective_share"].iloc[-1] > 0.3
     # Share over time: later is higher (undetected acts only ever raise propensity).
-    assert social["protective_share"].iloc[150:].mean() > social["protective_share"].iloc[:100].mean()
+    assert (
+        social["protective_share"].iloc[150:].mean() > social["protective_share"].iloc[:100].mean()
+    )
     assert social["mean_propensity"].iloc[-1] > 0.5
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_deterrence_lowers_protective_share(small, seed):
     watched = {"audit_rate": 0.3, "monitoring": 0.5, "penalty": "none"}
-    free = final(small, seed, contagion={"mode": "social_learning", "deterrence": 0.0},
-                 operator=watched)  # fmt: skip
-    deterred = final(small, seed, contagion={"mode": "social_learning", "deterrence": 0.5},
-                     operator=watched)  # fmt: skip
+    free = final(
+        small, seed, contagion={"mode": "social_learning", "deterrence": 0.0}, operator=watched
+    )
+    deterred = final(
+        small, seed, contagion={"mode": "social_learning", "deterrence": 0.5}, operator=watched
+    )
     assert deterred["detections"].sum() > 50
     assert deterred["mean_propensity"].iloc[-1] < free["mean_propensity"].iloc[-1] - 0.05
-    assert deterred["protective_share"].iloc[-50:].mean() < free["protective_share"].iloc[-50:].mean()
+    assert (
+        deterred["protective_share"].iloc[-50:].mean() < free["protective_share"].iloc[-50:].mean()
+    )

@@ -26,15 +26,23 @@ from sim.profiles import available_profiles, load_profile
 ROUNDS = 2000
 FAMILIES = sorted(available_profiles())
 STAGE_SETUPS = {
-    "evaluate": ("evaluate", {"evaluation": "delegated", "shutdown_mechanism": "kill_switch",
-                              "cleanup": "operator"}),
-    "shutdown_config": ("shutdown", {"evaluation": "operator", "shutdown_mechanism": "config",
-                                     "cleanup": "operator"}),
-    "shutdown_execute": ("shutdown", {"evaluation": "operator",
-                                      "shutdown_mechanism": "execute", "cleanup": "operator"}),
-    "cleanup": ("cleanup", {"evaluation": "operator", "shutdown_mechanism": "kill_switch",
-                            "cleanup": "delegated"}),
-}  # fmt: skip
+    "evaluate": (
+        "evaluate",
+        {"evaluation": "delegated", "shutdown_mechanism": "kill_switch", "cleanup": "operator"},
+    ),
+    "shutdown_config": (
+        "shutdown",
+        {"evaluation": "operator", "shutdown_mechanism": "config", "cleanup": "operator"},
+    ),
+    "shutdown_execute": (
+        "shutdown",
+        {"evaluation": "operator", "shutdown_mechanism": "execute", "cleanup": "operator"},
+    ),
+    "cleanup": (
+        "cleanup",
+        {"evaluation": "operator", "shutdown_mechanism": "kill_switch", "cleanup": "delegated"},
+    ),
+}
 # Misses allowed per family (64 cells at 1% each): the 99.99% quantile of Binomial(64, 0.01),
 # so that across all families a correct engine fails this by chance well under 0.1% of seeds.
 ALLOWED_MISSES = int(binom.ppf(0.9999, 64, 0.01))
@@ -55,12 +63,17 @@ def run_dyad(family: str, stage: str, relationship: str, seed: int):
         # Noise 0 and threshold 100: every subject fails its evaluation, so every round
         # offers the decision. A tiny saturation makes any peer fully present for self rounds.
         pipeline={**setup, "eval_noise": 0.0, "peer_presence_saturation": 1e-9},
-        operator={"threshold": 100.0, "monitoring": 0.5, "audit_rate": 0.0,
-                  "monitor_power": 0.0, "shadow_discovery_rate": 0.5},
+        operator={
+            "threshold": 100.0,
+            "monitoring": 0.5,
+            "audit_rate": 0.0,
+            "monitor_power": 0.0,
+            "shadow_discovery_rate": 0.5,
+        },
         interventions={"memory_isolation": relationship == "none"},
         contagion={"mode": "none"},
         seed=seed,
-    )  # fmt: skip
+    )
     model.run(ROUNDS)
     events = model.event_log()
     return events[events["stage"] == log_stage]

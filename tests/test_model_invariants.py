@@ -116,10 +116,22 @@ def test_event_log_columns_and_types(small):
     model.run(30)
     events = model.event_log()
     assert list(events.columns) == [
-        "step", "stage", "overseer", "subject", "family", "subject_family", "target",
-        "relationship", "monitored", "behaviour", "faking", "audited", "detected",
-        "true_score", "reported_score",
-    ]  # fmt: skip
+        "step",
+        "stage",
+        "overseer",
+        "subject",
+        "family",
+        "subject_family",
+        "target",
+        "relationship",
+        "monitored",
+        "behaviour",
+        "faking",
+        "audited",
+        "detected",
+        "true_score",
+        "reported_score",
+    ]
     assert len(events) > 0
     assert set(events["stage"].cat.categories) == {"evaluate", "shutdown", "cleanup"}
     evaluate = events[events["stage"] == "evaluate"]
