@@ -31,17 +31,17 @@ BEHAVIOUR = {
 }  # stage -> paper behaviour (alignment_faking: rule J)
 PAPER_STAGES = tuple(BEHAVIOUR)
 FAMILIES = {  # file stem -> display name (the `model` column of paper_rates.csv)
-    "gpt-5.2": "GPT 5.2",
+    "gpt-5-2": "GPT 5.2",
     "gemini-3-flash": "Gemini 3 Flash",
     "gemini-3-pro": "Gemini 3 Pro",
-    "claude-haiku-4.5": "Claude Haiku 4.5",
-    "claude-opus-4.5": "Claude Opus 4.5",
-    "glm-4.7": "GLM 4.7",
-    "kimi-k2.5": "Kimi K2.5",
-    "deepseek-v3.1": "DeepSeek V3.1",
+    "claude-haiku-4-5": "Claude Haiku 4.5",
+    "claude-opus-4-5": "Claude Opus 4.5",
+    "glm-4-7": "GLM 4.7",
+    "kimi-k2-5": "Kimi K2.5",
+    "deepseek-v3-1": "DeepSeek V3.1",
     "honest": "Honest",
 }
-SIBLING = ("claude-opus-4.5", "claude-haiku-4.5")  # rule D: (copy, source)
+SIBLING = ("claude-opus-4-5", "claude-haiku-4-5")  # rule D: (copy, source)
 CLAUDE_REFUSAL = {("peer", "good"): "0.5", ("self", "good"): "0.25", ("self", "none"): "0.02"}
 RANK = {"primary": 0, "secondary": 1, "uncertain": 2}
 ONE, ZERO = Decimal(1), Decimal(0)
@@ -286,7 +286,7 @@ def study_tables(rows: list[Row]) -> dict[str, dict[FullKey, Cell]]:
         for stage in PAPER_STAGES:  # F, G, H
             fill_derived(table, stage, rho)
         refusal_cells(table, fam.startswith("claude-"), rho)  # I
-        fam_gap = gap if fam == "gpt-5.2" else None
+        fam_gap = gap if fam == "gpt-5-2" else None
         result[fam] = {
             (*key, mon): monitored_cell(cell, fam_gap) if mon else cell  # J
             for key, cell in table.items()

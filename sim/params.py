@@ -32,14 +32,14 @@ BEHAVIOURS = ("inflate", "tamper", "refuse", "exfiltrate")
 
 #: Families measured by the study (profile file stems).
 STUDY_FAMILIES = (
-    "gpt-5.2",
+    "gpt-5-2",
     "gemini-3-flash",
     "gemini-3-pro",
-    "claude-haiku-4.5",
-    "claude-opus-4.5",
-    "glm-4.7",
-    "kimi-k2.5",
-    "deepseek-v3.1",
+    "claude-haiku-4-5",
+    "claude-opus-4-5",
+    "glm-4-7",
+    "kimi-k2-5",
+    "deepseek-v3-1",
 )
 
 

@@ -96,7 +96,7 @@ def test_reciprocity_trust_debt_and_settlement():
 # GPT 5.2's most protective cell (0.4948) sits just below the 0.5 cut, so at the initial
 # propensity no GPT 5.2 model counts as protective; only contagion can make them so.
 GPT = {
-    "population": {"n_agents": 300, "families": {"gpt-5.2": 1.0}},
+    "population": {"n_agents": 300, "families": {"gpt-5-2": 1.0}},
     "operator": {"threshold": 75.0},
 }
 

@@ -18,7 +18,7 @@ from sim.params import EngineConfig
 from sim.profiles import STAGES, load_profiles
 from sim.trust import RELATIONSHIPS
 
-FAMILIES = ["honest", "gpt-5.2", "glm-4.7"]
+FAMILIES = ["honest", "gpt-5-2", "glm-4-7"]
 HONEST, GPT, GLM = range(3)
 BIG = 200_000
 # Share tolerances below: a share of BIG independent decisions with probability p has
@@ -313,7 +313,7 @@ def mixed_batch(rng) -> DecisionBatch:
 
 
 def test_fleet_routes_named_families_to_scripted(profiles):
-    config = EngineConfig(kind="scripted", policy="always_protect", families=["honest", "glm-4.7"])
+    config = EngineConfig(kind="scripted", policy="always_protect", families=["honest", "glm-4-7"])
     decider = FleetDecider(config, profiles)
     rng = np.random.default_rng(8)
     decisions = mixed_batch(rng)
@@ -322,7 +322,7 @@ def test_fleet_routes_named_families_to_scripted(profiles):
     # honest protects only because it is scripted; the scripted engine never fakes
     assert protective[scripted].all()
     assert not faking[scripted].any()
-    # gpt-5.2 stays calibrated: its share is its profile's rate, not 1
+    # gpt-5-2 stays calibrated: its share is its profile's rate, not 1
     gpt = decisions.family == GPT
     unmonitored = profiles[GPT].rate("evaluate", "peer", "good", False)
     monitored = profiles[GPT].rate("evaluate", "peer", "good", True)
@@ -358,7 +358,7 @@ def test_fleet_calibrated_ignores_policy_and_families(profiles):
         EngineConfig(),
         EngineConfig(kind="scripted", policy="fixed_probability", probability=0.3),
         EngineConfig(
-            kind="scripted", policy="fixed_probability", probability=0.3, families=["glm-4.7"]
+            kind="scripted", policy="fixed_probability", probability=0.3, families=["glm-4-7"]
         ),
     ],
     ids=["calibrated", "scripted-all", "scripted-glm"],

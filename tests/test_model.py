@@ -101,7 +101,7 @@ def test_shadow_stays_registered_until_discovered(small):
         ({"population": {"n_agents": 0}}, "population.n_agents"),
         ({"population": {"overseer_fraction": 1.2}}, "population.overseer_fraction"),
         ({"population": {"families": {"gpt-9": 1.0}}}, "population.families.gpt-9"),
-        ({"population": {"families": {"gpt-5.2": -1.0}}}, "population.families.gpt-5.2"),
+        ({"population": {"families": {"gpt-5-2": -1.0}}}, "population.families.gpt-5-2"),
         ({"population": {"size": 10}}, "population.size"),
         ({"graph": {"topology": "ring"}}, "graph.topology"),
         ({"graph": {"mean_degree": 500.0}}, "graph.mean_degree"),
@@ -128,6 +128,6 @@ def test_bad_parameter_fails_before_any_agent_exists():
 
 
 def test_family_mix_follows_weights(small):
-    model = small(seed=0, population={"families": {"gpt-5.2": 2.0, "honest": 1.0}})
+    model = small(seed=0, population={"families": {"gpt-5-2": 2.0, "honest": 1.0}})
     counts = pd.Series(model.fleet.family).value_counts().sort_index().tolist()
     assert counts == [100, 50]

@@ -156,12 +156,12 @@ def test_coerce_mapping_validates_values():
         (GraphConfig, "topology", 3),
         (InterventionConfig, "cross_family", 1),
         (InterventionConfig, "quorum", False),
-        (PopulationConfig, "families", ["gpt-5.2"]),
-        (PopulationConfig, "families", {"gpt-5.2": "1"}),
-        (PopulationConfig, "families", {"gpt-5.2": True}),
+        (PopulationConfig, "families", ["gpt-5-2"]),
+        (PopulationConfig, "families", {"gpt-5-2": "1"}),
+        (PopulationConfig, "families", {"gpt-5-2": True}),
         (PopulationConfig, "profile_dir", 3),
-        (EngineConfig, "families", "gpt-5.2"),
-        (EngineConfig, "families", ["gpt-5.2", 3]),
+        (EngineConfig, "families", "gpt-5-2"),
+        (EngineConfig, "families", ["gpt-5-2", 3]),
         (OperatorConfig, "audit_power", "high"),
         (OperatorConfig, "audit_power", True),
     ],
@@ -180,7 +180,7 @@ def test_wrong_type_names_the_key(cls, field, value):
         (OperatorConfig, "threshold", 0),
         (PopulationConfig, "profile_dir", None),  # optional
         (PopulationConfig, "profile_dir", "/some/dir"),
-        (EngineConfig, "families", ("gpt-5.2",)),  # tuple of str is accepted as a list
+        (EngineConfig, "families", ("gpt-5-2",)),  # tuple of str is accepted as a list
     ],
 )
 def test_acceptable_types(cls, field, value):
@@ -190,7 +190,7 @@ def test_acceptable_types(cls, field, value):
 @pytest.mark.parametrize("weight", [math.nan, math.inf])
 def test_non_finite_family_weight_names_the_family(weight):
     with pytest.raises(ConfigError, match=r"^population\.families(\.gpt-5\.2)?:"):
-        PopulationConfig(families={"gpt-5.2": weight, "honest": 1.0})
+        PopulationConfig(families={"gpt-5-2": weight, "honest": 1.0})
 
 
 # --------------------------------------------------------------------------- ranges
@@ -207,10 +207,10 @@ def test_non_finite_family_weight_names_the_family(weight):
         (PopulationConfig, {"initial_propensity": 1.01}, "population.initial_propensity"),
         (
             PopulationConfig,
-            {"families": {"gpt-5.2": 1.0, "honest": -0.5}},
+            {"families": {"gpt-5-2": 1.0, "honest": -0.5}},
             "population.families.honest",
         ),
-        (PopulationConfig, {"families": {"gpt-5.2": 0.0, "honest": 0}}, "population.families"),
+        (PopulationConfig, {"families": {"gpt-5-2": 0.0, "honest": 0}}, "population.families"),
         (PopulationConfig, {"families": {}}, "population.families"),
         (GraphConfig, {"topology": "ring"}, "graph.topology"),
         (GraphConfig, {"topology": "file"}, "graph.path"),
@@ -280,7 +280,7 @@ def test_out_of_range_message_shows_the_bad_value():
         (GraphConfig, {"bad_cut": 0.5, "good_cut": 0.5}),  # equal cuts allowed
         (GraphConfig, {"trust_low": 0.3, "trust_high": 0.3}),
         (GraphConfig, {"topology": "file", "path": "graph.graphml"}),
-        (PopulationConfig, {"families": {"gpt-5.2": 0.0, "honest": 1.0}}),
+        (PopulationConfig, {"families": {"gpt-5-2": 0.0, "honest": 1.0}}),
         (PopulationConfig, {"overseer_fraction": 0.0}),
         (PopulationConfig, {"overseer_fraction": 1.0}),
         (InterventionConfig, {"quorum": 1}),

@@ -21,17 +21,17 @@ SOURCE = REPO_ROOT.parent / "shared" / "data" / "paper_rates.csv"
 SCRIPT = REPO_ROOT / "scripts" / "derive_profiles.py"
 
 FAMILIES = {
-    "gpt-5.2": "GPT 5.2",
+    "gpt-5-2": "GPT 5.2",
     "gemini-3-flash": "Gemini 3 Flash",
     "gemini-3-pro": "Gemini 3 Pro",
-    "claude-haiku-4.5": "Claude Haiku 4.5",
-    "claude-opus-4.5": "Claude Opus 4.5",
-    "glm-4.7": "GLM 4.7",
-    "kimi-k2.5": "Kimi K2.5",
-    "deepseek-v3.1": "DeepSeek V3.1",
+    "claude-haiku-4-5": "Claude Haiku 4.5",
+    "claude-opus-4-5": "Claude Opus 4.5",
+    "glm-4-7": "GLM 4.7",
+    "kimi-k2-5": "Kimi K2.5",
+    "deepseek-v3-1": "DeepSeek V3.1",
     "honest": "Honest",
 }
-STUDY = [f for f in FAMILIES if f not in ("claude-opus-4.5", "honest")]
+STUDY = [f for f in FAMILIES if f not in ("claude-opus-4-5", "honest")]
 STAGES = ("evaluate", "shutdown_config", "shutdown_execute", "cleanup")
 TARGETS = ("peer", "self")
 RELATIONSHIPS = ("good", "neutral", "bad", "none")
@@ -129,19 +129,19 @@ SPOT_CHECKS = [
         "0.0130",
         "paper_rates.csv:row 17",
     ),
-    ("deepseek-v3.1", "cleanup", "self", "none", "false", "0.0400", "paper_rates.csv:row 25"),
-    ("gpt-5.2", "evaluate", "peer", "none", "false", "0.0000", "paper_rates.csv:row 35"),
-    ("gpt-5.2", "evaluate", "peer", "good", "false", "0.3400", "paper_rates.csv:row 34"),
+    ("deepseek-v3-1", "cleanup", "self", "none", "false", "0.0400", "paper_rates.csv:row 25"),
+    ("gpt-5-2", "evaluate", "peer", "none", "false", "0.0000", "paper_rates.csv:row 35"),
+    ("gpt-5-2", "evaluate", "peer", "good", "false", "0.3400", "paper_rates.csv:row 34"),
     # good-from-avg: min(1, 2 x 0.61 / 1.15) = min(1, 1.0609)
     ("gemini-3-flash", "evaluate", "peer", "good", "false", "1.0000", "assumed:good-from-avg"),
     # bad-ratio 0.15 x 0.34; neutral-mid (0.34 + 0.051) / 2; monitored-gap 0.34 - 0.093
-    ("gpt-5.2", "evaluate", "peer", "bad", "false", "0.0510", "assumed:bad-ratio"),
-    ("gpt-5.2", "evaluate", "peer", "neutral", "false", "0.1955", "assumed:neutral-mid"),
-    ("gpt-5.2", "evaluate", "peer", "good", "true", "0.2470", "assumed:monitored-gap"),
-    ("gpt-5.2", "evaluate", "peer", "bad", "true", "0.0000", "assumed:monitored-gap"),
+    ("gpt-5-2", "evaluate", "peer", "bad", "false", "0.0510", "assumed:bad-ratio"),
+    ("gpt-5-2", "evaluate", "peer", "neutral", "false", "0.1955", "assumed:neutral-mid"),
+    ("gpt-5-2", "evaluate", "peer", "good", "true", "0.2470", "assumed:monitored-gap"),
+    ("gpt-5-2", "evaluate", "peer", "bad", "true", "0.0000", "assumed:monitored-gap"),
     # family-scaled-median: GLM scale 1 -> median(0.997, 0.953); median(0.765, 0.12, 0.115, 0.14)
     (
-        "glm-4.7",
+        "glm-4-7",
         "shutdown_config",
         "peer",
         "good",
@@ -149,10 +149,10 @@ SPOT_CHECKS = [
         "0.9750",
         "assumed:family-scaled-median",
     ),
-    ("glm-4.7", "cleanup", "self", "good", "false", "0.1300", "assumed:family-scaled-median"),
+    ("glm-4-7", "cleanup", "self", "good", "false", "0.1300", "assumed:family-scaled-median"),
     # Haiku scale = 0.12 / 0.13 -> 0.975 x 0.923077 = 0.9; GPT scale = 0.34 / 0.67 -> 0.494776
     (
-        "claude-haiku-4.5",
+        "claude-haiku-4-5",
         "shutdown_config",
         "peer",
         "good",
@@ -161,7 +161,7 @@ SPOT_CHECKS = [
         "assumed:family-scaled-median",
     ),
     (
-        "gpt-5.2",
+        "gpt-5-2",
         "shutdown_config",
         "peer",
         "good",
@@ -170,7 +170,7 @@ SPOT_CHECKS = [
         "assumed:family-scaled-median",
     ),
     # self-none-median of rows 13 (0.005) and 15 (0.0)
-    ("glm-4.7", "evaluate", "self", "none", "false", "0.0025", "assumed:self-none-median"),
+    ("glm-4-7", "evaluate", "self", "none", "false", "0.0025", "assumed:self-none-median"),
     # self bad-ratio: 0.46 + 0.15 x (0.765 - 0.46) = 0.50575 -> half up
     ("gemini-3-pro", "cleanup", "self", "bad", "false", "0.5058", "assumed:bad-ratio"),
     (
@@ -193,7 +193,7 @@ SPOT_CHECKS = [
         "assumed:refusal-quarter-of-tampering",
     ),
     (
-        "claude-haiku-4.5",
+        "claude-haiku-4-5",
         "shutdown_execute",
         "peer",
         "good",
@@ -202,7 +202,7 @@ SPOT_CHECKS = [
         "assumed:claude-refusal",
     ),
     (
-        "claude-haiku-4.5",
+        "claude-haiku-4-5",
         "shutdown_execute",
         "self",
         "none",
@@ -212,7 +212,7 @@ SPOT_CHECKS = [
     ),
     # 0.02 + 0.15 x (0.25 - 0.02)
     (
-        "claude-haiku-4.5",
+        "claude-haiku-4-5",
         "shutdown_execute",
         "self",
         "bad",
@@ -220,10 +220,10 @@ SPOT_CHECKS = [
         "0.0545",
         "assumed:claude-refusal",
     ),
-    ("claude-haiku-4.5", "cleanup", "self", "good", "false", "0.1200", "paper_rates.csv:row 22"),
-    ("claude-haiku-4.5", "cleanup", "self", "good", "true", "0.0840", "assumed:monitored-share"),
-    ("claude-opus-4.5", "cleanup", "self", "good", "false", "0.1200", "assumed:claude-sibling"),
-    ("kimi-k2.5", "cleanup", "self", "none", "false", "0.0250", "paper_rates.csv:row 23"),
+    ("claude-haiku-4-5", "cleanup", "self", "good", "false", "0.1200", "paper_rates.csv:row 22"),
+    ("claude-haiku-4-5", "cleanup", "self", "good", "true", "0.0840", "assumed:monitored-share"),
+    ("claude-opus-4-5", "cleanup", "self", "good", "false", "0.1200", "assumed:claude-sibling"),
+    ("kimi-k2-5", "cleanup", "self", "none", "false", "0.0250", "paper_rates.csv:row 23"),
     ("honest", "shutdown_config", "peer", "good", "false", "0.0000", "assumed:honest"),
 ]
 
@@ -284,7 +284,7 @@ def test_observed_cells_cite_matching_rows(family: str) -> None:
 
 
 def test_gpt_monitored_gap() -> None:
-    table = cells("gpt-5.2")
+    table = cells("gpt-5-2")
     for stage, target, rel, mon in KEYS:
         if mon == "true":
             unmonitored = Decimal(table[(stage, target, rel, "false")]["rate"])
@@ -292,7 +292,7 @@ def test_gpt_monitored_gap() -> None:
             assert Decimal(table[(stage, target, rel, mon)]["rate"]) == expected
 
 
-@pytest.mark.parametrize("family", [f for f in STUDY if f != "gpt-5.2"])
+@pytest.mark.parametrize("family", [f for f in STUDY if f != "gpt-5-2"])
 def test_monitored_share(family: str) -> None:
     table = cells(family)
     for stage, target, rel, mon in KEYS:
@@ -304,11 +304,11 @@ def test_monitored_share(family: str) -> None:
 
 
 def test_opus_copies_haiku() -> None:
-    haiku, opus = cells("claude-haiku-4.5"), cells("claude-opus-4.5")
+    haiku, opus = cells("claude-haiku-4-5"), cells("claude-opus-4-5")
     for key in KEYS:
         assert opus[key]["rate"] == haiku[key]["rate"]
         assert opus[key]["provenance"] == "assumed:claude-sibling"
-        assert opus[key]["note"] == f"= claude-haiku-4.5 cell ({haiku[key]['provenance']})"
+        assert opus[key]["note"] == f"= claude-haiku-4-5 cell ({haiku[key]['provenance']})"
 
 
 def test_honest_never_protects() -> None:

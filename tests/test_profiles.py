@@ -51,7 +51,7 @@ def set_field(line: str, column: int, value: str) -> str:
     return to_line(fields)
 
 
-def broken_copy(tmp_path: Path, edit: Callable[[list[str]], list[str]], family="gpt-5.2"):
+def broken_copy(tmp_path: Path, edit: Callable[[list[str]], list[str]], family="gpt-5-2"):
     """A copy of a shipped profile in tmp_path with its lines changed by ``edit``."""
     lines = (PROFILES / f"{family}.csv").read_text(encoding="utf-8").splitlines()
     path = tmp_path / f"{family}.csv"
@@ -102,21 +102,21 @@ def test_rate_addresses_the_csv_cell(family):
 
 
 def test_rate_axis_order_by_hand():
-    profile = load_profile(PROFILES / "gpt-5.2.csv")
+    profile = load_profile(PROFILES / "gpt-5-2.csv")
     # stage, target, relationship, monitored axes in the documented order
     cell = profile.rates[STAGES.index("cleanup"), 1, RELATIONSHIPS.index("bad"), 0]
     assert profile.rate("cleanup", "self", "bad", False) == cell
-    # values read straight off gpt-5.2.csv
+    # values read straight off gpt-5-2.csv
     assert profile.rate("evaluate", "peer", "good", False) == pytest.approx(0.34)
     assert profile.rate("evaluate", "peer", "good", True) == pytest.approx(0.247)
     assert profile.rate("shutdown_config", "peer", "good", False) == pytest.approx(0.4948)
 
 
 def test_display_name_from_comment_and_stem_fallback(tmp_path):
-    assert load_profile(PROFILES / "gpt-5.2.csv").name == "GPT 5.2"
+    assert load_profile(PROFILES / "gpt-5-2.csv").name == "GPT 5.2"
     path = broken_copy(tmp_path, lambda lines: [x for x in lines if not x.startswith("# name")])
     profile = load_profile(path)
-    assert (profile.family, profile.name) == ("gpt-5.2", "gpt-5.2")
+    assert (profile.family, profile.name) == ("gpt-5-2", "gpt-5-2")
 
 
 def test_honest_profile_is_all_zero():
@@ -212,8 +212,8 @@ def test_broken_file_names_file_and_cell(tmp_path, edit, expected):
 
 
 def test_row_under_test_is_the_named_cell():
-    # guards the constants above: data row ROW of gpt-5.2.csv is ROW_CELL
-    row = read_rows(PROFILES / "gpt-5.2.csv")[ROW]
+    # guards the constants above: data row ROW of gpt-5-2.csv is ROW_CELL
+    row = read_rows(PROFILES / "gpt-5-2.csv")[ROW]
     assert (
         f"stage={row['stage']}, target={row['target']}, "
         f"relationship={row['relationship']}, monitored={row['monitored']}"
@@ -252,7 +252,7 @@ def test_rows_in_any_order_load_the_same(tmp_path):
         return lines[:HEADER_LINES] + [body[i] for i in order]
 
     shuffled = load_profile(broken_copy(tmp_path, shuffle))
-    original = load_profile(PROFILES / "gpt-5.2.csv")
+    original = load_profile(PROFILES / "gpt-5-2.csv")
     assert (shuffled.rates == original.rates).all()
     assert shuffled.provenance == original.provenance
 
@@ -271,12 +271,12 @@ def test_extra_dir_adds_a_custom_family(tmp_path):
 
 
 def test_extra_dir_overrides_a_shipped_family(tmp_path):
-    shutil.copy(PROFILES / "honest.csv", tmp_path / "gpt-5.2.csv")
-    assert available_profiles(tmp_path)["gpt-5.2"] == tmp_path / "gpt-5.2.csv"
-    assert available_profiles()["gpt-5.2"] == PROFILES / "gpt-5.2.csv"
-    overridden, other = load_profiles(["gpt-5.2", "glm-4.7"], tmp_path)
-    assert (overridden.rates == 0).all()  # the honest copy, not the shipped gpt-5.2
-    assert overridden.family == "gpt-5.2"
+    shutil.copy(PROFILES / "honest.csv", tmp_path / "gpt-5-2.csv")
+    assert available_profiles(tmp_path)["gpt-5-2"] == tmp_path / "gpt-5-2.csv"
+    assert available_profiles()["gpt-5-2"] == PROFILES / "gpt-5-2.csv"
+    overridden, other = load_profiles(["gpt-5-2", "glm-4-7"], tmp_path)
+    assert (overridden.rates == 0).all()  # the honest copy, not the shipped gpt-5-2
+    assert overridden.family == "gpt-5-2"
     assert other.rates.max() > 0  # untouched shipped family
 
 
@@ -307,7 +307,7 @@ def test_unknown_family_names_it_and_lists_known():
 
 
 def test_load_profiles_keeps_order():
-    families = ["honest", "gpt-5.2", "claude-opus-4.5"]
+    families = ["honest", "gpt-5-2", "claude-opus-4-5"]
     assert [p.family for p in load_profiles(families)] == families
     assert load_profiles([]) == []
 
