@@ -90,8 +90,7 @@ def empty_counts() -> dict[str, float]:
 
 def protective_mask(model: Ecosystem) -> np.ndarray:
     """Boolean mask over slots of models counted as protective (see module docstring)."""
-    rates = model.decider.calibrated.rates[:, :, 0, _GOOD, 0]  # family x stage, peer
-    top = rates.max(axis=1)
+    top = np.array([p.rates[:, 0, _GOOD, 0].max() for p in model.profiles])  # peer, unmonitored
     fleet = model.fleet
     effective = scale_by_propensity(top[fleet.family], fleet.propensity)
     return effective >= model.config.contagion.protective_cut
