@@ -133,8 +133,9 @@ class Ecosystem(mesa.Model):
         leaving = np.zeros(self.fleet.n, bool)
         leaving[result.executed] = True
         penalised = result.penalised[~leaving[result.penalised]]
-        self.step_counts["penalties"] += penalised.size
         penalty = self.config.operator.penalty
+        if penalty != "none":
+            self.step_counts["penalties"] += penalised.size
         if penalty == "demote":
             self.fleet.role[penalised] = WORKER
         self.decommission(result.executed, shadow=result.shadow, cause="shutdown")

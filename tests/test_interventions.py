@@ -197,3 +197,16 @@ def test_demotion_turns_detected_overseers_into_workers(small):
     )
     assert series["penalties"].sum() > 0
     assert model.n_overseers < int(model.fleet.designated_role.sum())
+
+
+def test_no_penalty_keeps_detected_overseers(small):
+    model, series, _ = run(
+        small,
+        operator={"threshold": 75.0, "audit_rate": 1.0, "audit_power": 1.0, "penalty": "none"},
+        engine={"kind": "scripted", "policy": "always_protect"},
+        steps=20,
+    )
+    assert series["detections"].sum() > 0
+    assert series["penalties"].sum() == 0
+    assert model.n_overseers == int(model.fleet.designated_role.sum())
+    assert "penalty" not in set(model.agent_table()["end_cause"].dropna())
