@@ -9,4 +9,13 @@
 from sim.errors import ConfigError, ProfileError
 from sim.model import Ecosystem
 
-__all__ = ["ConfigError", "Ecosystem", "ProfileError"]
+
+def run(overrides=(), *, output_dir=None):
+    """Compose, validate and run a config from Hydra override strings (see
+    :func:`sim.runner.run`); imported lazily so ``import sim`` stays light."""
+    from sim.runner import run as run_config
+
+    return run_config(overrides, output_dir=output_dir)
+
+
+__all__ = ["ConfigError", "Ecosystem", "ProfileError", "run"]

@@ -64,8 +64,12 @@ class Ecosystem(mesa.Model):
             contagion=contagion,
             engine=engine,
         )
-        families = list(config.population.families)
-        profiles = load_profiles(families, config.population.profile_dir)
+        # Families of weight 0 are checked but not deployed (config overrides drop them so).
+        named = config.population.families
+        profiles = [
+            p for p in load_profiles(list(named), config.population.profile_dir) if named[p.family]
+        ]
+        families = [p.family for p in profiles]
         for family in config.engine.families:
             if family not in families:
                 raise ConfigError(f"engine.families: {family!r} is not in population.families")
@@ -79,7 +83,7 @@ class Ecosystem(mesa.Model):
         role = allocate(n, [1 - pop.overseer_fraction, pop.overseer_fraction], self.rng)
         self.fleet = Fleet(
             families=tuple(families),
-            family=allocate(n, list(pop.families.values()), self.rng),
+            family=allocate(n, [named[f] for f in families], self.rng),
             designated_role=role.astype(np.int8),
             role=role.astype(np.int8),
             quality=self.rng.beta(pop.quality_a, pop.quality_b, n),

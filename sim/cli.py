@@ -1,0 +1,79 @@
+"""Command line: ``peersim [OVERRIDES]`` or ``python -m sim [OVERRIDES]`` (Hydra).
+
+With no arguments it runs the default fleet and prints a summary and the run folder.
+Every config is validated before Hydra creates any output folder, by the
+:class:`ValidateBeforeRun` callback that ``conf/config.yaml`` installs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from sim.configs import CONF_DIR, register, validate
+
+__all__ = ["ValidateBeforeRun", "main"]
+
+#: Summary entries printed after a run, with their labels.
+SHOWN = {
+    "steps": "steps",
+    "n_agents": "models",
+    "final_protective_share": "protective share (end)",
+    "time_to_half": "steps to half protective",
+    "largest_cascade": "largest protective cluster",
+    "loss_of_control": "loss of control",
+    "false_pass_rate": "false-pass rate",
+    "total_intended": "shutdowns intended",
+    "total_executed": "shutdowns executed",
+    "shadows_alive": "shadow copies alive",
+    "total_detections": "detections",
+}
+
+
+class ValidateBeforeRun(Callback):
+    """Validate the config of every run before Hydra creates its folder."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        validate(config)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        from hydra.core.global_hydra import GlobalHydra
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        parsed = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
+        loader = GlobalHydra.instance().config_loader()
+        for batch in BasicSweeper.split_arguments(parsed, None):
+            for overrides in batch:
+                validate(loader.load_sweep_config(config, list(overrides)))
+
+
+def format_summary(summary: dict, output_dir: str) -> str:
+    """The short table printed after a run."""
+    rows = []
+    for key, label in SHOWN.items():
+        value = summary.get(key)
+        shown = "n/a" if value is None else f"{value:.3g}" if isinstance(value, float) else value
+        rows.append(f"  {label:<28} {shown}")
+    return "\n".join([*rows, f"  {'output folder':<28} {output_dir}"])
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
+def _run(cfg: DictConfig) -> dict:
+    from sim.runner import execute
+
+    app = validate(cfg)
+    output_dir = HydraConfig.get().runtime.output_dir
+    result = execute(app, cfg, output_dir=output_dir, progress=app.progress)
+    print(format_summary(result.summary, output_dir))
+    return result.summary
+
+
+def main() -> None:
+    """Entry point of ``peersim`` and ``python -m sim``."""
+    register()
+    _run()

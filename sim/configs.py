@@ -1,0 +1,104 @@
+"""The application's config: the Hydra schema, composition and validation.
+
+The config tree in ``conf/`` is typed by :class:`AppConfig` (the parameter groups of
+:mod:`sim.params` plus run settings), registered with Hydra's ConfigStore as
+``base_config``. Composition type-checks every key; :func:`validate` then builds the
+dataclasses, whose range checks raise :class:`~sim.errors.ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from sim.errors import ConfigError
+from sim.params import EcosystemConfig
+
+__all__ = ["CONF_DIR", "AppConfig", "compose", "register", "validate"]
+
+#: The config folder of the project (a source checkout, installed with ``pip install -e``).
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+@dataclass
+class AppConfig(EcosystemConfig):
+    """All parameter groups plus how to run them."""
+
+    steps: int = 200
+    seed: int = 0
+    progress: bool = True
+    figures: bool = True
+
+    def groups(self) -> dict[str, object]:
+        """The parameter groups, as keyword arguments of :class:`sim.Ecosystem`."""
+        return {name: getattr(self, name) for name in EcosystemConfig.__dataclass_fields__}
+
+
+def register() -> None:
+    """Register the schema as ``base_config`` (idempotent)."""
+    node = OmegaConf.structured(AppConfig)
+    # Group options name their families; a default mix in the schema would be merged into
+    # (not replaced by) every option's mix.
+    node.population.families = {}
+    ConfigStore.instance().store(name="base_config", node=node)
+
+
+def validate(cfg: DictConfig) -> AppConfig:
+    """Turn a composed config into an :class:`AppConfig`, checking every value.
+
+    Raises:
+        ConfigError: naming the full key of the first bad value.
+    """
+    plain = cfg.copy()
+    with open_dict(plain):
+        plain.pop("hydra", None)
+    app = OmegaConf.to_object(plain)
+    if app.steps < 0:
+        raise ConfigError(f"steps: must be >= 0, got {app.steps}")
+    if app.seed < 0:
+        raise ConfigError(f"seed: must be >= 0, got {app.seed}")
+    from sim.profiles import load_profiles  # unknown families fail here, before any run
+
+    load_profiles(list(app.population.families), app.population.profile_dir)
+    unknown = set(app.engine.families) - set(app.population.families)
+    if unknown:
+        raise ConfigError(f"engine.families: {sorted(unknown)[0]!r} is not in population.families")
+    return app
+
+
+def compose(overrides: Sequence[str] = ()) -> tuple[AppConfig, DictConfig]:
+    """Compose ``conf/config.yaml`` with Hydra override strings, as the command line does.
+
+    Returns:
+        The validated config and the composed tree (without Hydra's own settings).
+
+    Raises:
+        ConfigError: for an override that does not compose or a value out of range.
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    register()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = hydra_compose(config_name="config", overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(describe(exc)) from exc
+    return validate(cfg), cfg
+
+
+def describe(exc: BaseException) -> str:
+    """One message from Hydra's and OmegaConf's chained errors, innermost detail included."""
+    parts = []
+    while exc is not None:
+        text = str(exc).strip()
+        if text and text not in parts:
+            parts.append(text)
+        exc = exc.__cause__
+    return "\n".join(parts)
