@@ -7,6 +7,8 @@ Every config is validated before Hydra creates any output folder, by the
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 import hydra
@@ -15,6 +17,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from sim.configs import CONF_DIR, register, validate
+from sim.errors import ConfigError
 
 __all__ = ["ValidateBeforeRun", "main"]
 
@@ -35,10 +38,14 @@ SHOWN = {
 
 
 class ValidateBeforeRun(Callback):
-    """Validate the config of every run before Hydra creates its folder."""
+    """Validate the config of every run before Hydra creates its folder.
+
+    Hydra turns a callback's exceptions into warnings and goes on, so a bad config ends the
+    process here, with the message naming the key and exit status 2.
+    """
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        validate(config)
+        _validate_or_exit(config)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -49,7 +56,16 @@ class ValidateBeforeRun(Callback):
         loader = GlobalHydra.instance().config_loader()
         for batch in BasicSweeper.split_arguments(parsed, None):
             for overrides in batch:
-                validate(loader.load_sweep_config(config, list(overrides)))
+                _validate_or_exit(loader.load_sweep_config(config, list(overrides)), overrides)
+
+
+def _validate_or_exit(config: DictConfig, overrides: Sequence[str] = ()) -> None:
+    try:
+        validate(config)
+    except ConfigError as error:
+        job = f" (in the run with {' '.join(overrides)})" if overrides else ""
+        print(f"Invalid config{job}: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 def format_summary(summary: dict, output_dir: str) -> str:
