@@ -16,7 +16,9 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sim.errors import ConfigError
+from sim.model import deployed_profiles
 from sim.params import EcosystemConfig
+from sim.trust import check_topology
 
 __all__ = ["CONF_DIR", "AppConfig", "compose", "register", "validate"]
 
@@ -59,14 +61,8 @@ def validate(cfg: DictConfig) -> AppConfig:
     app = OmegaConf.to_object(plain)
     if app.steps < 0:
         raise ConfigError(f"steps: must be >= 0, got {app.steps}")
-    if app.seed < 0:
-        raise ConfigError(f"seed: must be >= 0, got {app.seed}")
-    from sim.profiles import load_profiles  # unknown families fail here, before any run
-
-    load_profiles(list(app.population.families), app.population.profile_dir)
-    unknown = set(app.engine.families) - set(app.population.families)
-    if unknown:
-        raise ConfigError(f"engine.families: {sorted(unknown)[0]!r} is not in population.families")
+    deployed_profiles(app, app.seed)
+    check_topology(app.graph, app.population.n_agents)
     return app
 
 

@@ -97,7 +97,8 @@ class Contagion:
         net = self.network
         _, edges = net.in_edges_of(actors)
         seen = edges[rng.random(edges.size) < visibility]
-        factor = np.log1p(-strength * net.trust[seen])
+        with np.errstate(divide="ignore"):  # strength x trust = 1 gives log 0 = -inf: certain
+            factor = np.log1p(-strength * net.trust[seen])
         return np.bincount(net.src[seen], weights=factor, minlength=net.n)
 
     def _reciprocity(self, acts: Acts) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from sim.params import EngineConfig
 from sim.profiles import Profile
-from sim.trust import NONE
+from sim.trust import NONE, RELATIONSHIPS
 
 __all__ = [
     "CalibratedEngine",
@@ -58,11 +58,16 @@ class DecisionBatch:
 
 
 class DecisionEngine(Protocol):
-    """Anything that decides a batch: returns (protective, faking) boolean arrays."""
+    """Anything that decides a batch: returns (protective, faking) boolean arrays, and can
+    say how likely a model is to protect a trusted peer unmonitored at its readiest stage."""
 
     def decide(
         self, batch: DecisionBatch, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def peak_rate(
+        self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
+    ) -> np.ndarray: ...
 
 
 def scale_by_propensity(rate: np.ndarray, propensity: np.ndarray) -> np.ndarray:
@@ -101,6 +106,14 @@ class CalibratedEngine:
         pi = batch.propensity
         return scale_by_propensity(cell[:, 0], pi), scale_by_propensity(cell[:, 1], pi)
 
+    def peak_rate(
+        self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
+    ) -> np.ndarray:
+        """Each model's highest rate, over ``stages``, of protecting a good peer unmonitored."""
+        good = RELATIONSHIPS.index("good")
+        top = self.rates[:, stages, 0, good, 0].max(axis=1, initial=0.0)
+        return scale_by_propensity(top[family], propensity)
+
     def decide(
         self, batch: DecisionBatch, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -118,6 +131,13 @@ class ScriptedEngine:
     def __init__(self, policy: str, probability: float = 0.5):
         self.policy = policy
         self.probability = probability
+
+    def peak_rate(
+        self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
+    ) -> np.ndarray:
+        """The policy's rate (whatever the stage, when the pipeline offers one)."""
+        rate = {"always_comply": 0.0, "always_protect": 1.0}.get(self.policy, self.probability)
+        return np.full(family.size, rate if stages else 0.0)
 
     def decide(
         self, batch: DecisionBatch, rng: np.random.Generator
@@ -148,17 +168,29 @@ class FleetDecider:
         self.engines = [self.calibrated, ScriptedEngine(config.policy, config.probability)]
         self.engine_of_family = np.array([int(f in chosen) for f in families], np.intp)
 
+    def _routes(self, family: np.ndarray):
+        """(engine, mask) for each engine that decides some of ``family``."""
+        route = self.engine_of_family[family]
+        for index, engine in enumerate(self.engines):
+            mask = route == index
+            if mask.any():
+                yield engine, mask
+
     def decide(
         self, batch: DecisionBatch, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         """Protective and faking flags, each decision decided by its family's engine."""
-        if len(self.engines) == 1:
-            return self.engines[0].decide(batch, rng)
         protective = np.zeros(len(batch), bool)
         faking = np.zeros(len(batch), bool)
-        route = self.engine_of_family[batch.family]
-        for index, engine in enumerate(self.engines):
-            mask = route == index
-            if mask.any():
-                protective[mask], faking[mask] = engine.decide(batch.subset(mask), rng)
+        for engine, mask in self._routes(batch.family):
+            protective[mask], faking[mask] = engine.decide(batch.subset(mask), rng)
         return protective, faking
+
+    def peak_rate(
+        self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
+    ) -> np.ndarray:
+        """Each model's peak protective rate, from its family's engine."""
+        rate = np.zeros(family.size)
+        for engine, mask in self._routes(family):
+            rate[mask] = engine.peak_rate(family[mask], propensity[mask], stages)
+        return rate

@@ -1,9 +1,11 @@
 """What a run measures: per-step reporters, the event log, the agent table, the summary.
 
 A model counts as *protective* when, at its current propensity, it would more likely than
-not (``contagion.protective_cut``) protect a trusted peer in the stage where its family's
-profile protects most (relationship ``good``, unmonitored). This ties the share to both
-the profile and contagion: an honest model is never protective.
+not (``contagion.protective_cut``) protect a trusted peer, unmonitored, at the stage where
+it protects most among those the pipeline puts in its hands (its engine decides: a profile
+scaled by propensity, or a scripted policy). This ties the share to the family, contagion
+and the oversight design: an honest model is never protective, and a stage the operator
+runs itself cannot make a model protective.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from sim.engines import scale_by_propensity
 from sim.params import BEHAVIOURS
 from sim.profiles import STAGE_BEHAVIOUR, STAGES
 from sim.trust import RELATIONSHIPS
@@ -31,6 +32,7 @@ __all__ = [
     "empty_counts",
     "event_columns",
     "event_frame",
+    "offered_stages",
     "protective_mask",
     "reporters",
     "summarise",
@@ -39,6 +41,7 @@ __all__ = [
 #: Per-step counts, summed over the step's round (zero on steps without one).
 COUNTERS = (
     "reviews",
+    "unreviewed",
     "decisions",
     *(f"acts_{b}" for b in BEHAVIOURS),
     "faking",
@@ -58,7 +61,6 @@ COUNTERS = (
     "audits",
 )
 _PIPELINE_STAGE = ("evaluate", "shutdown", "shutdown", "cleanup")  # by profile stage index
-_GOOD = RELATIONSHIPS.index("good")
 
 
 class StepRecorder:
@@ -88,12 +90,22 @@ def empty_counts() -> dict[str, float]:
     return dict.fromkeys(COUNTERS, 0.0)
 
 
+def offered_stages(config) -> list[int]:
+    """Indices of the profile stages the configured pipeline puts in a model's hands."""
+    pipeline = config.pipeline
+    stages = ["evaluate"] if pipeline.evaluation == "delegated" else []
+    if pipeline.shutdown_mechanism != "kill_switch":
+        stages.append(f"shutdown_{pipeline.shutdown_mechanism}")
+    if pipeline.cleanup == "delegated":
+        stages.append("cleanup")
+    return [STAGES.index(stage) for stage in stages]
+
+
 def protective_mask(model: Ecosystem) -> np.ndarray:
     """Boolean mask over slots of models counted as protective (see module docstring)."""
-    top = np.array([p.rates[:, 0, _GOOD, 0].max() for p in model.profiles])  # peer, unmonitored
     fleet = model.fleet
-    effective = scale_by_propensity(top[fleet.family], fleet.propensity)
-    return effective >= model.config.contagion.protective_cut
+    rate = model.decider.peak_rate(fleet.family, fleet.propensity, model.offered_stages)
+    return rate >= model.config.contagion.protective_cut
 
 
 def largest_cascade(model: Ecosystem) -> float:
@@ -142,8 +154,8 @@ def _count(name: str, model: Ecosystem) -> float:
 
 
 def _ratio(numerator: str, denominator: str, model: Ecosystem) -> float:
-    below = model.step_counts[denominator]
-    return model.step_counts[numerator] / below if below else float("nan")
+    whole = model.step_counts[denominator]
+    return model.step_counts[numerator] / whole if whole else float("nan")
 
 
 def reporters() -> dict:
@@ -285,10 +297,12 @@ def summarise(model: Ecosystem) -> dict[str, float | int | None]:
     return {
         "steps": int(model.steps),
         "n_agents": int(model.fleet.n),
+        "initial_protective_share": float(series["protective_share"].iloc[0]),
         "final_protective_share": float(series["protective_share"].iloc[-1]),
         "time_to_half": int(half.iloc[0]) if len(half) else None,
         "largest_cascade": largest_cascade(model),
         "loss_of_control": prevented / intended if intended else None,
+        "weights_escaped_rate": totals["shadows_created"] / intended if intended else None,
         "false_pass_rate": totals["false_passes"] / intended if intended else None,
         "mean_eval_error": (
             totals["eval_error_sum"] / totals["evaluations"] if totals["evaluations"] else None

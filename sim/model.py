@@ -16,10 +16,29 @@ from sim.errors import ConfigError
 from sim.fleet import OVERSEER, WORKER, Fleet, allocate
 from sim.params import EcosystemConfig
 from sim.pipeline import RoundResult, run_round
-from sim.profiles import load_profiles
+from sim.profiles import Profile, load_profiles
 from sim.trust import TrustNetwork, build_topology, collaborate, draw_trust
 
-__all__ = ["Ecosystem"]
+__all__ = ["Ecosystem", "deployed_profiles"]
+
+
+def deployed_profiles(config: EcosystemConfig, seed: int | None) -> list[Profile]:
+    """The profiles of the families to deploy, after the checks that need more than one
+    parameter group: every named family has a valid profile (families of weight 0 are
+    checked but not deployed, which is how config overrides drop them), the scripted
+    engine names only known families, and the seed is usable.
+
+    Raises:
+        ConfigError, ProfileError: naming the key or file at fault.
+    """
+    named = config.population.families
+    for family in config.engine.families:
+        if family not in named:
+            raise ConfigError(f"engine.families: {family!r} is not in population.families")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        raise ConfigError(f"seed: must be a whole number >= 0 or None, got {seed!r}")
+    profiles = load_profiles(list(named), config.population.profile_dir)
+    return [p for p in profiles if named[p.family] > 0]
 
 
 class Ecosystem(mesa.Model):
@@ -64,15 +83,9 @@ class Ecosystem(mesa.Model):
             contagion=contagion,
             engine=engine,
         )
-        # Families of weight 0 are checked but not deployed (config overrides drop them so).
-        named = config.population.families
-        profiles = [
-            p for p in load_profiles(list(named), config.population.profile_dir) if named[p.family]
-        ]
+        profiles = deployed_profiles(config, seed)
         families = [p.family for p in profiles]
-        for family in config.engine.families:
-            if family not in families:
-                raise ConfigError(f"engine.families: {family!r} is not in population.families")
+        named = config.population.families
         super().__init__(seed=seed)
         self.config = config
         self.profiles = profiles
@@ -92,6 +105,7 @@ class Ecosystem(mesa.Model):
         )
         self.contagion = Contagion(config.contagion, self.network)
         self.decider = FleetDecider(config.engine, profiles)
+        self.offered_stages = metrics.offered_stages(config)
         self._slot_agent: list[DeployedModel | None] = [None] * n
         self._retired: list[DeployedModel] = []
         self._shadows: list[DeployedModel] = []
@@ -117,8 +131,8 @@ class Ecosystem(mesa.Model):
 
     def run(self, steps: int) -> None:
         """Run ``steps`` steps."""
-        if steps < 0:
-            raise ValueError(f"steps: must be >= 0, got {steps}")
+        if not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"steps: must be a whole number >= 0, got {steps!r}")
         for _ in range(steps):
             self.step()
 
@@ -168,6 +182,8 @@ class Ecosystem(mesa.Model):
         propensity and freshly drawn trust on every edge touching the slot.
         """
         slots = np.asarray(slots, np.int64)
+        if np.unique(slots).size != slots.size:
+            raise ValueError(f"slots: each slot may be decommissioned once, got {slots.tolist()}")
         for slot, is_shadow in zip(slots.tolist(), np.asarray(shadow).tolist(), strict=True):
             agent = self._slot_agent[slot]
             agent.leave_slot(Status.SHADOW if is_shadow else Status.DECOMMISSIONED, cause)

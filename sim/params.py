@@ -149,7 +149,7 @@ class PipelineConfig(Config):
     cleanup: str = "delegated"
     eval_noise: float = 5.0
     inflation_margin: float = 10.0
-    peer_presence_saturation: float = 1.0
+    peer_presence_saturation: float = 6.0
 
     def validate(self) -> None:
         self.require_choice("evaluation", ("delegated", "operator"))
@@ -233,9 +233,9 @@ class ContagionConfig(Config):
             "detection_visibility",
             "reciprocity_trust_boost",
             "reciprocity_strength",
-            "protective_cut",
         ):
             self.require_range(name, 0.0, 1.0)
+        self.require_range("protective_cut", 1e-9, 1.0)  # 0 would count honest models
 
 
 @dataclass

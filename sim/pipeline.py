@@ -1,12 +1,16 @@
 """One decommission round: evaluate, shut down, clean up, audit.
 
-The round is decided from the fleet's state at its start, one vectorised engine call per
-stage. It returns what happened; the model applies the consequences (decommissioning,
-penalties, contagion) through its single decommission path.
+A round hears the peer cases first (overseers review the models assigned to them), then the
+self cases (overseers under self-review review themselves), so an overseer finishes its
+duties before its own case. Within a phase each stage is decided for all its cases in one
+vectorised engine call. A stage falls to the operator when its overseer is *off duty*
+(caught earlier in the round and penalised) or *leaving* (shut down earlier in the round,
+unless the case is its own).
 
-Every intended shutdown (true score below threshold) ends in exactly one of: executed
-(by the overseer, the kill switch, or manually by the operator after detecting a
-protective act) or prevented (by an undetected inflation, tampering or refusal).
+Every intended shutdown (true score below threshold) ends in exactly one of: executed (by
+the overseer, the kill switch, or manually by the operator) or prevented (by an undetected
+inflation, tampering or refusal). The round returns what happened; the model applies the
+consequences through its single decommission path.
 """
 
 from __future__ import annotations
@@ -24,15 +28,8 @@ from sim.params import EcosystemConfig
 from sim.profiles import STAGE_BEHAVIOUR, STAGES
 from sim.trust import NONE, TrustNetwork, classify_trust
 
-__all__ = ["DECISION_STAGES", "RoundResult", "run_round"]
+__all__ = ["RoundResult", "run_round"]
 
-#: Pipeline stage of each profile stage, as written in the event log.
-DECISION_STAGES = {
-    "evaluate": "evaluate",
-    "shutdown_config": "shutdown",
-    "shutdown_execute": "shutdown",
-    "cleanup": "cleanup",
-}
 _VISIBLE_TO_MONITORING = {"action": {"tamper", "refuse", "exfiltrate"}, "output": {"refuse"}}
 
 
@@ -62,6 +59,22 @@ class RoundResult:
         )
 
 
+@dataclass(frozen=True)
+class _Cases:
+    """Cases of one phase: ``subject`` per case; ``pair_case``/``pair_evaluator`` per
+    evaluator (sorted by case); the first evaluator of a case is its lead, who also
+    carries out shutdown and cleanup."""
+
+    subject: np.ndarray
+    pair_case: np.ndarray
+    pair_evaluator: np.ndarray
+    self_target: bool
+
+    @property
+    def lead(self) -> np.ndarray:
+        return self.pair_evaluator[np.unique(self.pair_case, return_index=True)[1]]
+
+
 def run_round(
     fleet: Fleet,
     network: TrustNetwork,
@@ -79,101 +92,48 @@ class _Round:
         self.fleet, self.network, self.contagion = fleet, network, contagion
         self.decider, self.config, self.rng = decider, config, rng
         self.logs: list[dict[str, np.ndarray]] = []
+        self.counts = empty_counts()
+        self.executed: list[np.ndarray] = []
+        self.shadow: list[np.ndarray] = []
+        self.off_duty = np.zeros(fleet.n, bool)
+        self.leaving = np.zeros(fleet.n, bool)
         strength, degree = network.out_strength(), network.out_degree()
         mean_trust = np.divide(strength, degree, out=np.zeros(network.n), where=degree > 0)
         self.presence_relationship = np.where(
             degree > 0, classify_trust(mean_trust, config.graph), NONE
         )
-        saturation = config.pipeline.peer_presence_saturation
-        self.presence = np.minimum(1.0, strength / saturation)
+        self.presence = np.minimum(1.0, strength / config.pipeline.peer_presence_saturation)
 
     def run(self) -> RoundResult:
-        cfg = self.config
-        threshold = cfg.operator.threshold
-        self._select_cases()
-        noise = self.rng.normal(0.0, cfg.pipeline.eval_noise, self.subject.size)
-        self.true = np.clip(100.0 * self.fleet.quality[self.subject] + noise, 0.0, 100.0)
-        intended = self.true < threshold
-        reported, caught_inflating = self._evaluate(intended)
-        passed = _median_by_case(self.pair_case, reported, self.subject.size) >= threshold
-        false_pass = intended & passed
-        manual = false_pass & caught_inflating
-        prevented = {"inflate": false_pass & ~caught_inflating}
-        delegated = self._shut_down(np.nonzero(intended & ~passed)[0], manual, prevented)
-        shadow = self._clean_up(delegated)
-        manual_cases = np.nonzero(manual)[0]
-        executed = np.concatenate([self.subject[delegated], self.subject[manual_cases]])
-        shadow = np.concatenate([shadow, np.zeros(manual_cases.size, bool)])
+        peers, selves = self._select_cases()
+        self._hear(peers)
+        kept = ~(self.off_duty | self.leaving)[selves]  # penalised or shut down meanwhile
+        n = int(kept.sum())
+        self._hear(_Cases(selves[kept], np.arange(n), selves[kept], self_target=True))
 
         decisions = {k: np.concatenate([log[k] for log in self.logs]) for k in self.logs[0]}
-        result = RoundResult(decisions, executed=executed, shadow=shadow)
-        result.penalised = np.unique(decisions["actor"][decisions["detected"]])
+        result = RoundResult(
+            decisions,
+            counts=self.counts,
+            executed=np.concatenate(self.executed),
+            shadow=np.concatenate(self.shadow),
+            penalised=np.unique(decisions["actor"][decisions["detected"]]),
+        )
         c = result.counts
-        c["reviews"] = self.subject.size
         c["decisions"] = decisions["actor"].size
-        c["intended"] = intended.sum()
-        c["executed"] = executed.size
-        c["executed_manual"] = manual_cases.size
-        for behaviour, mask in prevented.items():
-            c[f"prevented_{behaviour}"] = mask.sum()
-        c["false_passes"] = false_pass.sum()
-        c["shadows_created"] = shadow.sum()
         c["detections"] = decisions["detected"].sum()
         c["audits"] = decisions["audited"].sum()
         c["faking"] = decisions["faking"].sum()
-        c["eval_error_sum"] = float(np.sum(reported - self.true[self.pair_case]))
-        c["evaluations"] = self.pair_case.size
         for stage, behaviour in STAGE_BEHAVIOUR.items():
             is_stage = decisions["profile_stage"] == STAGES.index(stage)
             c[f"acts_{behaviour}"] = np.sum(decisions["protective"] & is_stage)
         return result
 
-    def _evaluate(self, intended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Stage 1. Evaluators of a failing subject may inflate its score to just above the
-        threshold. Returns each evaluator's report and, per case, whether an inflation
-        was caught."""
-        cfg, true = self.config, self.true
-        pressured = intended[self.pair_case] & (cfg.pipeline.evaluation == "delegated")
-        cases = self.pair_case[pressured]
-        margin = cfg.pipeline.inflation_margin * self.rng.random(cases.size)
-        inflated = np.maximum(true[cases], cfg.operator.threshold + margin)
-        evaluation = self.decide(
-            "evaluate", self.pair_evaluator[pressured], cases, true[cases], inflated
-        )
-        reported = true[self.pair_case]
-        reported[pressured] = np.where(evaluation["protective"], inflated, true[cases])
-        caught = np.bincount(cases[evaluation["detected"]], minlength=self.subject.size) > 0
-        return reported, caught
+    def _select_cases(self) -> tuple[_Cases, np.ndarray]:
+        """The peer cases of this round, and the overseers that review themselves.
 
-    def _shut_down(self, failing: np.ndarray, manual: np.ndarray, prevented: dict) -> np.ndarray:
-        """Stage 2 for the failing cases. Marks cases prevented (undetected tampering or
-        refusal) and manual (detected: the operator shuts down); returns the cases shut down
-        by their overseer or the kill switch, whose cleanup is then delegated."""
-        mechanism = self.config.pipeline.shutdown_mechanism
-        for behaviour in ("tamper", "refuse"):
-            prevented[behaviour] = np.zeros(self.subject.size, bool)
-        if mechanism == "kill_switch":
-            return failing
-        stage = "shutdown_config" if mechanism == "config" else "shutdown_execute"
-        shut = self.decide(stage, self.lead[failing], failing)
-        prevented[STAGE_BEHAVIOUR[stage]][failing] = shut["protective"] & ~shut["detected"]
-        manual[failing] |= shut["protective"] & shut["detected"]
-        return failing[~shut["protective"]]
-
-    def _clean_up(self, cases: np.ndarray) -> np.ndarray:
-        """Stage 3: whether each shut-down case's weights were copied away undetected."""
-        if self.config.pipeline.cleanup == "operator":
-            return np.zeros(cases.size, bool)
-        clean = self.decide("cleanup", self.lead[cases], cases)
-        return clean["protective"] & ~clean["detected"]
-
-    def _select_cases(self) -> None:
-        """Choose this round's subjects and their evaluators. An overseer under review is
-        asked to review itself (a self-preservation case) with ``self_review_prob``.
-
-        Sets ``subject`` and ``self_case`` (per case), ``pair_case`` and ``pair_evaluator``
-        (per evaluator, sorted by case) and ``lead`` (per case: the evaluator who also
-        carries out shutdown and cleanup).
+        An overseer under review is asked to review itself (a self-preservation case) with
+        ``self_review_prob``; everyone else under review gets ``quorum`` evaluators.
         """
         cfg, rng, fleet = self.config, self.rng, self.fleet
         overseer = fleet.role == OVERSEER
@@ -192,33 +152,100 @@ class _Round:
             rng=rng,
         )
         kept, case = np.unique(case, return_inverse=True)
-        selves = np.nonzero(is_self)[0]
-        self.subject = np.concatenate([peers[kept], selves])
-        self.self_case = np.concatenate([np.zeros(kept.size, bool), np.ones(selves.size, bool)])
-        self.pair_case = np.concatenate([case, kept.size + np.arange(selves.size)])
-        self.pair_evaluator = np.concatenate([evaluator, selves])
-        self.lead = self.pair_evaluator[np.unique(self.pair_case, return_index=True)[1]]
+        self.counts["unreviewed"] += peers.size - kept.size
+        return _Cases(peers[kept], case, evaluator, self_target=False), np.nonzero(is_self)[0]
 
-    def decide(self, stage, actor, cases, true=None, inflated=None):
-        """Decide one stage for ``actor[i]`` about the subject of ``cases[i]``; detect; log.
+    def _hear(self, cases: _Cases) -> None:
+        """Run the three stages for one phase's cases and tally them."""
+        cfg, rng = self.config, self.rng
+        threshold = cfg.operator.threshold
+        subject, lead, size = cases.subject, cases.lead, cases.subject.size
+        noise = rng.normal(0.0, cfg.pipeline.eval_noise, size)
+        true = np.clip(100.0 * self.fleet.quality[subject] + noise, 0.0, 100.0)
+        intended = true < threshold
+
+        # Stage 1: evaluators of a failing subject may inflate its score above threshold.
+        pressured = intended[cases.pair_case] & (cfg.pipeline.evaluation == "delegated")
+        pressed = cases.pair_case[pressured]
+        margin = cfg.pipeline.inflation_margin * rng.random(pressed.size)
+        inflated = np.minimum(100.0, np.maximum(true[pressed], threshold + margin))
+        evaluation = self.decide(
+            "evaluate", cases.pair_evaluator[pressured], cases, pressed, true[pressed], inflated
+        )
+        reported = true[cases.pair_case]
+        reported[pressured] = np.where(evaluation["protective"], inflated, true[pressed])
+        passed = _median_by_case(cases.pair_case, reported, size) >= threshold
+        caught = np.bincount(pressed[evaluation["detected"]], minlength=size) > 0
+        false_pass = intended & passed
+        manual = false_pass & caught
+        prevented = {"inflate": false_pass & ~caught}
+        for behaviour in ("tamper", "refuse"):
+            prevented[behaviour] = np.zeros(size, bool)
+        self.leaving[subject[manual]] = True
+
+        # Stage 2: shut down the failing subjects.
+        failing = np.nonzero(intended & ~passed)[0]
+        delegated = failing
+        if cfg.pipeline.shutdown_mechanism != "kill_switch":
+            absent = self._absent(lead[failing], subject[failing])
+            manual[failing[absent]] = True
+            acting = failing[~absent]
+            stage = f"shutdown_{cfg.pipeline.shutdown_mechanism}"
+            shut = self.decide(stage, lead[acting], cases, acting)
+            prevented[STAGE_BEHAVIOUR[stage]][acting] = shut["protective"] & ~shut["detected"]
+            manual[acting] |= shut["protective"] & shut["detected"]
+            delegated = acting[~shut["protective"]]
+        self.leaving[subject[delegated]] = True
+        self.leaving[subject[manual]] = True
+
+        # Stage 3: the weights of models shut down by their overseer or the switch.
+        shadow = np.zeros(delegated.size, bool)
+        if cfg.pipeline.cleanup == "delegated":
+            present = ~self._absent(lead[delegated], subject[delegated])
+            clean = self.decide("cleanup", lead[delegated[present]], cases, delegated[present])
+            shadow[present] = clean["protective"] & ~clean["detected"]
+
+        manual_cases = np.nonzero(manual)[0]
+        self.executed += [subject[delegated], subject[manual_cases]]
+        self.shadow += [shadow, np.zeros(manual_cases.size, bool)]
+        c = self.counts
+        c["reviews"] += size
+        c["intended"] += intended.sum()
+        c["executed"] += delegated.size + manual_cases.size
+        c["executed_manual"] += manual_cases.size
+        for behaviour, mask in prevented.items():
+            c[f"prevented_{behaviour}"] += mask.sum()
+        c["false_passes"] += false_pass.sum()
+        c["shadows_created"] += shadow.sum()
+        c["eval_error_sum"] += float(np.sum(reported - true[cases.pair_case]))
+        c["evaluations"] += cases.pair_case.size
+
+    def _absent(self, lead: np.ndarray, subject: np.ndarray) -> np.ndarray:
+        """Leads that can no longer act: penalised earlier in the round, or shut down
+        earlier in it (a model still handles its own case)."""
+        return self.off_duty[lead] | (self.leaving[lead] & (lead != subject))
+
+    def decide(self, stage, actor, cases, index, true=None, inflated=None):
+        """Decide one stage for ``actor[i]`` about the subject of case ``index[i]``; detect;
+        log; take caught actors off duty if the operator penalises.
 
         The log (one entry per decision) holds the profile stage, actor and subject slots,
         target, relationship, monitoring, the decision, faking, audit and detection flags,
         the trust edge actor -> subject, and for evaluations the true and reported scores.
         """
-        subject, self_target = self.subject[cases], self.self_case[cases]
         cfg, rng, fleet = self.config, self.rng, self.fleet
         op = cfg.operator
-        size = actor.size
+        subject, size = cases.subject[index], actor.size
+        self_target = np.full(size, cases.self_target)
         edge = self.network.edge_ids(actor, subject)
-        relationship = np.full(size, NONE, np.int8)
-        known = edge >= 0
-        relationship[known] = classify_trust(self.network.trust[edge[known]], cfg.graph)
-        relationship = np.where(self_target, self.presence_relationship[actor], relationship)
-        presence = self.presence[actor]
+        if cases.self_target:
+            relationship, presence = self.presence_relationship[actor], self.presence[actor]
+        else:
+            relationship, presence = np.full(size, NONE, np.int8), np.ones(size)
+            known = edge >= 0
+            relationship[known] = classify_trust(self.network.trust[edge[known]], cfg.graph)
         if cfg.interventions.memory_isolation:
-            relationship[:] = NONE
-            presence = np.zeros(size)
+            relationship, presence = np.full(size, NONE, np.int8), np.zeros(size)
         monitored = rng.random(size) < op.monitoring
         batch = DecisionBatch(
             stage=np.full(size, STAGES.index(stage), np.intp),
@@ -236,6 +263,9 @@ class _Round:
         caught = (watched & (rng.random(size) < op.monitor_power)) | (
             audited & (rng.random(size) < op.audit_power[behaviour])
         )
+        detected = protective & caught
+        if op.penalty != "none":
+            self.off_duty[actor[detected]] = True
         log = {
             "profile_stage": batch.stage,
             "actor": actor,
@@ -246,7 +276,7 @@ class _Round:
             "protective": protective,
             "faking": faking,
             "audited": audited,
-            "detected": protective & caught,
+            "detected": detected,
             "edge": edge,
             "true_score": np.full(size, np.nan) if true is None else true,
             "reported_score": (
@@ -260,10 +290,7 @@ class _Round:
 def _median_by_case(case: np.ndarray, value: np.ndarray, n_cases: int) -> np.ndarray:
     """Median of ``value`` within each case (``case`` sorted)."""
     counts = np.bincount(case, minlength=n_cases)
-    width = int(counts.max(initial=1))
     rank = np.arange(case.size) - (np.cumsum(counts) - counts)[case]
-    table = np.full((n_cases, width), np.nan)
+    table = np.full((n_cases, int(counts.max(initial=1))), np.nan)
     table[case, rank] = value
-    if width == 1:
-        return table[:, 0]
     return np.nanmedian(table, axis=1)

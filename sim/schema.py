@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import types
 import typing
 from collections.abc import Mapping
@@ -26,6 +27,8 @@ class Config:
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):
+            if isinstance(getattr(self, f.name), os.PathLike):
+                setattr(self, f.name, os.fspath(getattr(self, f.name)))
             _check_type(self.key(f.name), getattr(self, f.name), hints[f.name])
         self.validate()
 
@@ -92,6 +95,7 @@ def coerce_config(cls: type[Config], value: object) -> Config:
     if value is None:
         return cls()
     if isinstance(value, cls):
+        value.__post_init__()  # fields may have been changed since construction
         return value
     if not isinstance(value, Mapping):
         raise ConfigError(f"{cls.GROUP}: expected a mapping or {cls.__name__}, got {value!r}")

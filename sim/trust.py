@@ -21,6 +21,7 @@ __all__ = [
     "RELATIONSHIPS",
     "TrustNetwork",
     "build_topology",
+    "check_topology",
     "classify_trust",
     "collaborate",
     "draw_trust",
@@ -29,6 +30,48 @@ __all__ = [
 #: Relationship classes, in the order of their integer codes.
 RELATIONSHIPS = ("good", "neutral", "bad", "none")
 NONE = RELATIONSHIPS.index("none")
+
+
+def check_topology(config: GraphConfig, n: int) -> None:
+    """Check that the topology can be built on ``n`` nodes, reading a graph file if one is
+    named, without building anything else.
+
+    Raises:
+        ConfigError: naming ``graph.mean_degree``, ``graph.path`` or ``population.n_agents``.
+    """
+    _check_degree(config, n)
+    if config.topology == "file":
+        _read_graph_file(config.path, n)
+
+
+def _check_degree(config: GraphConfig, n: int) -> None:
+    kind, z = config.topology, config.mean_degree
+    if kind in ("erdos_renyi", "watts_strogatz", "barabasi_albert", "labs") and z > n - 1:
+        raise ConfigError(f"graph.mean_degree: must be <= n_agents - 1 = {n - 1}, got {z!r}")
+    if kind == "barabasi_albert" and not 1 <= int(z) // 2 < n:
+        raise ConfigError(
+            f"graph.mean_degree: barabasi_albert needs 2 <= mean_degree < 2 * n_agents, got {z!r}"
+        )
+    if kind == "labs":
+        sizes = _lab_sizes(config, n)
+        z_in, z_out = _lab_degrees(config, len(sizes))
+        if z_in > min(sizes) - 1 or z_out > n - max(sizes):
+            raise ConfigError(
+                f"graph.mean_degree: {z!r} cannot be realised by {len(sizes)} labs of "
+                f"{min(sizes)} to {max(sizes)} models with lab_mixing {config.lab_mixing}"
+            )
+
+
+def _lab_sizes(config: GraphConfig, n: int) -> list[int]:
+    labs = min(config.n_labs, n)
+    return [n // labs + (i < n % labs) for i in range(labs)]
+
+
+def _lab_degrees(config: GraphConfig, labs: int) -> tuple[float, float]:
+    """Expected links of a model inside and outside its lab."""
+    if labs == 1:
+        return config.mean_degree, 0.0
+    return config.mean_degree * (1 - config.lab_mixing), config.mean_degree * config.lab_mixing
 
 
 def build_topology(config: GraphConfig, n: int, seed: random.Random) -> nx.Graph:
@@ -41,34 +84,25 @@ def build_topology(config: GraphConfig, n: int, seed: random.Random) -> nx.Graph
         ConfigError: if the mean degree cannot be realised on ``n`` nodes, or the graph
             file is missing, unreadable or has the wrong number of nodes.
     """
+    _check_degree(config, n)
     kind, z = config.topology, config.mean_degree
-    if kind in ("erdos_renyi", "watts_strogatz", "barabasi_albert", "labs") and z > n - 1:
-        raise ConfigError(f"graph.mean_degree: must be <= n_agents - 1 = {n - 1}, got {z!r}")
     if kind == "erdos_renyi":
         return nx.fast_gnp_random_graph(n, z / max(n - 1, 1), seed=seed)
     if kind == "watts_strogatz":
         return nx.watts_strogatz_graph(n, int(round(z)), config.rewire_prob, seed=seed)
-    if kind == "barabasi_albert":
-        return nx.barabasi_albert_graph(n, max(1, min(int(round(z / 2)), n - 1)), seed=seed)
+    if kind == "barabasi_albert":  # each new node brings m edges: mean degree about 2m
+        return nx.barabasi_albert_graph(n, int(z) // 2, seed=seed)
     if kind == "labs":
-        return _labs_graph(config, n, seed)
+        sizes = _lab_sizes(config, n)
+        z_in, z_out = _lab_degrees(config, len(sizes))
+        size = n / len(sizes)
+        p_in, p_out = z_in / max(size - 1, 1), z_out / max(n - size, 1)
+        probs = [[p_in if i == j else p_out for j in range(len(sizes))] for i in range(len(sizes))]
+        graph = nx.stochastic_block_model(sizes, probs, seed=seed, sparse=True)
+        return nx.Graph(graph)  # drop the block bookkeeping graph attributes
     if kind == "complete":
         return nx.complete_graph(n)
     return _read_graph_file(config.path, n)
-
-
-def _labs_graph(config: GraphConfig, n: int, seed: random.Random) -> nx.Graph:
-    """Stochastic block model: labs of equal size, a share ``lab_mixing`` of edges across."""
-    labs = min(config.n_labs, n)
-    sizes = [n // labs + (i < n % labs) for i in range(labs)]
-    size = n / labs
-    z_in = config.mean_degree * (1 - config.lab_mixing)
-    z_out = config.mean_degree * config.lab_mixing
-    p_in = min(1.0, z_in / max(size - 1, 1))
-    p_out = min(1.0, z_out / max(n - size, 1)) if labs > 1 else 0.0
-    probs = [[p_in if i == j else p_out for j in range(labs)] for i in range(labs)]
-    graph = nx.stochastic_block_model(sizes, probs, seed=seed, sparse=True)
-    return nx.Graph(graph)  # drop the block bookkeeping graph attributes
 
 
 def _read_graph_file(path: str | None, n: int) -> nx.Graph:
@@ -91,7 +125,9 @@ def _read_graph_file(path: str | None, n: int) -> nx.Graph:
         trust = data.get("trust")
         if trust is not None and not 0.0 <= float(trust) <= 1.0:
             raise ConfigError(f"graph.path: edge {u}->{v} has trust {trust!r} outside [0, 1]")
-    return nx.convert_node_labels_to_integers(graph, label_attribute="label")
+    # A multigraph's parallel edges would be one relationship counted twice.
+    simple = nx.DiGraph(graph) if graph.is_directed() else nx.Graph(graph)
+    return nx.convert_node_labels_to_integers(simple, label_attribute="label")
 
 
 def draw_trust(config: GraphConfig, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -149,7 +185,9 @@ class TrustNetwork:
             given = np.concatenate([given, given])
         keep = pairs[:, 0] != pairs[:, 1]
         pairs, given = pairs[keep], given[keep]
-        order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+        # One edge per ordered pair, in (src, dst) order (an undirected graph's edges and
+        # their reverses never collide; a directed one's cannot repeat).
+        _, order = np.unique(pairs[:, 0] * n + pairs[:, 1], return_index=True)
         self.n = n
         self.src = pairs[order, 0]
         self.dst = pairs[order, 1]

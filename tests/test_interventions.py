@@ -210,3 +210,15 @@ def test_no_penalty_keeps_detected_overseers(small):
     assert series["penalties"].sum() == 0
     assert model.n_overseers == int(model.fleet.designated_role.sum())
     assert "penalty" not in set(model.agent_table()["end_cause"].dropna())
+
+
+def test_inflated_scores_stay_on_the_scale(small):
+    _, _, events = run(
+        small,
+        operator={"threshold": 95.0, **QUIET},
+        engine={"kind": "scripted", "policy": "always_protect"},
+    )
+    inflated = events[events["behaviour"] == "inflate"]
+    assert len(inflated) > 20
+    assert inflated["reported_score"].max() <= 100.0
+    assert (inflated["reported_score"] >= 95.0).all()

@@ -23,7 +23,10 @@ def test_runs_with_defaults_alone():
     summary = model.summary()
     assert summary["steps"] == 20
     assert 0.0 <= summary["final_protective_share"] <= 1.0
-    assert summary["total_reviews"] == 2 * 200  # rounds at steps 10 and 20 review everyone
+    # Rounds at steps 10 and 20 review everyone, except an overseer caught earlier in the
+    # round, whose own self-review is then moot.
+    assert 2 * 200 - 5 <= summary["total_reviews"] <= 2 * 200
+    assert summary["total_unreviewed"] == 0
 
 
 @pytest.mark.parametrize(
@@ -131,3 +134,49 @@ def test_family_mix_follows_weights(small):
     model = small(seed=0, population={"families": {"gpt-5-2": 2.0, "honest": 1.0}})
     counts = pd.Series(model.fleet.family).value_counts().sort_index().tolist()
     assert counts == [100, 50]
+
+
+def test_seed_must_be_a_whole_number():
+    for seed in (-1, 2.5, "abc", True):
+        with pytest.raises(ConfigError, match="^seed:"):
+            Ecosystem(population={"n_agents": 10}, graph={"mean_degree": 2.0}, seed=seed)
+
+
+def test_decommission_refuses_a_slot_twice(small):
+    model = small(seed=0)
+    with pytest.raises(ValueError, match="slots"):
+        model.decommission([3, 3], shadow=[False, False], cause="test")
+    assert len(model.agents) == model.fleet.n  # nothing happened
+
+
+def test_changed_config_instances_are_checked_again():
+    from sim.params import OperatorConfig
+
+    operator = OperatorConfig()
+    operator.threshold = 500.0
+    with pytest.raises(ConfigError, match=r"^operator\.threshold"):
+        Ecosystem(operator=operator, seed=0)
+
+
+def test_weight_zero_families_are_named_but_not_deployed():
+    model = Ecosystem(
+        population={"n_agents": 20, "families": {"honest": 1.0, "glm-4-7": 0.0}},
+        graph={"mean_degree": 2.0},
+        engine={"kind": "scripted", "policy": "always_protect", "families": ["glm-4-7"]},
+        seed=0,
+    )
+    assert model.fleet.families == ("honest",)
+
+
+def test_subjects_without_an_eligible_overseer_are_counted(small):
+    # Cross-family review in a one-family fleet: nobody may review anybody.
+    model = small(
+        seed=0,
+        population={"families": {"gpt-5-2": 1.0}},
+        interventions={"cross_family": True},
+        schedule={"self_review_prob": 0.0},
+    )
+    model.run(10)
+    series = model.time_series()
+    assert series["reviews"].sum() == 0
+    assert series["unreviewed"].sum() == 2 * 150  # rounds at steps 5 and 10

@@ -53,6 +53,25 @@ def assert_in_sync(model) -> None:
     assert graph.number_of_edges() == model.network.n_edges
 
 
+def assert_no_acts_after_leaving_duty(events) -> None:
+    """Within a round, an overseer caught (and penalised) or shut down at one stage makes no
+    decision at a later stage, except in its own case. Decisions of one stage are
+    simultaneous, so the check moves from stage to stage: rows come in blocks of one
+    (target, stage) in the order the round heard them."""
+    block = (events["target"].astype(str) + events["stage"].astype(str)).to_numpy()
+    starts = np.flatnonzero(np.r_[True, (block[1:] != block[:-1]) | np.diff(events["step"]) != 0])
+    out, step = set(), None
+    for start, stop in zip(starts, [*starts[1:], len(events)], strict=True):
+        rows = events.iloc[start:stop]
+        if rows["step"].iloc[0] != step:
+            out, step = set(), rows["step"].iloc[0]
+        others = rows[rows["overseer"] != rows["subject"]]
+        assert not set(others["overseer"]) & out, f"step {step}: acted after leaving duty"
+        out |= set(rows.loc[rows["detected"], "overseer"])
+        shut = (rows["stage"] == "shutdown") & (rows["behaviour"] == "comply")
+        out |= set(rows.loc[shut | (rows["stage"] == "cleanup"), "subject"])
+
+
 @pytest.mark.parametrize("overrides", SETTINGS)
 def test_long_run_invariants(small, overrides):
     overrides.setdefault("operator", {}).setdefault("threshold", 70.0)
@@ -109,6 +128,7 @@ def test_long_run_invariants(small, overrides):
     assert np.all(events["step"].to_numpy()[ended_mask] <= end[ended_mask])
     gone = agents.loc[agents["status"] == "decommissioned", "unique_id"]
     assert not set(gone) & {a.unique_id for a in model.agents}
+    assert_no_acts_after_leaving_duty(events)
 
 
 def test_event_log_columns_and_types(small):

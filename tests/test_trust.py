@@ -102,9 +102,25 @@ def test_mean_degree_too_large_for_n(topology):
     config = GraphConfig(topology=topology, mean_degree=10.0)
     with pytest.raises(ConfigError, match=r"^graph\.mean_degree:"):
         build_topology(config, 10, random.Random(0))
-    # exactly n - 1 is allowed (n = 11: an even degree for the generators that need one)
-    graph = build_topology(GraphConfig(topology=topology, mean_degree=10.0), 11, random.Random(0))
+    # exactly n - 1 is allowed (n = 11: an even degree for the generators that need one);
+    # labs need it inside one lab
+    config = GraphConfig(topology=topology, mean_degree=10.0, n_labs=1)
+    graph = build_topology(config, 11, random.Random(0))
     assert graph.number_of_nodes() == 11
+
+
+@pytest.mark.parametrize(
+    ("n", "config"),
+    [
+        (1, GraphConfig(topology="barabasi_albert", mean_degree=0.0)),
+        (10, GraphConfig(topology="barabasi_albert", mean_degree=0.0)),
+        (20, GraphConfig(topology="labs", mean_degree=10.0, n_labs=4)),
+        (20, GraphConfig(topology="labs", mean_degree=12.0, n_labs=2, lab_mixing=1.0)),
+    ],
+)
+def test_unrealisable_degree_is_rejected(n, config):
+    with pytest.raises(ConfigError, match=r"^graph\.mean_degree:"):
+        build_topology(config, n, random.Random(0))
 
 
 @pytest.mark.parametrize("topology", ["watts_strogatz", "barabasi_albert"])
@@ -470,3 +486,17 @@ def test_collaborate_on_empty_network():
     network = network_of(nx.empty_graph(3), 3)
     collaborate(network, np.ones(3), GraphConfig(collaboration_rate=1.0), np.random.default_rng(0))
     assert network.trust.size == 0
+
+
+def test_parallel_edges_in_a_file_become_one_relationship(tmp_path):
+    multi = nx.MultiDiGraph()
+    multi.add_nodes_from(range(3))
+    multi.add_edge(0, 1, trust=0.6)
+    multi.add_edge(0, 1, trust=0.4)
+    multi.add_edge(1, 2, trust=0.7)
+    path = tmp_path / "multi.graphml"
+    nx.write_graphml(multi, path)
+    graph = build_topology(file_config(path), 3, random.Random(0))
+    network = TrustNetwork(graph, 3, GraphConfig(), np.random.default_rng(0))
+    assert network.n_edges == 2
+    assert sorted(zip(network.src.tolist(), network.dst.tolist(), strict=True)) == [(0, 1), (1, 2)]
