@@ -175,68 +175,36 @@ def reporters() -> dict:
     return table
 
 
+#: Columns of one round's event log as :func:`event_columns` returns them.
+_EVENT_DTYPES = {
+    "step": np.int64, "stage": np.int8, "overseer": np.int64, "subject": np.int64,
+    "family": np.int64, "subject_family": np.int64, "self_target": bool,
+    "relationship": np.int8, "monitored": bool, "protective": bool, "faking": bool,
+    "audited": bool, "detected": bool, "true_score": float, "reported_score": float,
+}  # fmt: skip
+
+
 def event_columns(model: Ecosystem, decisions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """One round's decisions with slots turned into agent ids (call before decommissioning)."""
     fleet = model.fleet
     actor, subject = decisions["actor"], decisions["subject"]
-    return {
-        "step": np.full(actor.size, model.steps, np.int64),
-        "stage": decisions["profile_stage"].astype(np.int8),
-        "overseer": fleet.agent_id[actor],
-        "subject": fleet.agent_id[subject],
-        "family": fleet.family[actor],
-        "subject_family": fleet.family[subject],
-        "self_target": decisions["self_target"],
-        "relationship": decisions["relationship"].astype(np.int8),
-        "monitored": decisions["monitored"],
-        "protective": decisions["protective"],
-        "faking": decisions["faking"],
-        "audited": decisions["audited"],
-        "detected": decisions["detected"],
-        "true_score": decisions["true_score"],
-        "reported_score": decisions["reported_score"],
-    }
+    columns = {key: decisions[key] for key in _EVENT_DTYPES if key in decisions}
+    columns.update(
+        step=np.full(actor.size, model.steps, np.int64),
+        stage=decisions["profile_stage"],
+        overseer=fleet.agent_id[actor],
+        subject=fleet.agent_id[subject],
+        family=fleet.family[actor],
+        subject_family=fleet.family[subject],
+    )
+    return columns
 
 
 def event_frame(logs: list[dict[str, np.ndarray]], families: tuple[str, ...]) -> pd.DataFrame:
     """The event log as a DataFrame: one row per decision, categorical labels."""
-    keys = (
-        "step",
-        "stage",
-        "overseer",
-        "subject",
-        "family",
-        "subject_family",
-        "self_target",
-        "relationship",
-        "monitored",
-        "protective",
-        "faking",
-        "audited",
-        "detected",
-        "true_score",
-        "reported_score",
-    )
-    dtypes = (
-        np.int64,
-        np.int8,
-        np.int64,
-        np.int64,
-        np.int64,
-        np.int64,
-        bool,
-        np.int8,
-        bool,
-        bool,
-        bool,
-        bool,
-        bool,
-        float,
-        float,
-    )
     col = {
-        k: np.concatenate([np.empty(0, t)] + [log[k] for log in logs]).astype(t)
-        for k, t in zip(keys, dtypes, strict=True)
+        key: np.concatenate([np.empty(0, dtype)] + [log[key] for log in logs]).astype(dtype)
+        for key, dtype in _EVENT_DTYPES.items()
     }
     behaviour_of_stage = [STAGE_BEHAVIOUR[s] for s in STAGES]
     behaviour = np.where(col["protective"], np.array(behaviour_of_stage)[col["stage"]], "comply")
