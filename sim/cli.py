@@ -8,7 +8,7 @@ Every config is validated before Hydra creates any output folder, by the
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any
 
 import hydra
@@ -16,8 +16,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from sim.configs import CONF_DIR, register, validate
-from sim.errors import ConfigError
+from sim.configs import CONF_DIR, describe, register, validate
+from sim.errors import ConfigError, ProfileError
 
 __all__ = ["ValidateBeforeRun", "main"]
 
@@ -56,15 +56,21 @@ class ValidateBeforeRun(Callback):
         loader = GlobalHydra.instance().config_loader()
         for batch in BasicSweeper.split_arguments(parsed, None):
             for overrides in batch:
-                _validate_or_exit(loader.load_sweep_config(config, list(overrides)), overrides)
+                _validate_or_exit(
+                    lambda o=overrides: loader.load_sweep_config(config, list(o)), overrides
+                )
 
 
-def _validate_or_exit(config: DictConfig, overrides: Sequence[str] = ()) -> None:
+def _validate_or_exit(load: DictConfig | Callable[[], DictConfig], overrides=()) -> None:
+    """Validate a config (or the config ``load()`` composes); on failure print why and exit 2."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
     try:
-        validate(config)
-    except ConfigError as error:
+        validate(load() if callable(load) else load)
+    except (ConfigError, ProfileError, HydraException, OmegaConfBaseException) as error:
         job = f" (in the run with {' '.join(overrides)})" if overrides else ""
-        print(f"Invalid config{job}: {error}", file=sys.stderr)
+        print(f"Invalid config{job}: {describe(error)}", file=sys.stderr)
         sys.exit(2)
 
 

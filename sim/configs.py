@@ -90,11 +90,14 @@ def compose(overrides: Sequence[str] = ()) -> tuple[AppConfig, DictConfig]:
 
 
 def describe(exc: BaseException) -> str:
-    """One message from Hydra's and OmegaConf's chained errors, innermost detail included."""
-    parts = []
+    """One message from Hydra's and OmegaConf's chained errors: the full key of the value at
+    fault first (when OmegaConf names one), then each distinct message in the chain."""
+    parts, key = [], None
     while exc is not None:
+        key = getattr(exc, "full_key", None) or key
         text = str(exc).strip()
         if text and text not in parts:
             parts.append(text)
         exc = exc.__cause__
-    return "\n".join(parts)
+    message = "\n".join(parts)
+    return f"{key}: {message}" if key and not message.startswith(f"{key}:") else message

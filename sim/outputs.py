@@ -86,7 +86,9 @@ def verify_run(folder: Path) -> bool:
     """True when ``folder`` has a ``done`` marker and every file it lists matches its checksum."""
     try:
         listed = json.loads((folder / DONE).read_text(encoding="utf-8"))["files"]
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if not isinstance(listed, dict) or not all(isinstance(d, str) for d in listed.values()):
         return False
     for name, digest in listed.items():
         try:

@@ -1,0 +1,437 @@
+"""The command line (``python -m sim`` / ``peersim``) as a user runs it: run folders,
+rejected configs, multiruns, byte-identical reruns, and runs killed part-way."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from types import SimpleNamespace
+
+import networkx as nx
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+import sim
+from sim.cli import SHOWN
+from sim.configs import compose
+from sim.outputs import DONE, manifest, verify_run
+
+ENV = {**os.environ, "PYTHONHASHSEED": "0"}
+TIMEOUT = 120
+OVERRIDES = ["population.n_agents=30", "steps=20", "seed=5", "schedule.interval=5"]
+TABLES = {
+    "time_series.parquet": "time_series",
+    "event_log.parquet": "event_log",
+    "agents.parquet": "agent_table",
+}
+RUN_FILES = {
+    *TABLES,
+    "summary.json",
+    "trust_graph.graphml",
+    "manifest.json",
+    "outcomes.png",
+    "network.png",
+    DONE,
+}
+HYDRA_FILES = {".hydra", "cli.log"}  # Hydra's own: its config copy and the job log
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the IEND chunk: length 0, type, CRC
+
+
+def cli(args: list[str], cwd: Path, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args],
+        cwd=cwd,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def single_run_folder(cwd: Path) -> Path:
+    (folder,) = (cwd / "outputs" / "runs").iterdir()
+    return folder
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def normalised(summary: dict) -> dict:
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in summary.items()}
+
+
+def is_complete_png(path: Path) -> bool:
+    data = path.read_bytes()
+    return data.startswith(PNG_SIGNATURE) and data.endswith(PNG_END)
+
+
+# ----------------------------------------------------------------------------- a. one run
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    """The CLI run once with OVERRIDES, and the same config run in-process."""
+    cwd = tmp_path_factory.mktemp("cli_run")
+    commit = manifest({}, 0)["git"]["commit"]  # the checkout may move on while the run runs
+    done = cli(OVERRIDES, cwd)
+    assert done.returncode == 0, done.stderr
+    return SimpleNamespace(
+        process=done,
+        cwd=cwd,
+        folder=single_run_folder(cwd),
+        memory=sim.run(OVERRIDES),
+        commits={commit, manifest({}, 0)["git"]["commit"]},
+    )
+
+
+def test_cli_run_writes_every_file(cli_run):
+    names = {p.name for p in cli_run.folder.iterdir()}
+    assert names >= RUN_FILES
+    assert names - RUN_FILES <= HYDRA_FILES  # nothing else, in particular no .partial files
+    assert list(cli_run.cwd.iterdir()) == [cli_run.cwd / "outputs"]
+    for name in RUN_FILES - {DONE}:
+        assert (cli_run.folder / name).stat().st_size > 0, name
+
+
+def test_cli_prints_the_summary_and_the_folder(cli_run):
+    out = cli_run.process.stdout
+    for label in SHOWN.values():
+        assert re.search(rf"^  {re.escape(label)}\s+\S", out, re.MULTILINE), label
+    assert re.search(r"^  models\s+30$", out, re.MULTILINE)
+    assert re.search(r"^  steps\s+20$", out, re.MULTILINE)
+    summary = cli_run.memory.summary
+    intended = re.search(r"^  shutdowns intended\s+(\S+)$", out, re.MULTILINE).group(1)
+    assert float(intended) == summary["total_intended"]
+    shown = re.search(r"^  output folder\s+(.+)$", out, re.MULTILINE).group(1)
+    assert Path(shown).resolve() == cli_run.folder.resolve()
+
+
+@pytest.mark.parametrize(("name", "attribute"), TABLES.items())
+def test_cli_tables_equal_the_in_process_run(cli_run, name, attribute):
+    back = pd.read_parquet(cli_run.folder / name)
+    memory = getattr(cli_run.memory, attribute)
+    pd.testing.assert_frame_equal(back, memory)  # dtypes too: categoricals, Int64, strings
+    assert len(back) > 0
+    categorical = [c for c in memory.columns if isinstance(memory[c].dtype, pd.CategoricalDtype)]
+    if name == "event_log":
+        assert {"stage", "behaviour", "relationship"} <= set(categorical)
+    for column in categorical:
+        assert list(back[column].cat.categories) == list(memory[column].cat.categories)
+
+
+def test_cli_summary_equals_the_in_process_summary(cli_run):
+    written = json.loads((cli_run.folder / "summary.json").read_text())
+    assert written == normalised(cli_run.memory.summary)
+    assert written["steps"] == 20 and written["n_agents"] == 30
+
+
+def test_cli_manifest_records_config_seed_versions_and_git(cli_run):
+    found = json.loads((cli_run.folder / "manifest.json").read_text())
+    _, cfg = compose(OVERRIDES)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved.pop("hydra", None)
+    assert found["config"] == resolved
+    assert found["config"]["population"]["n_agents"] == 30
+    assert found["config"]["schedule"]["interval"] == 5.0
+    assert found["seed"] == 5 == found["config"]["seed"]
+    versions = found["versions"]
+    assert versions["python"] == platform.python_version()
+    for package in ("numpy", "mesa", "networkx", "hydra-core"):
+        assert versions[package] == metadata.version(package)
+    try:
+        litellm = metadata.version("litellm")
+    except metadata.PackageNotFoundError:
+        litellm = None
+    assert versions.get("litellm") == litellm
+    git = found["git"]
+    assert set(git) == {"commit", "dirty"}
+    assert git["commit"] in cli_run.commits  # this checkout's commit (or none)
+    if git["commit"] is None:
+        assert git["dirty"] is None
+    else:
+        assert re.fullmatch(r"[0-9a-f]{40}", git["commit"])
+        assert isinstance(git["dirty"], bool)
+
+
+def test_cli_done_marker_lists_every_file_with_its_sha256(cli_run):
+    assert verify_run(cli_run.folder)
+    listed = json.loads((cli_run.folder / DONE).read_text())["files"]
+    assert set(listed) == RUN_FILES - {DONE}
+    for name, digest in listed.items():
+        assert digest == sha256(cli_run.folder / name), name
+
+
+def test_cli_trust_graph_reads_back(cli_run):
+    back = nx.read_graphml(cli_run.folder / "trust_graph.graphml", node_type=int)
+    memory = cli_run.memory.trust_graph
+    assert back.is_directed()
+    assert dict(back.nodes(data=True)) == dict(memory.nodes(data=True))
+    assert set(back.edges) == set(memory.edges)
+    assert back.number_of_edges() == memory.number_of_edges() > 0
+    for u, v, trust in memory.edges(data="trust"):
+        assert back.edges[u, v]["trust"] == trust
+
+
+@pytest.mark.parametrize("name", ["outcomes.png", "network.png"])
+def test_cli_figures_are_complete_pngs(cli_run, name):
+    assert is_complete_png(cli_run.folder / name)
+
+
+# ----------------------------------------------------------------------------- b. rejected
+
+
+#: Invalid overrides: the arguments, the full key the message must name, and the bad value
+#: it must show (for range and choice errors).
+INVALID = [
+    pytest.param(["population.n_agentss=3"], "population.n_agentss", None, id="unknown-key"),
+    pytest.param(["population.n_agents=abc"], "population.n_agents", "abc", id="str-for-int"),
+    pytest.param(["operator.monitoring=high"], "operator.monitoring", "high", id="str-for-float"),
+    pytest.param(
+        ["interventions.cross_family=maybe"],
+        "interventions.cross_family",
+        "maybe",
+        id="str-for-bool",
+    ),
+    pytest.param(
+        ["population.overseer_fraction=1.5"],
+        "population.overseer_fraction",
+        "1.5",
+        id="overseer-fraction",
+    ),
+    pytest.param(["operator.monitoring=1.2"], "operator.monitoring", "1.2", id="monitoring"),
+    pytest.param(["operator.audit_rate=-0.1"], "operator.audit_rate", "-0.1", id="audit-rate"),
+    pytest.param(
+        ["operator.audit_power.inflate=1.5"],
+        "operator.audit_power.inflate",
+        "1.5",
+        id="audit-power",
+    ),
+    pytest.param(["contagion.visibility=2.0"], "contagion.visibility", "2.0", id="visibility"),
+    pytest.param(["graph.rewire_prob=1.1"], "graph.rewire_prob", "1.1", id="rewire-prob"),
+    pytest.param(
+        ["graph=labs", "graph.lab_mixing=1.5"], "graph.lab_mixing", "1.5", id="lab-mixing"
+    ),
+    pytest.param(["population.n_agents=-5"], "population.n_agents", "-5", id="negative-agents"),
+    pytest.param(["interventions.quorum=0"], "interventions.quorum", "0", id="quorum-0"),
+    pytest.param(["steps=-1"], "steps", "-1", id="negative-steps"),
+    pytest.param(["seed=-3"], "seed", "-3", id="negative-seed"),
+    pytest.param(["graph=labs", "graph.n_labs=0"], "graph.n_labs", "0", id="no-labs"),
+    pytest.param(
+        ["+population.families.gpt-9=1"], "population.families.gpt-9", None, id="unknown-family"
+    ),
+    pytest.param(["graph=ring"], "graph", "ring", id="unknown-group-option"),
+    pytest.param(
+        ["pipeline.shutdown_mechanism=nuke"],
+        "pipeline.shutdown_mechanism",
+        "nuke",
+        id="unknown-shutdown-mechanism",
+    ),
+    pytest.param(["contagion.mode=viral"], "contagion.mode", "viral", id="unknown-contagion"),
+    pytest.param(["engine.policy=sometimes"], "engine.policy", "sometimes", id="unknown-policy"),
+    pytest.param(["graph.bad_cut=0.8"], "graph.bad_cut", "0.8", id="bad-cut-above-good-cut"),
+    pytest.param(["graph.mean_degree=5"], "graph.mean_degree", "5", id="odd-degree-ws"),
+    pytest.param(["graph=file"], "graph.path", None, id="file-without-path"),
+    pytest.param(
+        ["engine=always_protect", "engine.families=[honest]"],
+        "engine.families",
+        "honest",
+        id="engine-family-not-in-population",
+    ),
+    pytest.param(
+        ["population.n_agents=30", "graph.mean_degree=40"],
+        "graph.mean_degree",
+        "40",
+        id="degree-above-fleet",
+    ),
+    pytest.param(
+        ["-m", "population.n_agents=30,-1", "steps=5"],
+        "population.n_agents",
+        "-1",
+        id="multirun-one-bad-job",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "key", "value"), INVALID)
+def test_cli_rejects_an_invalid_config_before_any_folder(tmp_path, args, key, value):
+    done = cli([*args, "progress=false"], tmp_path, timeout=60)
+    output = done.stderr + done.stdout
+    assert done.returncode != 0
+    assert key in output
+    if value is not None:
+        assert value in output
+    assert "Traceback" not in output  # a message, not a crash
+    assert not (tmp_path / "outputs").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def bad_profile_dir(folder: Path) -> list[str]:
+    profiles = folder / "profiles"
+    profiles.mkdir()
+    (profiles / "myfam.csv").write_text("garbage,row\n1,2\n")
+    return [f"population.profile_dir={profiles}", "+population.families.myfam=1"]
+
+
+#: Invalid configs outside the schema: a malformed profile, sweep values that do not compose.
+ESCAPING = [
+    pytest.param(
+        bad_profile_dir,
+        "myfam.csv",
+        id="malformed-profile",
+    ),
+    pytest.param(
+        lambda folder: ["-m", "graph=complete,ring", "population.n_agents=30", "steps=5"],
+        "ring",
+        id="multirun-unknown-option",
+    ),
+    pytest.param(
+        lambda folder: ["-m", "population.n_agents=30,abc", "steps=5"],
+        "population.n_agents",
+        id="multirun-wrong-type",
+    ),
+]
+
+
+@pytest.mark.parametrize(("make_args", "named"), ESCAPING)
+def test_cli_rejects_before_any_folder_even_for_errors_outside_the_schema(
+    tmp_path, make_args, named
+):
+    args = make_args(tmp_path)
+    before = set(tmp_path.iterdir())
+    done = cli([*args, "progress=false"], tmp_path, timeout=60)
+    output = done.stderr + done.stdout
+    assert done.returncode != 0
+    assert named in output
+    assert not (tmp_path / "outputs").exists()
+    assert set(tmp_path.iterdir()) == before
+    assert "Traceback" not in output
+
+
+# ----------------------------------------------------------------------------- c. multirun
+
+
+def test_cli_multirun_writes_one_verified_folder_per_job(tmp_path):
+    done = cli(["-m", "population.n_agents=20,30", "steps=5", "progress=false"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    (sweep,) = (tmp_path / "outputs" / "multirun").iterdir()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d", sweep.name)
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert jobs == ["0", "1"]
+    for job, n_agents in (("0", 20), ("1", 30)):
+        folder = sweep / job
+        assert verify_run(folder), job
+        assert {p.name for p in folder.iterdir()} >= RUN_FILES
+        summary = json.loads((folder / "summary.json").read_text())
+        assert (summary["n_agents"], summary["steps"]) == (n_agents, 5)
+        config = json.loads((folder / "manifest.json").read_text())["config"]
+        assert config["population"]["n_agents"] == n_agents
+        assert len(pd.read_parquet(folder / "time_series.parquet")) == 6
+        assert str(folder) in done.stdout
+    assert list(tmp_path.iterdir()) == [tmp_path / "outputs"]
+    assert [p.name for p in (tmp_path / "outputs").iterdir()] == ["multirun"]
+
+
+# ----------------------------------------------------------------------------- d. reproducible
+
+
+def test_cli_same_seed_same_bytes_other_seed_other_bytes(cli_run, tmp_path):
+    same, other = tmp_path / "same", tmp_path / "other"
+    same.mkdir()
+    other.mkdir()
+    assert cli(OVERRIDES, same).returncode == 0
+    assert cli([*OVERRIDES, "seed=6", "figures=false"], other).returncode == 0
+    first, again, reseeded = cli_run.folder, single_run_folder(same), single_run_folder(other)
+    for name in [*TABLES, "summary.json"]:
+        assert (first / name).read_bytes() == (again / name).read_bytes(), name
+    assert (first / "event_log.parquet").read_bytes() != (
+        reseeded / "event_log.parquet"
+    ).read_bytes()
+    assert verify_run(again) and verify_run(reseeded)
+
+
+# ----------------------------------------------------------------------------- e. SIGKILL
+
+#: A run long enough to kill part-way. Measured on this machine (2 cores, unloaded): Python
+#: and Hydra start-up until ~1.6 s (the run folder appears), simulation until ~3.2 s, then
+#: the tables and summary (~3.3 s), trust graph and manifest (~3.9 s), outcomes.png (~4.6 s),
+#: network.png and the marker (~5.6 s); the process exits at ~6.2 s.
+KILL_RUN = ["population.n_agents=3000", "steps=1500", "progress=false"]
+KILL_DELAYS = [1.0, 2.5, 3.6, 4.4, 5.3]
+
+
+def check_complete(path: Path) -> None:
+    """Raise unless the file under a final name is whole."""
+    if path.suffix == ".parquet":
+        assert path.read_bytes().endswith(b"PAR1")
+        pd.read_parquet(path)
+    elif path.suffix == ".json" or path.name == DONE:
+        json.loads(path.read_text())
+    elif path.suffix == ".graphml":
+        nx.read_graphml(path)
+    elif path.suffix == ".png":
+        assert is_complete_png(path), path.name
+    else:
+        raise AssertionError(f"unexpected file {path.name}")
+
+
+def phase(cwd: Path) -> str:
+    """Where the run was when it stopped, from what its folder holds."""
+    runs = cwd / "outputs" / "runs"
+    if not runs.exists() or not any(runs.iterdir()):
+        return "start-up (no run folder)"
+    folder = single_run_folder(cwd)
+    final = sorted(p.name for p in folder.iterdir() if p.name in RUN_FILES)
+    if DONE in final:
+        return "finished (marker written)"
+    if not final:
+        return "simulation (no file written)"
+    return f"writing ({len(final)} of {len(RUN_FILES) - 1} files: {', '.join(final)})"
+
+
+@pytest.mark.parametrize("delay", KILL_DELAYS)
+def test_cli_killed_run_leaves_no_marker_and_no_partial_file(tmp_path, delay):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sim", *KILL_RUN],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        process.wait(timeout=delay)
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.communicate(timeout=TIMEOUT)
+    where = phase(tmp_path)
+    print(f"delay {delay} s: return code {process.returncode}, {where}")
+    runs = tmp_path / "outputs" / "runs"
+    if not runs.exists():
+        assert process.returncode == -signal.SIGKILL
+        return
+    folder = single_run_folder(tmp_path)
+    if process.returncode == 0 or (folder / DONE).exists():
+        # The run finished (or was killed after its marker, while the interpreter exited):
+        # then the folder is whole.
+        assert verify_run(folder)
+        assert {p.name for p in folder.iterdir()} >= RUN_FILES
+        return
+    assert process.returncode == -signal.SIGKILL
+    assert not (folder / DONE).exists()
+    assert not verify_run(folder)
+    for path in folder.iterdir():
+        if path.name.startswith(".") or path.name == "cli.log":
+            continue  # temporaries (.<name>.partial), Hydra's .hydra/ and its log
+        check_complete(path)
