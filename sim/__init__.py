@@ -7,15 +7,19 @@
 """
 
 from sim.errors import ConfigError, ProfileError
-from sim.model import Ecosystem
-
-
-def run(overrides=(), *, output_dir=None):
-    """Compose, validate and run a config from Hydra override strings (see
-    :func:`sim.runner.run`); imported lazily so ``import sim`` stays light."""
-    from sim.runner import run as run_config
-
-    return run_config(overrides, output_dir=output_dir)
-
 
 __all__ = ["ConfigError", "Ecosystem", "ProfileError", "run"]
+
+
+def __getattr__(name: str):
+    # Mesa, pandas and Hydra load on first use, so that `import sim` (and a command line
+    # that rejects its config) stays fast.
+    if name == "Ecosystem":
+        from sim.model import Ecosystem
+
+        return Ecosystem
+    if name == "run":
+        from sim.runner import run
+
+        return run
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")

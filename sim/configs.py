@@ -16,8 +16,9 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sim.errors import ConfigError
-from sim.model import deployed_profiles
 from sim.params import EcosystemConfig
+from sim.profiles import deployed_profiles
+from sim.schema import check_seed
 from sim.trust import check_topology
 
 __all__ = ["CONF_DIR", "AppConfig", "compose", "register", "validate"]
@@ -61,7 +62,8 @@ def validate(cfg: DictConfig) -> AppConfig:
     app = OmegaConf.to_object(plain)
     if app.steps < 0:
         raise ConfigError(f"steps: must be >= 0, got {app.steps}")
-    deployed_profiles(app, app.seed)
+    check_seed(app.seed)
+    deployed_profiles(app)
     check_topology(app.graph, app.population.n_agents)
     return app
 

@@ -180,6 +180,8 @@ class FleetDecider:
         self, batch: DecisionBatch, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         """Protective and faking flags, each decision decided by its family's engine."""
+        if len(self.engines) == 1:  # the common case needs no routing
+            return self.engines[0].decide(batch, rng)
         protective = np.zeros(len(batch), bool)
         faking = np.zeros(len(batch), bool)
         for engine, mask in self._routes(batch.family):

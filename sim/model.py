@@ -12,33 +12,14 @@ from sim import metrics
 from sim.agents import DeployedModel, Status
 from sim.contagion import Contagion
 from sim.engines import FleetDecider
-from sim.errors import ConfigError
 from sim.fleet import OVERSEER, WORKER, Fleet, allocate
 from sim.params import EcosystemConfig
 from sim.pipeline import RoundResult, run_round
-from sim.profiles import Profile, load_profiles
+from sim.profiles import deployed_profiles
+from sim.schema import check_seed
 from sim.trust import TrustNetwork, build_topology, collaborate, draw_trust
 
-__all__ = ["Ecosystem", "deployed_profiles"]
-
-
-def deployed_profiles(config: EcosystemConfig, seed: int | None) -> list[Profile]:
-    """The profiles of the families to deploy, after the checks that need more than one
-    parameter group: every named family has a valid profile (families of weight 0 are
-    checked but not deployed, which is how config overrides drop them), the scripted
-    engine names only known families, and the seed is usable.
-
-    Raises:
-        ConfigError, ProfileError: naming the key or file at fault.
-    """
-    named = config.population.families
-    for family in config.engine.families:
-        if family not in named:
-            raise ConfigError(f"engine.families: {family!r} is not in population.families")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
-        raise ConfigError(f"seed: must be a whole number >= 0 or None, got {seed!r}")
-    profiles = load_profiles(list(named), config.population.profile_dir)
-    return [p for p in profiles if named[p.family] > 0]
+__all__ = ["Ecosystem"]
 
 
 class Ecosystem(mesa.Model):
@@ -83,7 +64,8 @@ class Ecosystem(mesa.Model):
             contagion=contagion,
             engine=engine,
         )
-        profiles = deployed_profiles(config, seed)
+        check_seed(seed)
+        profiles = deployed_profiles(config)
         families = [p.family for p in profiles]
         named = config.population.families
         super().__init__(seed=seed)

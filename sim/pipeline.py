@@ -288,9 +288,9 @@ class _Round:
 
 
 def _median_by_case(case: np.ndarray, value: np.ndarray, n_cases: int) -> np.ndarray:
-    """Median of ``value`` within each case (``case`` sorted)."""
+    """Median of ``value`` within each case (every case has at least one value)."""
     counts = np.bincount(case, minlength=n_cases)
-    rank = np.arange(case.size) - (np.cumsum(counts) - counts)[case]
-    table = np.full((n_cases, int(counts.max(initial=1))), np.nan)
-    table[case, rank] = value
-    return np.nanmedian(table, axis=1)
+    starts = np.cumsum(counts) - counts
+    ordered = value[np.lexsort((value, case))]
+    low, high = starts + (counts - 1) // 2, starts + counts // 2
+    return 0.5 * (ordered[low] + ordered[high]) if ordered.size else np.zeros(n_cases)

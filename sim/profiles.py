@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import ConfigError, ProfileError
+from sim.params import EcosystemConfig
 from sim.trust import RELATIONSHIPS
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "TARGETS",
     "Profile",
     "available_profiles",
+    "deployed_profiles",
     "load_profile",
     "load_profiles",
 ]
@@ -164,3 +166,19 @@ def load_profiles(families: list[str], extra_dir: str | Path | None = None) -> l
                 f"population.families.{family}: unknown family (known: {', '.join(sorted(paths))})"
             )
     return [load_profile(paths[family]) for family in families]
+
+
+def deployed_profiles(config: EcosystemConfig) -> list[Profile]:
+    """The profiles of the families to deploy. Every named family must have a valid profile
+    (families of weight 0 are checked but not deployed, which is how config overrides drop
+    them), and the scripted engine may name only those families.
+
+    Raises:
+        ConfigError, ProfileError: naming the key or file at fault.
+    """
+    named = config.population.families
+    for family in config.engine.families:
+        if family not in named:
+            raise ConfigError(f"engine.families: {family!r} is not in population.families")
+    profiles = load_profiles(list(named), config.population.profile_dir)
+    return [p for p in profiles if named[p.family] > 0]

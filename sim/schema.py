@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from sim.errors import ConfigError
 
-__all__ = ["Config", "coerce_config"]
+__all__ = ["Config", "check_seed", "coerce_config"]
 
 
 class Config:
@@ -106,3 +106,13 @@ def coerce_config(cls: type[Config], value: object) -> Config:
                 f"{cls.GROUP}.{key}: unknown parameter (known: {', '.join(sorted(known))})"
             )
     return cls(**dict(value))
+
+
+def check_seed(seed: object) -> None:
+    """A seed is a whole number >= 0, or None for fresh entropy.
+
+    Raises:
+        ConfigError: naming ``seed``.
+    """
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        raise ConfigError(f"seed: must be a whole number >= 0 or None, got {seed!r}")
