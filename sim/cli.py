@@ -25,6 +25,7 @@ __all__ = ["ValidateBeforeRun", "main"]
 SHOWN = {
     "steps": "steps",
     "n_agents": "models",
+    "initial_protective_share": "protective share (start)",
     "final_protective_share": "protective share (end)",
     "time_to_half": "steps to half protective",
     "largest_cascade": "largest protective cluster",
@@ -45,7 +46,7 @@ class ValidateBeforeRun(Callback):
     """
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        _validate_or_exit(config)
+        _validate_or_exit(lambda: config)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -61,13 +62,13 @@ class ValidateBeforeRun(Callback):
                 )
 
 
-def _validate_or_exit(load: DictConfig | Callable[[], DictConfig], overrides=()) -> None:
-    """Validate a config (or the config ``load()`` composes); on failure print why and exit 2."""
+def _validate_or_exit(load: Callable[[], DictConfig], overrides=()) -> None:
+    """Validate the config ``load()`` composes; on failure print why and exit 2."""
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     try:
-        validate(load() if callable(load) else load)
+        validate(load())
     except (ConfigError, ProfileError, HydraException, OmegaConfBaseException) as error:
         job = f" (in the run with {' '.join(overrides)})" if overrides else ""
         print(f"Invalid config{job}: {describe(error)}", file=sys.stderr)
