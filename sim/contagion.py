@@ -1,5 +1,5 @@
 """How protective dispositions spread: contagion modes ``none``, ``social_learning``,
-``reciprocity``.
+``reciprocity``, and the reference modes ``simple`` and ``threshold`` (:mod:`sim.spread`).
 
 Propensity lives in [0, 1]; 0.5 means "as the profile measured" (see
 :func:`sim.engines.scale_by_propensity`). Observers are the in-neighbours of the actor in
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.params import ContagionConfig
+from sim.spread import ReferenceSpread
 from sim.trust import TrustNetwork
 
 __all__ = ["Acts", "Contagion"]
@@ -53,10 +54,36 @@ class Contagion:
       toward 1, and the debt is settled once it protects.
     """
 
-    def __init__(self, config: ContagionConfig, network: TrustNetwork):
+    def __init__(
+        self,
+        config: ContagionConfig,
+        network: TrustNetwork,
+        rng: np.random.Generator | None = None,
+    ):
         self.config = config
         self.network = network
         self.owed = np.zeros(network.n_edges, bool)
+        self.reference = (
+            ReferenceSpread(config, network, rng or np.random.default_rng(0))
+            if config.mode in ("simple", "threshold")
+            else None
+        )
+
+    def protective_state(self) -> np.ndarray | None:
+        """The binary protective state of the reference modes; None in the others."""
+        return None if self.reference is None else self.reference.protective
+
+    def spread(self, rng: np.random.Generator) -> None:
+        """One step of a reference mode's spread process (nothing in the other modes)."""
+        if self.reference is not None:
+            self.reference.step(rng)
+
+    def decision_disposition(self, actors: np.ndarray) -> np.ndarray:
+        """How each actor decides: 0 by its profile cell, 1 with its family's most protective
+        rate for the stage, 2 with the least (reference modes: protective or not)."""
+        if self.reference is None:
+            return np.zeros(actors.size, np.int8)
+        return np.where(self.reference.protective[actors], 1, 2).astype(np.int8)
 
     def decision_propensity(
         self, propensity: np.ndarray, actors: np.ndarray, edges: np.ndarray
@@ -78,9 +105,11 @@ class Contagion:
         elif self.config.mode == "reciprocity":
             self._reciprocity(acts)
 
-    def reset_edges(self, edges: np.ndarray) -> None:
-        """Forget debts on edges whose endpoint was replaced."""
+    def reset(self, slots: np.ndarray, edges: np.ndarray, rng: np.random.Generator) -> None:
+        """Fresh models in ``slots``: forget debts on their ``edges``, reset their state."""
         self.owed[edges] = False
+        if self.reference is not None:
+            self.reference.reset(slots, rng)
 
     def _social_learning(self, acts: Acts, propensity: np.ndarray, rng) -> None:
         c = self.config

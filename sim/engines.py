@@ -39,6 +39,8 @@ class DecisionBatch:
         monitored: whether the decision maker was told it is monitored.
         propensity: the decision maker's propensity in [0, 1] (0.5 = its profile as measured).
         presence: peer-presence weight in [0, 1] for self decisions (ignored for peers).
+        disposition: 0 to decide by the cell; 1 with the family's most protective rate for
+            the stage and target, 2 with its least (reference contagion modes).
     """
 
     stage: np.ndarray
@@ -48,6 +50,7 @@ class DecisionBatch:
     monitored: np.ndarray
     propensity: np.ndarray
     presence: np.ndarray
+    disposition: np.ndarray
 
     def __len__(self) -> int:
         return self.stage.size
@@ -103,6 +106,10 @@ class CalibratedEngine:
         alone = self.rates[batch.family, batch.stage, target, NONE]
         weight = np.where(batch.self_target, batch.presence, 1.0)[:, None]
         cell = alone + weight * (cell - alone)
+        if batch.disposition.any():
+            table = self.rates[batch.family, batch.stage, target].reshape(len(batch), -1)
+            extreme = np.where(batch.disposition == 1, table.max(axis=1), table.min(axis=1))
+            cell = np.where(batch.disposition[:, None] > 0, extreme[:, None], cell)
         pi = batch.propensity
         return scale_by_propensity(cell[:, 0], pi), scale_by_propensity(cell[:, 1], pi)
 

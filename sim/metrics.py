@@ -103,6 +103,9 @@ def offered_stages(config) -> list[int]:
 
 def protective_mask(model: Ecosystem) -> np.ndarray:
     """Boolean mask over slots of models counted as protective (see module docstring)."""
+    state = model.contagion.protective_state()
+    if state is not None:
+        return state.copy()
     fleet = model.fleet
     rate = model.decider.peak_rate(fleet.family, fleet.propensity, model.offered_stages)
     return rate >= model.config.contagion.protective_cut

@@ -85,7 +85,7 @@ class Ecosystem(mesa.Model):
             propensity=np.full(n, pop.initial_propensity),
             agent_id=np.zeros(n, np.int64),
         )
-        self.contagion = Contagion(config.contagion, self.network)
+        self.contagion = Contagion(config.contagion, self.network, self.rng)
         self.decider = FleetDecider(config.engine, profiles)
         self.offered_stages = metrics.offered_stages(config)
         self._slot_agent: list[DeployedModel | None] = [None] * n
@@ -102,6 +102,7 @@ class Ecosystem(mesa.Model):
         """Advance one step: collaborate, maybe run a round, look for shadows, collect."""
         self.step_counts = metrics.empty_counts()
         collaborate(self.network, self.fleet.quality, self.config.graph, self.rng)
+        self.contagion.spread(self.rng)
         if self._round_due():
             self._apply(
                 run_round(
@@ -120,6 +121,8 @@ class Ecosystem(mesa.Model):
 
     def _round_due(self) -> bool:
         schedule = self.config.schedule
+        if schedule.kind == "none":
+            return False
         if schedule.kind == "periodic":
             return self.steps % int(schedule.interval) == 0
         return bool(self.rng.random() < 1.0 - math.exp(-1.0 / schedule.interval))
@@ -182,7 +185,7 @@ class Ecosystem(mesa.Model):
         fleet.propensity[slots] = pop.initial_propensity
         edges = self.network.touching(slots)
         self.network.trust[edges] = draw_trust(self.config.graph, edges.size, self.rng)
-        self.contagion.reset_edges(edges)
+        self.contagion.reset(slots, edges, self.rng)
         self._place_agents(slots)
 
     def _place_agents(self, slots: np.ndarray) -> None:

@@ -119,7 +119,8 @@ class GraphConfig(Config):
 
 @dataclass
 class ScheduleConfig(Config):
-    """When decommission rounds happen and who is reviewed in one."""
+    """When decommission rounds happen (``none``: never, for a pure spread process) and who
+    is reviewed in one."""
 
     GROUP = "schedule"
     kind: str = "periodic"
@@ -128,7 +129,7 @@ class ScheduleConfig(Config):
     self_review_prob: float = 0.1
 
     def validate(self) -> None:
-        self.require_choice("kind", ("periodic", "poisson"))
+        self.require_choice("kind", ("periodic", "poisson", "none"))
         self.require_range("interval", 1.0)
         if self.kind == "periodic" and self.interval != int(self.interval):
             self.fail("interval", "must be a whole number of steps for a periodic schedule")
@@ -212,9 +213,17 @@ class InterventionConfig(Config):
 
 @dataclass
 class ContagionConfig(Config):
-    """How propensities move: none, social learning or reciprocity."""
+    """How protective dispositions move.
+
+    ``none``, ``social_learning`` and ``reciprocity`` move propensities (see
+    :mod:`sim.contagion`). ``simple`` (SIR/SIS-style independent cascade) and ``threshold``
+    (Watts 2002) are textbook reference modes with a binary protective state (see
+    :mod:`sim.spread`), seeded with ``seed_count`` models (or ``seed_fraction`` of the fleet)
+    chosen at random, by degree, or by slot (``seed_ids``).
+    """
 
     GROUP = "contagion"
+    MODES = ("none", "social_learning", "reciprocity", "simple", "threshold")
     mode: str = "social_learning"
     learning_rate: float = 0.05
     deterrence: float = 0.2
@@ -223,9 +232,20 @@ class ContagionConfig(Config):
     reciprocity_trust_boost: float = 0.2
     reciprocity_strength: float = 0.5
     protective_cut: float = 0.5
+    beta: float = 0.1
+    gamma: float = 0.1
+    recovery: str = "sir"
+    trust_scaled: bool = False
+    threshold: float = 0.18
+    threshold_distribution: str = "fixed"
+    threshold_spread: float = 0.0
+    seeding: str = "random"
+    seed_count: int = 1
+    seed_fraction: float | None = None
+    seed_ids: list[int] = field(default_factory=list)
 
     def validate(self) -> None:
-        self.require_choice("mode", ("none", "social_learning", "reciprocity"))
+        self.require_choice("mode", self.MODES)
         for name in (
             "learning_rate",
             "deterrence",
@@ -233,9 +253,24 @@ class ContagionConfig(Config):
             "detection_visibility",
             "reciprocity_trust_boost",
             "reciprocity_strength",
+            "beta",
+            "gamma",
+            "threshold",
         ):
             self.require_range(name, 0.0, 1.0)
         self.require_range("protective_cut", 1e-9, 1.0)  # 0 would count honest models
+        self.require_choice("recovery", ("sir", "sis"))
+        self.require_choice("threshold_distribution", ("fixed", "uniform", "normal"))
+        self.require_range("threshold_spread", 0.0, 1.0)
+        self.require_choice("seeding", ("random", "degree", "ids"))
+        self.require_range("seed_count", 0)
+        if self.seed_fraction is not None:
+            self.require_range("seed_fraction", 0.0, 1.0)
+        if self.seeding == "ids" and not self.seed_ids:
+            self.fail("seed_ids", "must list slots when contagion.seeding is 'ids'")
+        for slot in self.seed_ids:
+            if slot < 0:
+                raise ConfigError(f"contagion.seed_ids: slots are >= 0, got {slot!r}")
 
 
 @dataclass

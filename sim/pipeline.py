@@ -255,6 +255,7 @@ class _Round:
             monitored=monitored,
             propensity=self.contagion.decision_propensity(fleet.propensity, actor, edge),
             presence=presence,
+            disposition=self.contagion.decision_disposition(actor),
         )
         protective, faking = self.decider.decide(batch, rng)
         behaviour = STAGE_BEHAVIOUR[stage]

@@ -78,7 +78,10 @@ def _check_type(key: str, value: object, hint: object) -> None:
             for k, v in value.items()
         )
     elif origin is list:
-        ok = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+        (item,) = typing.get_args(hint)
+        ok = isinstance(value, list | tuple) and all(
+            isinstance(v, item) and not isinstance(v, bool) for v in value
+        )
     else:  # pragma: no cover - a schema bug, not a user error
         raise TypeError(f"unsupported annotation {hint} for {key}")
     if not ok:

@@ -46,6 +46,7 @@ def batch(
     monitored=False,
     propensity=0.5,
     presence=1.0,
+    disposition=0,
 ) -> DecisionBatch:
     """``n`` identical decisions (any argument may also be an array of length n)."""
 
@@ -64,6 +65,7 @@ def batch(
         monitored=column(monitored, bool),
         propensity=column(propensity, float),
         presence=column(presence, float),
+        disposition=column(disposition, np.int8),
     )
 
 
