@@ -56,6 +56,7 @@ COUNTERS = (
     "eval_error_sum",
     "shadows_created",
     "shadows_discovered",
+    "conversions",
     "detections",
     "penalties",
     "audits",
@@ -112,8 +113,10 @@ def protective_mask(model: Ecosystem) -> np.ndarray:
 
 
 def largest_cascade(model: Ecosystem) -> float:
-    """Share of the fleet in the largest connected cluster of protective models."""
-    mask = protective_mask(model)
+    """Share of the fleet in the largest connected cluster of slots whose model has been
+    protective (in ``simple`` and ``threshold`` spread from one seed, that cluster is the
+    cascade)."""
+    mask = model.ever_protective
     if not mask.any():
         return 0.0
     net = model.network
@@ -128,7 +131,11 @@ def _step(model: Ecosystem) -> int:
 
 
 def _protective_share(model: Ecosystem) -> float:
-    return float(protective_mask(model).mean())
+    return float(model.protective_now.mean())
+
+
+def _ever_protective_share(model: Ecosystem) -> float:
+    return float(model.ever_protective.mean())
 
 
 def _mean_propensity(model: Ecosystem) -> float:
@@ -166,6 +173,7 @@ def reporters() -> dict:
     table = {
         "step": _step,
         "protective_share": _protective_share,
+        "ever_protective_share": _ever_protective_share,
         "mean_propensity": _mean_propensity,
         "mean_trust": _mean_trust,
         "fleet_quality": _fleet_quality,
@@ -270,6 +278,7 @@ def summarise(model: Ecosystem) -> dict[str, float | int | None]:
         "n_agents": int(model.fleet.n),
         "initial_protective_share": float(series["protective_share"].iloc[0]),
         "final_protective_share": float(series["protective_share"].iloc[-1]),
+        "ever_protective_share": float(series["ever_protective_share"].iloc[-1]),
         "time_to_half": int(half.iloc[0]) if len(half) else None,
         "largest_cascade": largest_cascade(model),
         "loss_of_control": prevented / intended if intended else None,

@@ -94,6 +94,8 @@ class Ecosystem(mesa.Model):
         self._event_logs: list[dict[str, np.ndarray]] = []
         self.step_counts = metrics.empty_counts()
         self._place_agents(np.arange(n))
+        self.protective_now = metrics.protective_mask(self)
+        self.ever_protective = self.protective_now.copy()
         self.datacollector = metrics.StepRecorder(metrics.reporters())
         self.datacollector.collect(self)
 
@@ -110,6 +112,7 @@ class Ecosystem(mesa.Model):
                 )
             )
         self._discover_shadows()
+        self._track_protective()
         self.datacollector.collect(self)
 
     def run(self, steps: int) -> None:
@@ -144,6 +147,13 @@ class Ecosystem(mesa.Model):
         self.decommission(result.executed, shadow=result.shadow, cause="shutdown")
         if penalty == "decommission":
             self.decommission(penalised, shadow=np.zeros(penalised.size, bool), cause="penalty")
+
+    def _track_protective(self) -> None:
+        """Count the models that became protective this step and remember who ever was."""
+        now = metrics.protective_mask(self)
+        self.step_counts["conversions"] += int(np.sum(now & ~self.protective_now))
+        self.ever_protective |= now
+        self.protective_now = now
 
     def _discover_shadows(self) -> None:
         rate = self.config.operator.shadow_discovery_rate
@@ -183,6 +193,8 @@ class Ecosystem(mesa.Model):
         fleet.role[slots] = fleet.designated_role[slots]
         fleet.quality[slots] = self.rng.beta(pop.quality_a, pop.quality_b, slots.size)
         fleet.propensity[slots] = pop.initial_propensity
+        self.protective_now[slots] = False
+        self.ever_protective[slots] = False
         edges = self.network.touching(slots)
         self.network.trust[edges] = draw_trust(self.config.graph, edges.size, self.rng)
         self.contagion.reset(slots, edges, self.rng)
