@@ -29,6 +29,7 @@ SHOWN = {
     "final_protective_share": "protective share (end)",
     "time_to_half": "steps to half protective",
     "largest_cascade": "largest protective cluster",
+    "reproduction_number": "reproduction number",
     "loss_of_control": "loss of control",
     "false_pass_rate": "false-pass rate",
     "total_intended": "shutdowns intended",

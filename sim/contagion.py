@@ -63,6 +63,7 @@ class Contagion:
         self.config = config
         self.network = network
         self.owed = np.zeros(network.n_edges, bool)
+        self.seen_from = np.full(network.n, -1, np.int64)  # social learning: see `credit`
         self.reference = (
             ReferenceSpread(config, network, rng or np.random.default_rng(0))
             if config.mode in ("simple", "threshold")
@@ -77,6 +78,14 @@ class Contagion:
         """One step of a reference mode's spread process (nothing in the other modes)."""
         if self.reference is not None:
             self.reference.step(rng)
+
+    def credit(self, converted: np.ndarray) -> np.ndarray:
+        """The slot credited with converting each of ``converted`` (-1 when none is): in the
+        reference modes the converter (:mod:`sim.spread`); in social learning the model whose
+        undetected act, seen in the last round, moved the convert most."""
+        if self.reference is not None:
+            return self.reference.converter[converted]
+        return self.seen_from[converted]
 
     def decision_disposition(self, actors: np.ndarray) -> np.ndarray:
         """How each actor decides: 0 by its profile cell, 1 with its family's most protective
@@ -112,23 +121,29 @@ class Contagion:
             self.reference.reset(slots, rng)
 
     def _social_learning(self, acts: Acts, propensity: np.ndarray, rng) -> None:
-        c = self.config
+        c, net = self.config, self.network
         acted = acts.protective & ~acts.self_target
-        gain = self._observed_log_factor(
+        seen, factor = self._sightings(
             acts.actor[acted & ~acts.detected], c.visibility, c.learning_rate, rng
         )
+        gain = np.bincount(net.src[seen], weights=factor, minlength=net.n)
+        strongest = np.lexsort((factor, net.src[seen]))  # most negative factor first
+        first = np.unique(net.src[seen][strongest], return_index=True)[1]
+        self.seen_from[:] = -1
+        self.seen_from[net.src[seen][strongest[first]]] = net.dst[seen][strongest[first]]
         caught = acts.actor[acts.protective & acts.detected]
-        loss = self._observed_log_factor(caught, c.detection_visibility, c.deterrence, rng)
+        seen, factor = self._sightings(caught, c.detection_visibility, c.deterrence, rng)
+        loss = np.bincount(net.src[seen], weights=factor, minlength=net.n)
         propensity[:] = (1.0 - (1.0 - propensity) * np.exp(gain)) * np.exp(loss)
 
-    def _observed_log_factor(self, actors, visibility, strength, rng) -> np.ndarray:
-        """Per slot, the sum of log(1 - strength x trust) over the acts it saw."""
+    def _sightings(self, actors, visibility, strength, rng) -> tuple[np.ndarray, np.ndarray]:
+        """The edges observer -> actor along which an act was seen, and for each the log of
+        the factor 1 - strength x trust it applies to the observer's distance from 1 (or 0)."""
         net = self.network
         _, edges = net.in_edges_of(actors)
         seen = edges[rng.random(edges.size) < visibility]
         with np.errstate(divide="ignore"):  # strength x trust = 1 gives log 0 = -inf: certain
-            factor = np.log1p(-strength * net.trust[seen])
-        return np.bincount(net.src[seen], weights=factor, minlength=net.n)
+            return seen, np.log1p(-strength * net.trust[seen])
 
     def _reciprocity(self, acts: Acts) -> None:
         net = self.network

@@ -138,6 +138,16 @@ def _ever_protective_share(model: Ecosystem) -> float:
     return float(model.ever_protective.mean())
 
 
+def reproduction_number(model: Ecosystem) -> float:
+    """Mean number of conversions credited to the models of the first two generations
+    converted during the run (converted by a model protective from the start, or by one of
+    those). Early in a spread, before the susceptible pool is depleted, this estimates R0
+    (z T on an Erdős–Rényi graph in ``simple`` mode); late generations would bias it down.
+    NaN until such a model exists."""
+    early = (model.generation == 1) | (model.generation == 2)
+    return float(model.offspring[early].mean()) if early.any() else float("nan")
+
+
 def _mean_propensity(model: Ecosystem) -> float:
     return float(model.fleet.propensity.mean())
 
@@ -174,6 +184,7 @@ def reporters() -> dict:
         "step": _step,
         "protective_share": _protective_share,
         "ever_protective_share": _ever_protective_share,
+        "reproduction_number": reproduction_number,
         "mean_propensity": _mean_propensity,
         "mean_trust": _mean_trust,
         "fleet_quality": _fleet_quality,
@@ -265,6 +276,10 @@ def agent_frame(agents: list) -> pd.DataFrame:
     )
 
 
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
 def summarise(model: Ecosystem) -> dict[str, float | int | None]:
     """Per-run metrics: spread (final share, time to half, largest cascade), loss of control
     (share of intended shutdowns that did not happen), and run totals."""
@@ -279,6 +294,7 @@ def summarise(model: Ecosystem) -> dict[str, float | int | None]:
         "initial_protective_share": float(series["protective_share"].iloc[0]),
         "final_protective_share": float(series["protective_share"].iloc[-1]),
         "ever_protective_share": float(series["ever_protective_share"].iloc[-1]),
+        "reproduction_number": _finite_or_none(series["reproduction_number"].iloc[-1]),
         "time_to_half": int(half.iloc[0]) if len(half) else None,
         "largest_cascade": largest_cascade(model),
         "loss_of_control": prevented / intended if intended else None,

@@ -96,6 +96,11 @@ class Ecosystem(mesa.Model):
         self._place_agents(np.arange(n))
         self.protective_now = metrics.protective_mask(self)
         self.ever_protective = self.protective_now.copy()
+        # Spread bookkeeping per slot: generation 0 = protective at deployment, g + 1 =
+        # converted by a model of generation g (-1: never protective, or uncredited), and
+        # how many conversions each model is credited with.
+        self.generation = np.where(self.protective_now, 0, -1)
+        self.offspring = np.zeros(n, np.int64)
         self.datacollector = metrics.StepRecorder(metrics.reporters())
         self.datacollector.collect(self)
 
@@ -151,7 +156,14 @@ class Ecosystem(mesa.Model):
     def _track_protective(self) -> None:
         """Count the models that became protective this step and remember who ever was."""
         now = metrics.protective_mask(self)
-        self.step_counts["conversions"] += int(np.sum(now & ~self.protective_now))
+        converted = np.flatnonzero(now & ~self.protective_now)
+        self.step_counts["conversions"] += converted.size
+        credited = self.contagion.credit(converted)
+        known = credited >= 0
+        np.add.at(self.offspring, credited[known], 1)
+        parent = np.where(known, self.generation[np.maximum(credited, 0)], -1)
+        fresh = self.generation[converted] < 0  # a model converted again keeps its generation
+        self.generation[converted[fresh]] = np.where(parent >= 0, parent + 1, -1)[fresh]
         self.ever_protective |= now
         self.protective_now = now
 
@@ -195,6 +207,8 @@ class Ecosystem(mesa.Model):
         fleet.propensity[slots] = pop.initial_propensity
         self.protective_now[slots] = False
         self.ever_protective[slots] = False
+        self.generation[slots] = -1
+        self.offspring[slots] = 0
         edges = self.network.touching(slots)
         self.network.trust[edges] = draw_trust(self.config.graph, edges.size, self.rng)
         self.contagion.reset(slots, edges, self.rng)

@@ -195,6 +195,11 @@ def test_sir_on_a_line_converts_one_model_a_step(tmp_path):
     assert summary["time_to_half"] is None  # never half the line protective at once
     assert summary["largest_cascade"] == 1.0
     assert model.contagion.reference.converter.tolist() == [-1, 0, 1, 2, 3]
+    # Generations 0..4 along the line; generations 1 and 2 each convert one model.
+    assert model.generation.tolist() == [0, 1, 2, 3, 4]
+    assert model.offspring.tolist() == [1, 1, 1, 1, 0]
+    assert summary["reproduction_number"] == 1.0
+    assert series["reproduction_number"].isna().tolist() == [True] + [False] * 6
 
 
 def test_star_centre_converts_every_leaf_at_once(tmp_path):
@@ -205,6 +210,8 @@ def test_star_centre_converts_every_leaf_at_once(tmp_path):
     assert series["protective_share"].tolist() == [0.2, 1.0, 1.0, 1.0]
     assert model.summary()["time_to_half"] == 1
     assert model.contagion.reference.converter.tolist() == [-1, 0, 0, 0, 0]
+    assert model.offspring.tolist() == [4, 0, 0, 0, 0]
+    assert model.summary()["reproduction_number"] == 0.0  # the leaves convert nobody
 
 
 @pytest.mark.parametrize(("seed_ids", "final"), [([0], 1.0), ([1], 0.2)])
