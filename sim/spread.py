@@ -111,7 +111,8 @@ class ReferenceSpread:
         share = np.divide(protective_neighbours, degree, out=np.zeros(net.n), where=degree > 0)
         converted = np.nonzero((state == SUSCEPTIBLE) & (degree > 0) & (share >= self.threshold))[0]
         if converted.size:  # credit the protective neighbour converted last
-            owner, edges = _out_edges(net, converted)
+            owner, edges = net.out_edges_of(converted)
+            owner = converted[owner]
             live = active[net.dst[edges]]
             owner, edges = owner[live], edges[live]
             pick = np.lexsort((-self.order[net.dst[edges]], owner))
@@ -127,12 +128,3 @@ class ReferenceSpread:
         self.converter[slots] = -1
         self.order[slots] = 0
         self.threshold[slots] = self._draw_thresholds(slots.size, rng)
-
-
-def _out_edges(net: TrustNetwork, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All out-edges of ``nodes``: ``(owner, edge)`` with ``owner`` the node's slot."""
-    starts, stops = net.indptr[nodes], net.indptr[nodes + 1]
-    lengths = stops - starts
-    owner = np.repeat(nodes, lengths)
-    offsets = np.cumsum(lengths) - lengths
-    return owner, starts.repeat(lengths) + np.arange(owner.size) - offsets.repeat(lengths)

@@ -211,12 +211,12 @@ class TrustNetwork:
     def in_edges_of(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """All in-edges of ``nodes``: ``(owner, edge)`` with ``owner`` indexing into ``nodes``,
         grouped by owner in order."""
-        nodes = np.asarray(nodes, np.int64)
-        starts = self.in_indptr[nodes]
-        lengths = self.in_indptr[nodes + 1] - starts
-        owner = np.repeat(np.arange(nodes.size), lengths)
-        offsets = np.cumsum(lengths) - lengths
-        return owner, self.in_edges[starts[owner] + np.arange(owner.size) - offsets[owner]]
+        owner, positions = _expand(self.in_indptr, nodes)
+        return owner, self.in_edges[positions]
+
+    def out_edges_of(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """All out-edges of ``nodes``, like :meth:`in_edges_of`."""
+        return _expand(self.indptr, nodes)
 
     def touching(self, slots: np.ndarray) -> np.ndarray:
         """Ids of the edges into or out of any of ``slots``."""
@@ -246,3 +246,14 @@ class TrustNetwork:
             weight="trust",
         )
         return graph
+
+
+def _expand(indptr: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For CSR row pointers, every position of the rows of ``nodes``, with the index into
+    ``nodes`` of the row each came from."""
+    nodes = np.asarray(nodes, np.int64)
+    starts = indptr[nodes]
+    lengths = indptr[nodes + 1] - starts
+    owner = np.repeat(np.arange(nodes.size), lengths)
+    offsets = np.cumsum(lengths) - lengths
+    return owner, starts[owner] + np.arange(owner.size) - offsets[owner]
