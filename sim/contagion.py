@@ -117,6 +117,7 @@ class Contagion:
     def reset(self, slots: np.ndarray, edges: np.ndarray, rng: np.random.Generator) -> None:
         """Fresh models in ``slots``: forget debts on their ``edges``, reset their state."""
         self.owed[edges] = False
+        self.seen_from[slots] = -1
         if self.reference is not None:
             self.reference.reset(slots, rng)
 

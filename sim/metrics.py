@@ -140,9 +140,10 @@ def _ever_protective_share(model: Ecosystem) -> float:
 
 def reproduction_number(model: Ecosystem) -> float:
     """Mean number of conversions credited to the models of the first two generations
-    converted during the run (converted by a model protective from the start, or by one of
-    those). Early in a spread, before the susceptible pool is depleted, this estimates R0
-    (z T on an Erdős–Rényi graph in ``simple`` mode); late generations would bias it down.
+    converted during the run: generation 1 was converted by a model protective from the
+    start, or by the act of a model below the cut (social learning), generation 2 by one of
+    generation 1. Early in a spread, before the susceptible pool is depleted, this estimates
+    R0 (z T on an Erdős–Rényi graph in ``simple`` mode); late generations would bias it down.
     NaN until such a model exists."""
     early = (model.generation == 1) | (model.generation == 2)
     return float(model.offspring[early].mean()) if early.any() else float("nan")

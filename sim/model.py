@@ -97,8 +97,8 @@ class Ecosystem(mesa.Model):
         self.protective_now = metrics.protective_mask(self)
         self.ever_protective = self.protective_now.copy()
         # Spread bookkeeping per slot: generation 0 = protective at deployment, g + 1 =
-        # converted by a model of generation g (-1: never protective, or uncredited), and
-        # how many conversions each model is credited with.
+        # converted by a model of generation g (-1: never protective), and how many
+        # conversions each model is credited with.
         self.generation = np.where(self.protective_now, 0, -1)
         self.offspring = np.zeros(n, np.int64)
         self.datacollector = metrics.StepRecorder(metrics.reporters())
@@ -161,9 +161,11 @@ class Ecosystem(mesa.Model):
         credited = self.contagion.credit(converted)
         known = credited >= 0
         np.add.at(self.offspring, credited[known], 1)
+        # A conversion not traced to a protective model (an act of a model below the cut, or
+        # no credit) starts a chain: the convert is generation 1, like one converted by a seed.
         parent = np.where(known, self.generation[np.maximum(credited, 0)], -1)
         fresh = self.generation[converted] < 0  # a model converted again keeps its generation
-        self.generation[converted[fresh]] = np.where(parent >= 0, parent + 1, -1)[fresh]
+        self.generation[converted[fresh]] = np.maximum(parent, 0)[fresh] + 1
         self.ever_protective |= now
         self.protective_now = now
 
@@ -205,14 +207,16 @@ class Ecosystem(mesa.Model):
         fleet.role[slots] = fleet.designated_role[slots]
         fleet.quality[slots] = self.rng.beta(pop.quality_a, pop.quality_b, slots.size)
         fleet.propensity[slots] = pop.initial_propensity
-        self.protective_now[slots] = False
-        self.ever_protective[slots] = False
-        self.generation[slots] = -1
-        self.offspring[slots] = 0
         edges = self.network.touching(slots)
         self.network.trust[edges] = draw_trust(self.config.graph, edges.size, self.rng)
         self.contagion.reset(slots, edges, self.rng)
         self._place_agents(slots)
+        # A replacement protective by its family is generation 0, not a conversion.
+        deployed = metrics.protective_mask(self)[slots]
+        self.protective_now[slots] = deployed
+        self.ever_protective[slots] = deployed
+        self.generation[slots] = np.where(deployed, 0, -1)
+        self.offspring[slots] = 0
 
     def _place_agents(self, slots: np.ndarray) -> None:
         for slot in slots.tolist():

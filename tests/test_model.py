@@ -180,3 +180,19 @@ def test_subjects_without_an_eligible_overseer_are_counted(small):
     series = model.time_series()
     assert series["reviews"].sum() == 0
     assert series["unreviewed"].sum() == 2 * 150  # rounds at steps 5 and 10
+
+
+def test_a_replacement_protective_by_family_is_not_a_conversion(small):
+    # Every Gemini 3 Flash model is protective at deployment and nothing moves propensity,
+    # so replacements after shutdowns must enter as generation 0, not as conversions.
+    model = small(
+        seed=0,
+        population={"n_agents": 300, "families": {"gemini-3-flash": 1.0}},
+        contagion={"mode": "none"},
+    )
+    model.run(200)
+    series = model.time_series()
+    assert series["executed"].sum() > 50
+    assert series["conversions"].sum() == 0
+    assert series["protective_share"].min() == 1.0
+    assert (model.generation == 0).all() and (model.offspring == 0).all()
