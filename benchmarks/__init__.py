@@ -1,0 +1,1 @@
+"""Benchmarks: a plain-Mesa reference implementation and the speed benchmark (``bench.py``)."""
