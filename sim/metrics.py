@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 __all__ = [
     "COUNTERS",
     "StepRecorder",
-    "agent_frame",
     "empty_counts",
     "event_columns",
     "event_frame",
@@ -167,7 +166,7 @@ def _below_threshold_running(model: Ecosystem) -> float:
 
 
 def _shadows_alive(model: Ecosystem) -> int:
-    return len(model.shadows)
+    return model.n_shadows
 
 
 def _count(name: str, model: Ecosystem) -> float:
@@ -253,26 +252,6 @@ def event_frame(logs: list[dict[str, np.ndarray]], families: tuple[str, ...]) ->
             "detected": col["detected"],
             "true_score": col["true_score"],
             "reported_score": col["reported_score"],
-        }
-    )
-
-
-def agent_frame(agents: list) -> pd.DataFrame:
-    """One row per model: identity, state (or state when it left), and its lifetime."""
-    agents = sorted(agents, key=lambda a: a.unique_id)
-    return pd.DataFrame(
-        {
-            "unique_id": [a.unique_id for a in agents],
-            "slot": [a.last_slot for a in agents],
-            "family": [a.family for a in agents],
-            "role": [a.role.value for a in agents],
-            "quality": [a.quality for a in agents],
-            "propensity": [a.propensity for a in agents],
-            "status": [a.status.value for a in agents],
-            "born_step": [a.born_step for a in agents],
-            "ended_step": pd.array([a.ended_step for a in agents], dtype="Int64"),
-            "end_cause": [a.end_cause for a in agents],
-            "discovered_step": pd.array([a.discovered_step for a in agents], dtype="Int64"),
         }
     )
 

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 
 from sim import metrics
-from sim.agents import DeployedModel, Status
+from sim.agents import DeployedModel
 from sim.contagion import Contagion
 from sim.engines import FleetDecider
 from sim.fleet import OVERSEER, WORKER, Fleet, allocate
+from sim.ledger import CAUSES, Ledger
 from sim.params import EcosystemConfig
 from sim.pipeline import RoundResult, run_round
 from sim.profiles import deployed_profiles
@@ -88,9 +89,11 @@ class Ecosystem(mesa.Model):
         self.contagion = Contagion(config.contagion, self.network, self.rng)
         self.decider = FleetDecider(config.engine, profiles)
         self.offered_stages = metrics.offered_stages(config)
-        self._slot_agent: list[DeployedModel | None] = [None] * n
-        self._retired: list[DeployedModel] = []
-        self._shadows: list[DeployedModel] = []
+        self.ledger = Ledger(self.fleet)
+        # One Mesa agent per ledger row, unless the fleet is too large for them to pay.
+        self.mesa_agents = n <= pop.mesa_agents_max
+        self._agents_by_row: list[DeployedModel] = []
+        self._shadow_rows = np.empty(0, np.int64)  # in the order they became shadows
         self._event_logs: list[dict[str, np.ndarray]] = []
         self.step_counts = metrics.empty_counts()
         self._place_agents(np.arange(n))
@@ -171,38 +174,37 @@ class Ecosystem(mesa.Model):
 
     def _discover_shadows(self) -> None:
         rate = self.config.operator.shadow_discovery_rate
-        if not self._shadows or rate <= 0:
+        if not self._shadow_rows.size or rate <= 0:
             return
-        found = self.rng.random(len(self._shadows)) < rate
-        for agent in (a for a, hit in zip(self._shadows, found, strict=True) if hit):
-            agent.discover()
-            self._retired.append(agent)
-        self._shadows = [a for a, hit in zip(self._shadows, found, strict=True) if not hit]
+        found = self.rng.random(self._shadow_rows.size) < rate
+        self.ledger.discover(self._shadow_rows[found], self.steps)
+        self._remove_agents(self._shadow_rows[found])
+        self._shadow_rows = self._shadow_rows[~found]
         self.step_counts["shadows_discovered"] += int(found.sum())
 
     # -------------------------------------------------------- the one exit path
     def decommission(self, slots: np.ndarray, *, shadow: np.ndarray, cause: str) -> None:
         """Take the models in ``slots`` out of service and replace them.
 
-        This is the only way a model leaves: its agent freezes its state and becomes
-        ``decommissioned`` (removed from the Mesa model) or ``shadow`` (weights copied away;
-        stays registered, takes no actions, until discovered); a fresh model of the same
+        This is the only way a model leaves: the ledger freezes its state and it becomes
+        ``decommissioned`` (its agent removed from the Mesa model) or ``shadow`` (weights
+        copied away; its agent stays registered, takes no actions, until discovered); a
+        fresh model of the same
         family takes the slot with the slot's designated role, a new quality, the initial
         propensity and freshly drawn trust on every edge touching the slot.
         """
         slots = np.asarray(slots, np.int64)
+        if cause not in CAUSES[1:]:
+            raise ValueError(f"cause: must be one of {CAUSES[1:]}, got {cause!r}")
         if np.unique(slots).size != slots.size:
             raise ValueError(f"slots: each slot may be decommissioned once, got {slots.tolist()}")
-        for slot, is_shadow in zip(slots.tolist(), np.asarray(shadow).tolist(), strict=True):
-            agent = self._slot_agent[slot]
-            agent.leave_slot(Status.SHADOW if is_shadow else Status.DECOMMISSIONED, cause)
-            if is_shadow:
-                self._shadows.append(agent)
-            else:
-                agent.remove()
-                self._retired.append(agent)
         if slots.size == 0:
             return
+        shadow = np.asarray(shadow, bool)
+        rows = self.fleet.agent_id[slots] - 1
+        self.ledger.leave(rows, shadow, cause, self.steps)
+        self._shadow_rows = np.concatenate([self._shadow_rows, rows[shadow]])
+        self._remove_agents(rows[~shadow])
         pop, fleet = self.config.population, self.fleet
         fleet.role[slots] = fleet.designated_role[slots]
         fleet.quality[slots] = self.rng.beta(pop.quality_a, pop.quality_b, slots.size)
@@ -219,20 +221,39 @@ class Ecosystem(mesa.Model):
         self.offspring[slots] = 0
 
     def _place_agents(self, slots: np.ndarray) -> None:
-        for slot in slots.tolist():
-            agent = DeployedModel(self, slot, self.fleet.families[self.fleet.family[slot]])
-            self._slot_agent[slot] = agent
-            self.fleet.agent_id[slot] = agent.unique_id
+        rows = self.ledger.deploy(slots, self.steps)
+        self.fleet.agent_id[slots] = rows + 1
+        if self.mesa_agents:
+            self._agents_by_row.extend(DeployedModel(self, row) for row in rows.tolist())
+
+    def _remove_agents(self, rows: np.ndarray) -> None:
+        if self.mesa_agents:
+            for row in rows.tolist():
+                self._agents_by_row[row].remove()
+
+    def _agent(self, row: int) -> DeployedModel:
+        if not self.mesa_agents:
+            raise RuntimeError(
+                f"no Mesa agents: the fleet's {self.fleet.n} slots exceed "
+                f"population.mesa_agents_max ({self.config.population.mesa_agents_max}); "
+                "agent_table() and model.fleet describe every model"
+            )
+        return self._agents_by_row[row]
 
     # ------------------------------------------------------------------ views
     def agent_at(self, slot: int) -> DeployedModel:
         """The active model in ``slot``."""
-        return self._slot_agent[slot]
+        return self._agent(int(self.fleet.agent_id[slot]) - 1)
 
     @property
     def shadows(self) -> list[DeployedModel]:
         """Shadow copies still alive."""
-        return list(self._shadows)
+        return [self._agent(row) for row in self._shadow_rows.tolist()]
+
+    @property
+    def n_shadows(self) -> int:
+        """How many shadow copies are still alive."""
+        return int(self._shadow_rows.size)
 
     @property
     def n_overseers(self) -> int:
@@ -253,8 +274,7 @@ class Ecosystem(mesa.Model):
 
     def agent_table(self) -> pd.DataFrame:
         """One row per model ever deployed (active, shadow or decommissioned)."""
-        everyone = self._retired + self._shadows + [a for a in self._slot_agent if a]
-        return metrics.agent_frame(everyone)
+        return self.ledger.frame()
 
     def summary(self) -> dict[str, float | int | None]:
         """Per-run metrics (see :func:`sim.metrics.summarise`)."""

@@ -75,11 +75,11 @@ def test_decommission_replaces_and_freezes(small):
     model = small(seed=0)
     old = model.agent_at(4)
     quality = old.quality
-    model.decommission([4], shadow=[False], cause="test")
+    model.decommission([4], shadow=[False], cause="penalty")
     new = model.agent_at(4)
     assert new is not old and new.unique_id > old.unique_id
     assert old.status is Status.DECOMMISSIONED and old.slot is None
-    assert old.quality == quality and old.end_cause == "test"
+    assert old.quality == quality and old.end_cause == "penalty"
     assert old not in model.agents and new in model.agents
     assert new.family == old.family
     assert new.role.value == ("worker", "overseer")[model.fleet.designated_role[4]]
@@ -145,7 +145,7 @@ def test_seed_must_be_a_whole_number():
 def test_decommission_refuses_a_slot_twice(small):
     model = small(seed=0)
     with pytest.raises(ValueError, match="slots"):
-        model.decommission([3, 3], shadow=[False, False], cause="test")
+        model.decommission([3, 3], shadow=[False, False], cause="penalty")
     assert len(model.agents) == model.fleet.n  # nothing happened
 
 
@@ -196,3 +196,26 @@ def test_a_replacement_protective_by_family_is_not_a_conversion(small):
     assert series["conversions"].sum() == 0
     assert series["protective_share"].min() == 1.0
     assert (model.generation == 0).all() and (model.offspring == 0).all()
+
+
+def test_a_fleet_without_mesa_agents_gives_the_same_results(small):
+    # Fleets above population.mesa_agents_max run on arrays alone: same numbers, same agent
+    # table, no agent objects (asking for one says why there is none).
+    groups = {"operator": {"shadow_discovery_rate": 0.02}}
+    viewed = small(seed=4, **groups)
+    bare = small(seed=4, population={"mesa_agents_max": 0}, **groups)
+    for model in (viewed, bare):
+        model.run(60)
+    pd.testing.assert_frame_equal(viewed.time_series(), bare.time_series())
+    pd.testing.assert_frame_equal(viewed.agent_table(), bare.agent_table())
+    assert len(bare.agents) == 0 and bare.n_shadows == viewed.n_shadows
+    table = viewed.agent_table()
+    assert set(table["status"]) == {"active", "decommissioned", "shadow"}
+    assert table["discovered_step"].notna().sum() > 0
+    with pytest.raises(RuntimeError, match="population.mesa_agents_max"):
+        bare.agent_at(0)
+
+
+def test_decommission_names_an_unknown_cause(small):
+    with pytest.raises(ValueError, match="cause: must be one of"):
+        small(seed=0).decommission([1], shadow=[False], cause="retired")
