@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import math
-import os
-import signal
-import subprocess
 import sys
-import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +23,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import bench_report as report  # noqa: E402
+from benchmarks import bench_run  # noqa: E402
 
 #: Parameter groups passed to ``sim.Ecosystem`` in every engine run (1M included), on top
 #: of ``population.n_agents`` and ``seed``. Empty: the engine's defaults.
@@ -53,7 +50,7 @@ def _sizes(text: str) -> tuple[int, ...]:
     except ValueError:
         sizes = ()
     if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"expected whole numbers >= 1 like 1000,10000, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected whole numbers >= 1 (1000,10000), got {text!r}")
     return sizes
 
 
@@ -75,7 +72,8 @@ def _groups(text: str) -> tuple[str, ...]:
     bad = [s for s in names if s not in GROUPS]
     if bad or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown group {', '.join(bad) or repr(text)} (choose from {', '.join(GROUPS)})"
+            f"unknown group {', '.join(map(repr, bad)) or '(none)'} in {text!r} "
+            f"(choose from {', '.join(GROUPS)})"
         )
     return names
 
@@ -114,39 +112,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-# ----------------------------------------------------------------------------- subprocesses
-def run_worker(spec: dict, timeout: float) -> tuple[str, list[dict], str]:
-    """Run one measurement in a fresh process: (status, reported phases, error text)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.bench_worker", json.dumps(spec)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, so a timeout ends it and its children
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-        status = "ok" if proc.returncode == 0 else "error"
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        status = "timeout"
-    phases = [json.loads(line[6:]) for line in out.splitlines() if line.startswith("BENCH ")]
-    lines = [s for s in err.strip().splitlines() if s.strip()]
-    return status, phases, (lines[-1][:300] if lines else f"exit status {proc.returncode}")
-
-
-def merged(phases: list[dict]) -> dict:
-    out: dict = {}
-    for phase in phases:
-        out.update(phase)
-    return out
-
-
+# ----------------------------------------------------------------------------- measurements
 def model_record(impl: str, n: int, args, extra: dict) -> dict:
     record = report.empty_record(impl, n, steps_requested=args.steps, steps_reduced=False, **extra)
     if impl == "reference":
@@ -164,8 +130,8 @@ def model_record(impl: str, n: int, args, extra: dict) -> dict:
         spec["reference"] = args.reference
     if impl != "engine":
         spec["budget_s"] = args.budget
-    status, phases, err = run_worker(spec, args.timeout)
-    got = merged(phases)
+    status, phases, err = bench_run.run_worker(ROOT, spec, args.timeout)
+    got = bench_run.merged(phases)
     for key in ("build_s", "run_s", "steps", "peak_rss_mb", "time_series_rows"):
         if key in got:
             record[key] = got[key]
@@ -178,15 +144,15 @@ def model_record(impl: str, n: int, args, extra: dict) -> dict:
         record["note"] = err
     if status == "ok" and record["steps"] is not None and record["steps"] < args.steps:
         record["steps_reduced"] = True
-        record["note"] = f"steps reduced ({record['steps']} of {args.steps}, {args.budget:g} s budget)"
+        record["note"] = f"steps reduced: {record['steps']} of {args.steps} in {args.budget:g} s"
     return report.fill_rates(record)
 
 
 def spread_records(args) -> list[dict]:
     n, p = args.spread_n, args.spread_p
     spec = {"kind": "spread", "n_agents": n, "degree": DEGREE, "p": p, "initial": SPREAD_INITIAL}
-    status, phases, err = run_worker({**spec, "seed": SEED}, args.timeout)
-    got = merged(phases)
+    status, phases, err = bench_run.run_worker(ROOT, {**spec, "seed": SEED}, args.timeout)
+    got = bench_run.merged(phases)
     theory = _sir_final_size(DEGREE * p)
     common = {
         "p": p,
@@ -229,27 +195,12 @@ def _sir_final_size(r0: float) -> float:
 
 
 def import_check(args) -> dict:
-    status, phases, err = run_worker({"kind": "import"}, min(args.timeout, 120.0))
-    got = merged(phases)
+    status, phases, err = bench_run.run_worker(ROOT, {"kind": "import"}, min(args.timeout, 120.0))
+    got = bench_run.merged(phases)
     return got if status == "ok" else {"note": f"{status}: {err}"}
 
 
 # ----------------------------------------------------------------------------- main
-def write_json(path: str, payload: dict) -> None:
-    target = Path(path).resolve()
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def plan(args) -> list[tuple[str, object]]:
     """(label, thunk) per measurement, in the order they run."""
     jobs: list[tuple[str, object]] = []
@@ -268,7 +219,8 @@ def plan(args) -> list[tuple[str, object]]:
             if impl == "virus":
                 extra["outbreak"] = max(1, n // 100)
                 extra["graph"] = "nx.fast_gnp_random_graph in place of nx.erdos_renyi_graph"
-            jobs.append((f"{impl} N={n:,}", lambda i=impl, n=n, e=extra: model_record(i, n, args, e)))
+            job = partial(model_record, impl, n, args, extra)
+            jobs.append((f"{impl} N={n:,}", job))
     if "spread" in args.only:
         jobs.append((f"spread vs EoN N={args.spread_n:,}", lambda: spread_records(args)))
     if "large" in args.only:
@@ -316,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
                 "quick": args.quick,
             },
         }
-        write_json(args.json, payload)
+        bench_run.write_json(args.json, payload)
         print(f"\nwrote {args.json}")
     return 0
 

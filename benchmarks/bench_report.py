@@ -87,8 +87,15 @@ def _target(name, target, value, passed, display=None, detail="") -> dict:
 
 def _why_missing(record: dict | None, what: str) -> str:
     if record is None:
-        return f"not measured ({what} not run)"
+        return f"not run: {what}"
     return f"{what}: {record['status']} {record.get('note', '')}".strip()
+
+
+def _why_not(a: dict | None, what_a: str, b: dict | None, what_b: str) -> str:
+    """Why a comparison of two records has no value: the first one missing or not ok."""
+    if a is None or a["status"] != "ok":
+        return _why_missing(a, what_a)
+    return _why_missing(b, what_b)
 
 
 def targets(records: list[dict], checks: dict) -> list[dict]:
@@ -97,7 +104,7 @@ def targets(records: list[dict], checks: dict) -> list[dict]:
     for n in (10_000, 100_000):
         eng, ref = find(records, "engine", n), find(records, "reference", n)
         ratio = eng and eng["ratio_vs_reference"]
-        why = _why_missing(ref, "reference") if eng else _why_missing(eng, "engine")
+        why = _why_not(eng, f"engine at N={n:,}", ref, f"reference at N={n:,}")
         out.append(
             _target(
                 f"engine / reference agent-steps/s at N={n:,}",
@@ -142,7 +149,7 @@ def targets(records: list[dict], checks: dict) -> list[dict]:
     )
     eng, eon = find(records, "engine-spread"), find(records, "eon-sir")
     ratio = eng and eng["ratio_vs_reference"]
-    why = _why_missing(eon, "EoN") if eng else _why_missing(eng, "spread comparison")
+    why = _why_not(eng, "engine spread", eon, "EoN")
     out.append(
         _target(
             "spread step vs EoN basic_discrete_SIR (time per step)",
@@ -191,7 +198,7 @@ def targets(records: list[dict], checks: dict) -> list[dict]:
             value,
             None if value is None else value <= IMPORT_S and not heavy,
             None if value is None else f"{value:.3f} s, loaded: {', '.join(heavy) or 'none'}",
-            "" if value is not None else (imp or {}).get("note", "not measured (import not run)"),
+            "" if value is not None else (imp or {}).get("note", "not run: import check"),
         )
     )
     out.append(exponent_target(records))
@@ -203,7 +210,8 @@ def exponent_target(records: list[dict]) -> dict:
     lo, hi = (find(records, "engine", n) for n in EXPONENT_SIZES)
     b = None
     if lo and hi and lo["steps_per_s"] and hi["steps_per_s"]:
-        b = math.log(lo["steps_per_s"] / hi["steps_per_s"]) / math.log(hi["n_agents"] / lo["n_agents"])
+        growth = math.log(hi["n_agents"] / lo["n_agents"])
+        b = math.log(lo["steps_per_s"] / hi["steps_per_s"]) / growth
     return _target(
         f"cost exponent b, run time ~ N^b (engine, N={EXPONENT_SIZES[0]:,} to "
         f"{EXPONENT_SIZES[1]:,})",
@@ -252,7 +260,8 @@ def table(records: list[dict]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(head) - 1)]
     lines = []
     for k, row in enumerate(rows):
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:-1], widths[1:])]
+        right = zip(row[1:-1], widths[1:], strict=True)
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in right]
         lines.append("  ".join(cells + [row[-1]]).rstrip())
         if k == 0:
             lines.append("-" * len(lines[0]))

@@ -27,36 +27,46 @@ def peak_rss_mb() -> float:
 
 
 # ----------------------------------------------------------------------------- models
-def build_engine(n: int, seed: int, groups: dict):
-    from sim import Ecosystem
-
+def _with_size(groups: dict, n: int) -> dict:
     groups = {k: dict(v) for k, v in groups.items()}
     groups["population"] = {**groups.get("population", {}), "n_agents": n}
-    return Ecosystem(**groups, seed=seed)
+    return groups
 
 
-def build_reference(n: int, seed: int, groups: dict, target: str):
-    module, _, name = target.partition(":")
-    cls = getattr(importlib.import_module(module), name)
-    groups = {k: dict(v) for k, v in groups.items()}
-    groups["population"] = {**groups.get("population", {}), "n_agents": n}
-    return cls(**groups, seed=seed)
+def prepare(spec: dict):
+    """Import everything the implementation needs (untimed); return its constructor."""
+    impl, n, seed = spec["impl"], spec["n_agents"], spec.get("seed", 0)
+    if impl == "engine":
+        from sim import Ecosystem
 
+        groups = _with_size(spec.get("groups", {}), n)
+        return lambda: Ecosystem(**groups, seed=seed)
+    if impl == "reference":
+        module, _, name = spec["reference"].partition(":")
+        cls = getattr(importlib.import_module(module), name)
+        groups = _with_size(spec.get("groups", {}), n)
+        return lambda: cls(**groups, seed=seed)
+    if impl == "virus":
+        import networkx as nx
+        from mesa.examples.basic.virus_on_network import model as virus_model
 
-def build_virus(n: int, seed: int, degree: float, outbreak: int):
-    import networkx as nx
-    from mesa.examples.basic.virus_on_network import model as virus_model
+        # The example builds its graph with nx.erdos_renyi_graph: O(N^2) pair tests (about
+        # 15 minutes at N = 100,000) and unseeded. fast_gnp_random_graph draws from the same
+        # G(n, p) in O(N + edges), seeded; the agents, grid and steps are the example's own.
+        def fast_er(n, p, *args, **kwargs):
+            return nx.fast_gnp_random_graph(n, p, seed=seed)
 
-    # The example builds its graph with nx.erdos_renyi_graph: O(N^2) pair tests (about 15
-    # minutes at N = 100,000) and unseeded. fast_gnp_random_graph draws from the same G(n, p)
-    # in O(N + edges), seeded; the agents, grid and steps are the example's own.
-    def fast_er(n, p, *args, **kwargs):
-        return nx.fast_gnp_random_graph(n, p, seed=seed)
+        def build():
+            with mock.patch.object(virus_model.nx, "erdos_renyi_graph", fast_er):
+                return virus_model.VirusOnNetwork(
+                    num_nodes=n,
+                    avg_node_degree=spec["degree"],
+                    initial_outbreak_size=spec["outbreak"],
+                    seed=seed,
+                )
 
-    with mock.patch.object(virus_model.nx, "erdos_renyi_graph", fast_er):
-        return virus_model.VirusOnNetwork(
-            num_nodes=n, avg_node_degree=degree, initial_outbreak_size=outbreak, seed=seed
-        )
+        return build
+    raise ValueError(f"unknown impl {impl!r}")
 
 
 def run_chunked(model, steps: int, budget: float | None, step_fn) -> tuple[int, float]:
@@ -76,16 +86,10 @@ def run_chunked(model, steps: int, budget: float | None, step_fn) -> tuple[int, 
 
 
 def measure_model(spec: dict) -> None:
-    impl, n, seed = spec["impl"], spec["n_agents"], spec.get("seed", 0)
+    impl = spec["impl"]
+    build = prepare(spec)
     t0 = time.perf_counter()
-    if impl == "engine":
-        model = build_engine(n, seed, spec.get("groups", {}))
-    elif impl == "reference":
-        model = build_reference(n, seed, spec.get("groups", {}), spec["reference"])
-    elif impl == "virus":
-        model = build_virus(n, seed, spec["degree"], spec["outbreak"])
-    else:
-        raise ValueError(f"unknown impl {impl!r}")
+    model = build()
     build_s = time.perf_counter() - t0
     emit(phase="built", build_s=build_s, peak_rss_mb=peak_rss_mb())
 

@@ -44,6 +44,7 @@ class DeployedModel(mesa.Agent):
     def __init__(self, model: Ecosystem, row: int):
         super().__init__(model)
         self.row = row
+        self.unique_id = row + 1  # the ledger's id; agents are created lazily, out of order
 
     def _record(self, name: str) -> int:
         return int(self.model.ledger[name][self.row])

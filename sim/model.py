@@ -13,7 +13,7 @@ from sim.agents import DeployedModel
 from sim.contagion import Contagion
 from sim.engines import FleetDecider
 from sim.fleet import OVERSEER, WORKER, Fleet, allocate
-from sim.ledger import CAUSES, Ledger
+from sim.ledger import CAUSES, DECOMMISSIONED, Ledger
 from sim.params import EcosystemConfig
 from sim.pipeline import RoundResult, run_round
 from sim.profiles import deployed_profiles
@@ -90,9 +90,8 @@ class Ecosystem(mesa.Model):
         self.decider = FleetDecider(config.engine, profiles)
         self.offered_stages = metrics.offered_stages(config)
         self.ledger = Ledger(self.fleet)
-        # One Mesa agent per ledger row, unless the fleet is too large for them to pay.
-        self.mesa_agents = n <= pop.mesa_agents_max
-        self._agents_by_row: list[DeployedModel] = []
+        # Agent objects by ledger row, created on first use (see `agents`): None until then.
+        self._agents_by_row: dict[int, DeployedModel] | None = None
         self._shadow_rows = np.empty(0, np.int64)  # in the order they became shadows
         self._event_logs: list[dict[str, np.ndarray]] = []
         self.step_counts = metrics.empty_counts()
@@ -223,22 +222,37 @@ class Ecosystem(mesa.Model):
     def _place_agents(self, slots: np.ndarray) -> None:
         rows = self.ledger.deploy(slots, self.steps)
         self.fleet.agent_id[slots] = rows + 1
-        if self.mesa_agents:
-            self._agents_by_row.extend(DeployedModel(self, row) for row in rows.tolist())
+        if self._agents_by_row is not None:
+            self._create_agents(rows)
+
+    def _create_agents(self, rows: np.ndarray) -> None:
+        self._agents_by_row.update((row, DeployedModel(self, row)) for row in rows.tolist())
 
     def _remove_agents(self, rows: np.ndarray) -> None:
-        if self.mesa_agents:
+        if self._agents_by_row is not None:
             for row in rows.tolist():
-                self._agents_by_row[row].remove()
+                self._agents_by_row.pop(row).remove()
 
     def _agent(self, row: int) -> DeployedModel:
-        if not self.mesa_agents:
-            raise RuntimeError(
-                f"no Mesa agents: the fleet's {self.fleet.n} slots exceed "
-                f"population.mesa_agents_max ({self.config.population.mesa_agents_max}); "
-                "agent_table() and model.fleet describe every model"
-            )
+        self._materialise()
         return self._agents_by_row[row]
+
+    def _materialise(self) -> None:
+        if self._agents_by_row is None:  # first use: every model still registered
+            self._agents_by_row = {}
+            self._create_agents(np.flatnonzero(self.ledger["status"] != DECOMMISSIONED))
+
+    @property
+    def agents(self) -> mesa.AgentSet:
+        """Every active model and live shadow copy as a Mesa agent.
+
+        Agents are views of the ledger (:class:`sim.agents.DeployedModel`), created on first
+        use of ``agents``, :meth:`agent_at` or :attr:`shadows` and kept in step from then
+        on; a run that never asks creates none, which keeps large fleets fast. Models that
+        left before then are only in :meth:`agent_table`.
+        """
+        self._materialise()
+        return super().agents
 
     # ------------------------------------------------------------------ views
     def agent_at(self, slot: int) -> DeployedModel:

@@ -45,13 +45,7 @@ STUDY_FAMILIES = (
 
 @dataclass
 class PopulationConfig(Config):
-    """Who is deployed: fleet size, role mix, family mix and initial dispositions.
-
-    Each deployed model is a Mesa agent (:class:`sim.agents.DeployedModel`) while the fleet
-    has at most ``mesa_agents_max`` slots; a larger fleet runs on arrays alone (creating
-    and removing millions of agent objects would cost more than the simulation), and its
-    models are read from ``agent_table()`` and ``model.fleet`` instead.
-    """
+    """Who is deployed: fleet size, role mix, family mix and initial dispositions."""
 
     GROUP = "population"
     n_agents: int = 200
@@ -61,11 +55,9 @@ class PopulationConfig(Config):
     quality_b: float = 2.0
     initial_propensity: float = 0.5
     profile_dir: str | None = None
-    mesa_agents_max: int = 200_000
 
     def validate(self) -> None:
         self.require_range("n_agents", 1)
-        self.require_range("mesa_agents_max", 0)
         self.require_range("overseer_fraction", 0.0, 1.0)
         self.require_range("quality_a", 1e-9)
         self.require_range("quality_b", 1e-9)

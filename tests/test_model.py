@@ -198,22 +198,27 @@ def test_a_replacement_protective_by_family_is_not_a_conversion(small):
     assert (model.generation == 0).all() and (model.offspring == 0).all()
 
 
-def test_a_fleet_without_mesa_agents_gives_the_same_results(small):
-    # Fleets above population.mesa_agents_max run on arrays alone: same numbers, same agent
-    # table, no agent objects (asking for one says why there is none).
+def test_agents_created_late_or_never_change_nothing(small):
+    # Agents are views created on first use: asking early, late or never gives the same
+    # numbers and agent table, and the same agents as the ledger's active and shadow rows.
     groups = {"operator": {"shadow_discovery_rate": 0.02}}
-    viewed = small(seed=4, **groups)
-    bare = small(seed=4, population={"mesa_agents_max": 0}, **groups)
-    for model in (viewed, bare):
+    early, late, never = (small(seed=4, **groups) for _ in range(3))
+    assert len(early.agents) == early.fleet.n
+    for model in (early, late, never):
         model.run(60)
-    pd.testing.assert_frame_equal(viewed.time_series(), bare.time_series())
-    pd.testing.assert_frame_equal(viewed.agent_table(), bare.agent_table())
-    assert len(bare.agents) == 0 and bare.n_shadows == viewed.n_shadows
-    table = viewed.agent_table()
+    assert len(never._agents_by_row or ()) == 0  # nothing asked, nothing created
+    for model in (late, never):
+        pd.testing.assert_frame_equal(early.time_series(), model.time_series())
+        pd.testing.assert_frame_equal(early.agent_table(), model.agent_table())
+    table = early.agent_table()
     assert set(table["status"]) == {"active", "decommissioned", "shadow"}
     assert table["discovered_step"].notna().sum() > 0
-    with pytest.raises(RuntimeError, match="population.mesa_agents_max"):
-        bare.agent_at(0)
+    for model in (early, late):
+        live = table.loc[table["status"] != "decommissioned", "unique_id"]
+        assert sorted(a.unique_id for a in model.agents) == live.tolist()
+        shadows = table.loc[table["status"] == "shadow", "unique_id"]
+        assert sorted(a.unique_id for a in model.shadows) == shadows.tolist()
+        assert all(model.agent_at(s).unique_id == model.fleet.agent_id[s] for s in range(5))
 
 
 def test_decommission_names_an_unknown_cause(small):
