@@ -102,7 +102,9 @@ def _random_evaluators(subjects, need, case, evaluator, eligible, family, cross_
     """Fill the places in ``need`` (one case index per place) with random eligible overseers,
     never the subject itself and never an overseer the case already has."""
     pool = np.nonzero(eligible)[0]
-    taken = case * n + evaluator
+    needy = np.zeros(subjects.size, bool)
+    needy[need] = True
+    taken = case[needy[case]] * n + evaluator[needy[case]]  # only these cases can collide
     found_case, found_evaluator = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
     for _ in range(_FILL_ATTEMPTS):
         if need.size == 0:
