@@ -181,9 +181,9 @@ class TrustNetwork:
     def __init__(self, graph: nx.Graph, n: int, config: GraphConfig, rng: np.random.Generator):
         # Read the adjacency in bulk (an undirected graph lists each edge both ways): list
         # comprehensions over millions of edge tuples dominated building large fleets.
-        nodes, rows = zip(*graph.adjacency(), strict=True) if len(graph) else ((), ())
+        rows = [row for _, row in graph.adjacency()]  # in node order, like iter(graph)
         degree = np.fromiter(map(len, rows), np.int64, count=len(rows))
-        src = np.repeat(np.array(nodes, np.int64), degree)
+        src = np.repeat(np.fromiter(graph, np.int64, count=len(rows)), degree)
         dst = np.fromiter(chain.from_iterable(rows), np.int64, count=src.size)
         given = np.full(src.size, np.nan)
         if any(chain.from_iterable(row.values() for row in rows)):  # some edge has data
@@ -194,7 +194,9 @@ class TrustNetwork:
             )
         keep = src != dst
         src, dst, given = src[keep], dst[keep], given[keep]
-        order = np.argsort(src * n + dst)  # (src, dst) order; ordered pairs never repeat
+        # (src, dst) order; ordered pairs never repeat. Rows come grouped by source, which
+        # a stable (merge) sort exploits.
+        order = np.argsort(src * n + dst, kind="stable")
         self.n = n
         self.src = src[order]
         self.dst = dst[order]
