@@ -73,14 +73,21 @@ def assign_evaluators(
 
 
 def _known_evaluators(subjects, network, eligible, family, k, cross_family, rng):
-    """Up to k eligible in-neighbours per subject, in random order."""
+    """Up to k eligible in-neighbours per subject, chosen at random (the k with the lowest
+    of one uniform draw per in-neighbour)."""
     case, edges = network.in_edges_of(subjects)
-    candidate = network.src[edges]
-    valid = eligible[candidate] & (candidate != subjects[case])
+    candidate = network.src[edges]  # never the subject: the network has no self-loops
+    draw = rng.random(case.size)
+    valid = eligible[candidate]
     if cross_family:
         valid &= family[candidate] != family[subjects[case]]
-    draw = rng.random(case.size)
-    case, candidate, draw = case[valid], candidate[valid], draw[valid]
+    keep = np.flatnonzero(valid)
+    case, candidate, draw = case[keep], candidate[keep], draw[keep]
+    if k == 1:  # the lowest draw of each case's run (cases come grouped): no sort needed
+        first = np.flatnonzero(np.diff(case, prepend=-1))
+        lowest = np.minimum.reduceat(draw, first) if first.size else draw
+        chosen = draw == np.repeat(lowest, np.diff(first, append=case.size))
+        return case[chosen], candidate[chosen]
     order = np.argsort(case + draw)  # random order within each case (one float key is
     # several times faster than lexsort, and exact: draws are in [0, 1))
     case, candidate = case[order], candidate[order]

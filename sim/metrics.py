@@ -101,13 +101,17 @@ def offered_stages(config) -> list[int]:
     return [STAGES.index(stage) for stage in stages]
 
 
-def protective_mask(model: Ecosystem) -> np.ndarray:
-    """Boolean mask over slots of models counted as protective (see module docstring)."""
+def protective_mask(model: Ecosystem, slots: np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask over slots (all, or ``slots``) of models counted as protective (see
+    module docstring)."""
+    slots = slice(None) if slots is None else slots
     state = model.contagion.protective_state()
     if state is not None:
-        return state.copy()
+        return state[slots].copy()
     fleet = model.fleet
-    rate = model.decider.peak_rate(fleet.family, fleet.propensity, model.offered_stages)
+    rate = model.decider.peak_rate(
+        fleet.family[slots], fleet.propensity[slots], model.offered_stages
+    )
     return rate >= model.config.contagion.protective_cut
 
 

@@ -112,14 +112,18 @@ class Ecosystem(mesa.Model):
         self.step_counts = metrics.empty_counts()
         collaborate(self.network, self.fleet.quality, self.config.graph, self.rng)
         self.contagion.spread(self.rng)
-        if self._round_due():
+        round_due = self._round_due()
+        if round_due:
             self._apply(
                 run_round(
                     self.fleet, self.network, self.contagion, self.decider, self.config, self.rng
                 )
             )
         self._discover_shadows()
-        self._track_protective()
+        # Dispositions move only in rounds and in a reference mode's spread: skip the check
+        # on other steps (it costs a pass over the fleet).
+        if round_due or self.contagion.protective_state() is not None:
+            self._track_protective()
         self.datacollector.collect(self)
 
     def run(self, steps: int) -> None:
@@ -213,7 +217,7 @@ class Ecosystem(mesa.Model):
         self.contagion.reset(slots, edges, self.rng)
         self._place_agents(slots)
         # A replacement protective by its family is generation 0, not a conversion.
-        deployed = metrics.protective_mask(self)[slots]
+        deployed = metrics.protective_mask(self, slots)
         self.protective_now[slots] = deployed
         self.ever_protective[slots] = deployed
         self.generation[slots] = np.where(deployed, 0, -1)

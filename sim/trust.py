@@ -264,5 +264,5 @@ def _expand(indptr: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarr
     starts = indptr[nodes]
     lengths = indptr[nodes + 1] - starts
     owner = np.repeat(np.arange(nodes.size), lengths)
-    offsets = np.cumsum(lengths) - lengths
-    return owner, starts[owner] + np.arange(owner.size) - offsets[owner]
+    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    return owner, np.arange(owner.size) + shift
