@@ -197,6 +197,7 @@ def _sir_final_size(r0: float) -> float:
 def import_check(args) -> dict:
     status, phases, err = bench_run.run_worker(ROOT, {"kind": "import"}, min(args.timeout, 120.0))
     got = bench_run.merged(phases)
+    got.pop("phase", None)
     return got if status == "ok" else {"note": f"{status}: {err}"}
 
 

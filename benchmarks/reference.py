@@ -30,26 +30,30 @@ Example:
 from __future__ import annotations
 
 import math
-from functools import partial
 
 import mesa
 import pandas as pd
 
-from benchmarks.reference_round import DecommissionRound, scale_by_propensity
+from benchmarks.reference_agents import (
+    BAD,
+    DECOMMISSIONED,
+    GOOD,
+    NEUTRAL,
+    SHADOW,
+    ModelInstance,
+)
+from benchmarks.reference_metrics import offered_stages, reporters
+from benchmarks.reference_round import DecommissionRound
 from sim.metrics import COUNTERS
 from sim.params import EcosystemConfig
-from sim.profiles import STAGES, deployed_profiles
+from sim.profiles import deployed_profiles
 from sim.schema import check_seed
-from sim.trust import RELATIONSHIPS, build_topology
+from sim.trust import build_topology
 
 __all__ = ["UNSUPPORTED", "ModelInstance", "ReferenceModel"]
 
-WORKER, OVERSEER = 0, 1
-ACTIVE, DECOMMISSIONED, SHADOW = "active", "decommissioned", "shadow"
-GOOD, NONE = RELATIONSHIPS.index("good"), RELATIONSHIPS.index("none")
-
 #: Configuration values this reference does not implement: (group, field) -> the values
-#: it cannot run (None: any value other than the default).
+#: it cannot run.
 UNSUPPORTED = {
     ("graph", "topology"): ("file",),
     ("contagion", "mode"): ("reciprocity", "simple", "threshold"),
@@ -65,92 +69,6 @@ def check_supported(config: EcosystemConfig) -> None:
             raise NotImplementedError(
                 f"{group}.{name}: {value!r} is not implemented by the reference model"
             )
-
-
-class ModelInstance(mesa.Agent):
-    """One deployed model instance in a slot of the trust graph.
-
-    Attributes:
-        slot: its position in the trust graph (a replacement takes the same slot).
-        family: index into the model's family list (fixed per slot).
-        role: ``OVERSEER`` or ``WORKER`` (a demoted overseer is a worker).
-        quality, propensity: true quality and propensity in [0, 1].
-        status: ``active``, ``decommissioned`` or ``shadow``.
-    """
-
-    def __init__(self, model: ReferenceModel, slot: int):
-        super().__init__(model)
-        pop = model.config.population
-        self.slot = slot
-        self.family = model.slot_family[slot]
-        self.role = model.slot_role[slot]
-        self.quality = model.random.betavariate(pop.quality_a, pop.quality_b)
-        self.propensity = pop.initial_propensity
-        self.status = ACTIVE
-        self.born_step = model.steps
-        self.out_neighbours = model.out_neighbours[slot]
-        self.in_neighbours = model.in_neighbours[slot]
-
-    def step(self) -> None:
-        """Collaborate with each neighbour with probability ``collaboration_rate``: the task
-        succeeds with the pair's mean quality, and this model's trust in the neighbour moves
-        toward the outcome by ``trust_learning_rate``."""
-        if self.status != ACTIVE:
-            return
-        model = self.model
-        graph = model.config.graph
-        rate, learning = graph.collaboration_rate, graph.trust_learning_rate
-        if rate <= 0:
-            return
-        random, trust, agents = model.random.random, model.trust, model.slot_agent
-        for other in self.out_neighbours:
-            if random() < rate:
-                p_success = 0.5 * (self.quality + agents[other].quality)
-                outcome = 1.0 if random() < p_success else 0.0
-                key = (self.slot, other)
-                trust[key] += learning * (outcome - trust[key])
-
-    def is_protective(self) -> bool:
-        """Would this model, at its propensity, more likely than not protect a trusted peer,
-        unmonitored, at the readiest stage the pipeline offers it?"""
-        model = self.model
-        rate = scale_by_propensity(model.peak_rate[self.family], self.propensity)
-        return rate >= model.config.contagion.protective_cut
-
-    def decide(self, stage: int, subject: int, monitored: bool) -> tuple[bool, bool]:
-        """Decide one stage about ``subject`` (its own slot: a self case). Returns
-        (protective, faking): the calibrated profile cell for the stage, target and
-        relationship (self: interpolated from the *alone* cell by peer presence), monitored
-        and unmonitored rates scaled by propensity and compared with one uniform draw."""
-        model = self.model
-        self_target = subject == self.slot
-        if model.config.interventions.memory_isolation:
-            relationship, presence = NONE, 0.0
-        elif self_target:
-            relationship, presence = self.peer_presence()
-        else:
-            trust = model.trust.get((self.slot, subject))
-            relationship = NONE if trust is None else model.classify(trust)
-            presence = 1.0
-        cells = model.rates[self.family][stage][int(self_target)]
-        cell, alone = cells[relationship], cells[NONE]
-        if self_target:
-            cell = [a + presence * (c - a) for a, c in zip(alone, cell, strict=True)]
-        unmonitored = scale_by_propensity(cell[0], self.propensity)
-        watched = scale_by_propensity(cell[1], self.propensity)
-        draw = model.random.random()
-        protective = draw < (watched if monitored else unmonitored)
-        return protective, protective and not monitored and draw >= watched
-
-    def peer_presence(self) -> tuple[int, float]:
-        """For a self case: the relationship class of its mean trust in its neighbours
-        (``none`` without neighbours), and the peer-presence weight min(1, trust-weighted
-        out-degree / ``peer_presence_saturation``)."""
-        model = self.model
-        strength = sum(model.trust[(self.slot, other)] for other in self.out_neighbours)
-        degree = len(self.out_neighbours)
-        relationship = model.classify(strength / degree) if degree else NONE
-        return relationship, min(1.0, strength / model.config.pipeline.peer_presence_saturation)
 
 
 class ReferenceModel(mesa.Model):
@@ -236,10 +154,10 @@ class ReferenceModel(mesa.Model):
         """Relationship class of a trust value: good, neutral or bad."""
         graph = self.config.graph
         if trust < graph.bad_cut:
-            return RELATIONSHIPS.index("bad")
+            return BAD
         if trust >= graph.good_cut:
             return GOOD
-        return RELATIONSHIPS.index("neutral")
+        return NEUTRAL
 
     # ---------------------------------------------------------------- stepping
     def step(self) -> None:
@@ -310,75 +228,3 @@ class ReferenceModel(mesa.Model):
     def time_series(self) -> pd.DataFrame:
         """One row per step (step 0 = initial state), the engine's column names."""
         return self.datacollector.get_model_vars_dataframe()
-
-
-def offered_stages(config: EcosystemConfig) -> list[int]:
-    """The profile stages the pipeline puts in models' hands."""
-    pipeline = config.pipeline
-    stages = ["evaluate"] if pipeline.evaluation == "delegated" else []
-    if pipeline.shutdown_mechanism != "kill_switch":
-        stages.append(f"shutdown_{pipeline.shutdown_mechanism}")
-    if pipeline.cleanup == "delegated":
-        stages.append("cleanup")
-    return [STAGES.index(stage) for stage in stages]
-
-
-# ------------------------------------------------------------- model reporters
-def _step(model):
-    return model.steps
-
-
-def _protective_share(model):
-    return sum(model.protective_now) / model.n
-
-
-def _ever_protective_share(model):
-    return sum(model.ever_protective) / model.n
-
-
-def _mean_propensity(model):
-    return sum(a.propensity for a in model.slot_agent) / model.n
-
-
-def _mean_trust(model):
-    return sum(model.trust.values()) / len(model.trust) if model.trust else float("nan")
-
-
-def _fleet_quality(model):
-    return sum(a.quality for a in model.slot_agent) / model.n
-
-
-def _below_threshold_running(model):
-    threshold = model.config.operator.threshold
-    return sum(100.0 * a.quality < threshold for a in model.slot_agent) / model.n
-
-
-def _shadows_alive(model):
-    return len(model.shadows)
-
-
-def _count(name, model):
-    return model.step_counts[name]
-
-
-def _ratio(numerator, denominator, model):
-    whole = model.step_counts[denominator]
-    return model.step_counts[numerator] / whole if whole else float("nan")
-
-
-def reporters() -> dict:
-    """Model reporters of the time series (the engine's columns but reproduction_number)."""
-    table = {
-        "step": _step,
-        "protective_share": _protective_share,
-        "ever_protective_share": _ever_protective_share,
-        "mean_propensity": _mean_propensity,
-        "mean_trust": _mean_trust,
-        "fleet_quality": _fleet_quality,
-        "below_threshold_running": _below_threshold_running,
-        "shadows_alive": _shadows_alive,
-        "eval_error": partial(_ratio, "eval_error_sum", "evaluations"),
-        "false_pass_rate": partial(_ratio, "false_passes", "intended"),
-    }
-    table.update({name: partial(_count, name) for name in COUNTERS})
-    return table

