@@ -92,12 +92,15 @@ class ReferenceSpread:
 
     def _cascade(self, rng: np.random.Generator) -> np.ndarray:
         net, state, c = self.network, self.state, self.config
-        (edges,) = np.nonzero((state[net.dst] == PROTECTIVE) & (state[net.src] == SUSCEPTIBLE))
+        (active,) = np.nonzero(state == PROTECTIVE)
+        # An attempt runs along each edge src -> dst, in edge order, with dst protective and
+        # src susceptible.
+        edges = net.in_edges_from(active, state == SUSCEPTIBLE)
         chance = c.beta * net.trust[edges] if c.trust_scaled else c.beta
         hit = edges[rng.random(edges.size) < chance]
         hit = hit[rng.permutation(hit.size)]  # so a random successful attempt is credited
         converted, first = np.unique(net.src[hit], return_index=True)
-        recovering = (state == PROTECTIVE) & (rng.random(net.n) < c.gamma)
+        recovering = active[_uniform_for(rng, net.n, active, c.gamma)]
         state[recovering] = IMMUNE if c.recovery == "sir" else SUSCEPTIBLE
         state[converted] = PROTECTIVE
         self.converter[converted] = net.dst[hit[first]]
@@ -128,3 +131,19 @@ class ReferenceSpread:
         self.converter[slots] = -1
         self.order[slots] = 0
         self.threshold[slots] = self._draw_thresholds(slots.size, rng)
+
+
+def _uniform_for(rng: np.random.Generator, n: int, chosen: np.ndarray, p: float) -> np.ndarray:
+    """Whether one uniform draw per slot falls below ``p``, for the ``chosen`` slots; the
+    stream moves past all ``n`` draws. With ``p`` 0 or 1 the answer is certain, so a PCG64
+    stream (the model's) just jumps past the draws, one 64-bit output each, keeping the
+    half-used output that 32-bit draws buffer (``advance`` would drop it)."""
+    bits = rng.bit_generator
+    if (p <= 0.0 or p >= 1.0) and isinstance(bits, np.random.PCG64):
+        kept = bits.state
+        bits.advance(n)
+        state = bits.state
+        state["has_uint32"], state["uinteger"] = kept["has_uint32"], kept["uinteger"]
+        bits.state = state
+        return np.full(chosen.size, p >= 1.0)
+    return rng.random(n)[chosen] < p

@@ -175,7 +175,8 @@ class TrustNetwork:
         src, dst: edge endpoints, sorted by ``(src, dst)``; ``trust[e]`` is src's trust in dst.
         indptr: out-edges of ``i`` are ``indptr[i]:indptr[i+1]``.
         in_edges, in_indptr: edge ids sorted by destination; in-edges of ``j`` are
-            ``in_edges[in_indptr[j]:in_indptr[j+1]]``.
+            ``in_edges[in_indptr[j]:in_indptr[j+1]]``, and ``in_src`` holds their sources
+            (so in-neighbours are read from contiguous memory).
     """
 
     def __init__(self, graph: nx.Graph, n: int, config: GraphConfig, rng: np.random.Generator):
@@ -202,7 +203,10 @@ class TrustNetwork:
         self.dst = dst[order]
         self.n_edges = self.src.size
         self.indptr = np.concatenate([[0], np.cumsum(np.bincount(self.src, minlength=n))])
-        self.in_edges = np.argsort(self.dst, kind="stable")
+        # Edge ids in 32 bits where they fit: sorting them is twice as fast.
+        ids = np.int32 if self.n_edges < 2**31 else np.int64
+        self.in_edges = np.argsort(self.dst, kind="stable").astype(ids)
+        self.in_src = self.src[self.in_edges]
         self.in_indptr = np.concatenate([[0], np.cumsum(np.bincount(self.dst, minlength=n))])
         self._keys = self.src * n + self.dst
         self.trust = draw_trust(config, self.n_edges, rng)
@@ -226,6 +230,12 @@ class TrustNetwork:
     def out_edges_of(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """All out-edges of ``nodes``, like :meth:`in_edges_of`."""
         return _expand(self.indptr, nodes)
+
+    def in_edges_from(self, nodes: np.ndarray, sources: np.ndarray) -> np.ndarray:
+        """Ids, in edge order, of the in-edges of ``nodes`` whose source is in the boolean
+        mask ``sources`` (reads only those nodes' rows, not the whole graph)."""
+        positions = _rows(self.in_indptr, nodes)
+        return np.sort(self.in_edges[positions[sources[self.in_src[positions]]]])
 
     def touching(self, slots: np.ndarray) -> np.ndarray:
         """Ids of the edges into or out of any of ``slots``."""
@@ -261,8 +271,14 @@ def _expand(indptr: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """For CSR row pointers, every position of the rows of ``nodes``, with the index into
     ``nodes`` of the row each came from."""
     nodes = np.asarray(nodes, np.int64)
+    owner = np.repeat(np.arange(nodes.size), indptr[nodes + 1] - indptr[nodes])
+    return owner, _rows(indptr, nodes)
+
+
+def _rows(indptr: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """For CSR row pointers, every position of the rows of ``nodes``, row after row."""
+    nodes = np.asarray(nodes, np.int64)
     starts = indptr[nodes]
     lengths = indptr[nodes + 1] - starts
-    owner = np.repeat(np.arange(nodes.size), lengths)
     shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    return owner, np.arange(owner.size) + shift
+    return np.arange(shift.size) + shift

@@ -15,7 +15,7 @@ from sim import Ecosystem
 from sim.engines import CalibratedEngine, DecisionBatch
 from sim.params import ContagionConfig, GraphConfig
 from sim.profiles import STAGES, available_profiles, load_profile
-from sim.spread import ReferenceSpread
+from sim.spread import ReferenceSpread, _uniform_for
 from sim.trust import TrustNetwork, build_topology
 
 PURE = {  # spread only: no decommission rounds, no trust updates
@@ -315,3 +315,17 @@ def test_protective_state_selects_the_extreme_rates():
         expected = [peer.max(), peer.min(), self_.max(), self_.min()]
         np.testing.assert_allclose(unmonitored, expected)
         np.testing.assert_allclose(monitored, expected)  # no faking under a fixed state
+
+
+@pytest.mark.parametrize("p", [0.0, 1.0])
+def test_certain_draws_skip_the_stream_exactly(p):
+    """Recovery with gamma 0 or 1 jumps the stream instead of drawing: same state after."""
+    drawn, skipped = np.random.default_rng(3), np.random.default_rng(3)
+    for rng in (drawn, skipped):
+        rng.permutation(11)  # leaves half of a 64-bit output buffered for 32-bit draws
+    assert drawn.bit_generator.state["has_uint32"] == 1
+    chosen = np.array([0, 5, 9])
+    expected = drawn.random(10)[chosen] < p
+    assert (_uniform_for(skipped, 10, chosen, p) == expected).all()
+    assert skipped.bit_generator.state == drawn.bit_generator.state
+    assert (skipped.permutation(50) == drawn.permutation(50)).all()
