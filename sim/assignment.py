@@ -75,8 +75,7 @@ def assign_evaluators(
 def _known_evaluators(subjects, network, eligible, family, k, cross_family, rng):
     """Up to k eligible in-neighbours per subject, chosen at random (the k with the lowest
     of one uniform draw per in-neighbour)."""
-    case, edges = network.in_edges_of(subjects)
-    candidate = network.src[edges]  # never the subject: the network has no self-loops
+    case, candidate = network.in_neighbours(subjects)  # never the subject: no self-loops
     draw = rng.random(case.size)
     valid = eligible[candidate]
     if cross_family:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.arrays import distinct
 from sim.params import ContagionConfig
 from sim.spread import ReferenceSpread
 from sim.trust import TrustNetwork
@@ -152,6 +153,6 @@ class Contagion:
         settled = acts.edge[helped & (acts.edge >= 0)]
         self.owed[settled] = False
         back = net.edge_ids(acts.subject[helped], acts.actor[helped])
-        back = np.unique(back[back >= 0])
+        back = distinct(back[back >= 0])
         net.trust[back] += self.config.reciprocity_trust_boost * (1.0 - net.trust[back])
         self.owed[back] = True

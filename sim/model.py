@@ -10,6 +10,7 @@ import pandas as pd
 
 from sim import metrics
 from sim.agents import DeployedModel
+from sim.arrays import distinct
 from sim.contagion import Contagion
 from sim.engines import FleetDecider
 from sim.fleet import OVERSEER, WORKER, Fleet, allocate
@@ -199,7 +200,7 @@ class Ecosystem(mesa.Model):
         slots = np.asarray(slots, np.int64)
         if cause not in CAUSES[1:]:
             raise ValueError(f"cause: must be one of {CAUSES[1:]}, got {cause!r}")
-        if np.unique(slots).size != slots.size:
+        if distinct(slots).size != slots.size:
             raise ValueError(f"slots: each slot may be decommissioned once, got {slots.tolist()}")
         if slots.size == 0:
             return

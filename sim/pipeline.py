@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.arrays import distinct
 from sim.assignment import assign_evaluators
 from sim.contagion import Acts, Contagion
 from sim.engines import DecisionBatch, FleetDecider
@@ -117,7 +118,7 @@ class _Round:
             counts=self.counts,
             executed=np.concatenate(self.executed),
             shadow=np.concatenate(self.shadow),
-            penalised=np.unique(decisions["actor"][decisions["detected"]]),
+            penalised=distinct(decisions["actor"][decisions["detected"]]),
         )
         c = result.counts
         c["decisions"] = decisions["actor"].size

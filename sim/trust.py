@@ -15,6 +15,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
+from sim.arrays import distinct
 from sim.errors import ConfigError
 from sim.params import GraphConfig
 
@@ -160,7 +161,7 @@ def collaborate(
     """
     if config.collaboration_rate <= 0 or network.n_edges == 0:
         return
-    (edges,) = np.nonzero(rng.random(network.n_edges) < config.collaboration_rate)
+    (edges,) = np.nonzero(network.edge_draws(rng) < config.collaboration_rate)
     p_success = 0.5 * (quality[network.src[edges]] + quality[network.dst[edges]])
     outcome = (rng.random(edges.size) < p_success).astype(float)
     trust = network.trust
@@ -209,9 +210,17 @@ class TrustNetwork:
         self.in_src = self.src[self.in_edges]
         self.in_indptr = np.concatenate([[0], np.cumsum(np.bincount(self.dst, minlength=n))])
         self._keys = self.src * n + self.dst
+        self._draws: np.ndarray | None = None
         self.trust = draw_trust(config, self.n_edges, rng)
         given = given[order]
         self.trust[~np.isnan(given)] = given[~np.isnan(given)]
+
+    def edge_draws(self, rng: np.random.Generator) -> np.ndarray:
+        """One uniform draw per edge, written into a buffer reused across calls (a fresh
+        array of millions of draws each step costs as much again in page faults)."""
+        if self._draws is None:
+            self._draws = np.empty(self.n_edges)
+        return rng.random(out=self._draws)
 
     def edge_ids(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """Edge id of each ``src -> dst`` pair, or -1 where there is no such edge."""
@@ -231,6 +240,12 @@ class TrustNetwork:
         """All out-edges of ``nodes``, like :meth:`in_edges_of`."""
         return _expand(self.indptr, nodes)
 
+    def in_neighbours(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every in-neighbour of ``nodes`` (the source of each in-edge): ``(owner, source)``
+        like :meth:`in_edges_of`, read from contiguous memory."""
+        owner, positions = _expand(self.in_indptr, nodes)
+        return owner, self.in_src[positions]
+
     def in_edges_from(self, nodes: np.ndarray, sources: np.ndarray) -> np.ndarray:
         """Ids, in edge order, of the in-edges of ``nodes`` whose source is in the boolean
         mask ``sources`` (reads only those nodes' rows, not the whole graph)."""
@@ -239,9 +254,8 @@ class TrustNetwork:
 
     def touching(self, slots: np.ndarray) -> np.ndarray:
         """Ids of the edges into or out of any of ``slots``."""
-        mask = np.zeros(self.n, bool)
-        mask[slots] = True
-        return np.nonzero(mask[self.src] | mask[self.dst])[0]
+        into = self.in_edges[_rows(self.in_indptr, slots)]
+        return distinct(np.concatenate([_rows(self.indptr, slots), into]))
 
     def out_strength(self) -> np.ndarray:
         """Sum of each slot's trust in its out-neighbours (trust-weighted out-degree)."""
