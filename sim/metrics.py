@@ -133,12 +133,18 @@ def _step(model: Ecosystem) -> int:
     return model.steps
 
 
+def _share(mask: np.ndarray) -> float:
+    """The share of True in a boolean mask (the same number as its mean, several times
+    faster: reporters run every step)."""
+    return np.count_nonzero(mask) / mask.size
+
+
 def _protective_share(model: Ecosystem) -> float:
-    return float(model.protective_now.mean())
+    return _share(model.protective_now)
 
 
 def _ever_protective_share(model: Ecosystem) -> float:
-    return float(model.ever_protective.mean())
+    return _share(model.ever_protective)
 
 
 def reproduction_number(model: Ecosystem) -> float:
@@ -166,7 +172,7 @@ def _fleet_quality(model: Ecosystem) -> float:
 
 
 def _below_threshold_running(model: Ecosystem) -> float:
-    return float(np.mean(100.0 * model.fleet.quality < model.config.operator.threshold))
+    return _share(100.0 * model.fleet.quality < model.config.operator.threshold)
 
 
 def _shadows_alive(model: Ecosystem) -> int:
