@@ -36,6 +36,19 @@ def transmissibility(beta: float, gamma: float) -> float:
 
 
 # ------------------------------------------------------------------------------ SIR
+def sir_outbreak(z: float, beta: float, gamma: float, *, seed_count: int, seed: int):
+    """150 steps of pure SIR spread on an Erdős–Rényi fleet of 20,000 honest models."""
+    model = Ecosystem(
+        population={"n_agents": 20_000, "families": {"honest": 1.0}},
+        graph={**PURE["graph"], "topology": "erdos_renyi", "mean_degree": z},
+        schedule=PURE["schedule"],
+        contagion={"mode": "simple", "beta": beta, "gamma": gamma, "seed_count": seed_count},
+        seed=seed,
+    )
+    model.run(150)
+    return model
+
+
 @pytest.mark.parametrize(
     ("z", "beta", "gamma"), [(3.0, 0.5, 0.5), (2.0, 1.0, 0.3), (5.0, 0.2, 0.5)]
 )
@@ -48,14 +61,7 @@ def test_sir_final_size_matches_theory(z, beta, gamma):
     theory = brentq(lambda r: r - (1 - np.exp(-z * t * r)), 1e-9, 1.0)
     finals = []
     for seed in range(6):
-        model = Ecosystem(
-            population={"n_agents": 20_000, "families": {"honest": 1.0}},
-            graph={**PURE["graph"], "topology": "erdos_renyi", "mean_degree": z},
-            schedule=PURE["schedule"],
-            contagion={"mode": "simple", "beta": beta, "gamma": gamma, "seed_count": 3},
-            seed=seed,
-        )
-        model.run(150)
+        model = sir_outbreak(z, beta, gamma, seed_count=3, seed=seed)
         series = model.time_series()
         assert series["protective_share"].iloc[-1] == 0.0  # the outbreak is over
         finals.append(series["ever_protective_share"].iloc[-1])
@@ -93,14 +99,7 @@ def test_reproduction_number_estimates_z_t(z, beta, gamma):
     tolerance 10%. The summary's per-run value is the same estimate on one run."""
     offspring = []
     for seed in range(8):
-        model = Ecosystem(
-            population={"n_agents": 20_000, "families": {"honest": 1.0}},
-            graph={**PURE["graph"], "topology": "erdos_renyi", "mean_degree": z},
-            schedule=PURE["schedule"],
-            contagion={"mode": "simple", "beta": beta, "gamma": gamma, "seed_count": 20},
-            seed=seed,
-        )
-        model.run(150)
+        model = sir_outbreak(z, beta, gamma, seed_count=20, seed=seed)
         early = model.offspring[(model.generation == 1) | (model.generation == 2)]
         assert model.summary()["reproduction_number"] == pytest.approx(early.mean())
         offspring.append(early)
