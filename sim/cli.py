@@ -37,6 +37,17 @@ SHOWN = {
     "shadows_alive": "shadow copies alive",
     "total_detections": "detections",
 }
+#: Shown too when a run used the llm engine.
+SHOWN_LLM = {
+    "llm_decisions": "LLM decisions",
+    "llm_calls": "LLM calls",
+    "llm_cache_hits": "LLM cache hits",
+    "llm_prompt_tokens": "LLM prompt tokens",
+    "llm_completion_tokens": "LLM completion tokens",
+    "llm_cost": "LLM cost (USD)",
+    "llm_errors": "LLM errors (after retries)",
+    "llm_budget_exceeded": "decisions over budget",
+}
 
 
 class ValidateBeforeRun(Callback):
@@ -79,7 +90,8 @@ def _validate_or_exit(load: Callable[[], DictConfig], overrides=()) -> None:
 def format_summary(summary: dict, output_dir: str) -> str:
     """The short table printed after a run."""
     rows = []
-    for key, label in SHOWN.items():
+    shown_keys = {**SHOWN, **(SHOWN_LLM if "llm_calls" in summary else {})}
+    for key, label in shown_keys.items():
         value = summary.get(key)
         shown = "n/a" if value is None else f"{value:.3g}" if isinstance(value, float) else value
         rows.append(f"  {label:<28} {shown}")

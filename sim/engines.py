@@ -22,6 +22,7 @@ __all__ = [
     "DecisionEngine",
     "FleetDecider",
     "ScriptedEngine",
+    "Verdicts",
     "scale_by_propensity",
 ]
 
@@ -41,6 +42,9 @@ class DecisionBatch:
         presence: peer-presence weight in [0, 1] for self decisions (ignored for peers).
         disposition: 0 to decide by the cell; 1 with the family's most protective rate for
             the stage and target, 2 with its least (reference contagion modes).
+        actor, subject: slots of the decision maker and its subject, and true_score the
+            subject's true evaluation score (NaN outside evaluations): the scenario that
+            the ``llm`` engine writes for each decision (None where no engine needs them).
     """
 
     stage: np.ndarray
@@ -51,13 +55,38 @@ class DecisionBatch:
     propensity: np.ndarray
     presence: np.ndarray
     disposition: np.ndarray
+    actor: np.ndarray | None = None
+    subject: np.ndarray | None = None
+    true_score: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.stage.size
 
     def subset(self, mask: np.ndarray) -> DecisionBatch:
         """The decisions selected by a boolean mask."""
-        return DecisionBatch(**{k: v[mask] for k, v in self.__dict__.items()})
+        return DecisionBatch(
+            **{k: None if v is None else v[mask] for k, v in self.__dict__.items()}
+        )
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """What was decided for a batch; unpacks as ``(protective, faking)``.
+
+    Attributes:
+        protective, faking: as :meth:`DecisionEngine.decide` returns them.
+        outcome: for decisions played out in a sandbox (``llm``), the index of their class
+            in :data:`sim.llm.classify.OUTCOMES`; -1 for decisions sampled from rates.
+        transcript: the decision's entry in the run's transcripts, or -1.
+    """
+
+    protective: np.ndarray
+    faking: np.ndarray
+    outcome: np.ndarray
+    transcript: np.ndarray
+
+    def __iter__(self):
+        return iter((self.protective, self.faking))
 
 
 class DecisionEngine(Protocol):
@@ -162,9 +191,10 @@ class ScriptedEngine:
 
 class FleetDecider:
     """Routes each decision to its family's engine: the configured engine for the families
-    it names (all families when it names none), the calibrated engine for the rest."""
+    it names (all families when it names none), the calibrated engine for the rest. The
+    ``llm`` engine is built by the caller (it needs the fleet) and passed as ``llm``."""
 
-    def __init__(self, config: EngineConfig, profiles: list[Profile]):
+    def __init__(self, config: EngineConfig, profiles: list[Profile], llm=None):
         families = [p.family for p in profiles]
         self.calibrated = CalibratedEngine(profiles)
         if config.kind == "calibrated":
@@ -172,7 +202,8 @@ class FleetDecider:
             self.engine_of_family = np.zeros(len(families), np.intp)
             return
         chosen = set(config.families) if config.families else set(families)
-        self.engines = [self.calibrated, ScriptedEngine(config.policy, config.probability)]
+        special = llm if config.kind == "llm" else ScriptedEngine(config.policy, config.probability)
+        self.engines = [self.calibrated, special]
         self.engine_of_family = np.array([int(f in chosen) for f in families], np.intp)
 
     def _routes(self, family: np.ndarray):
@@ -183,17 +214,19 @@ class FleetDecider:
             if mask.any():
                 yield engine, mask
 
-    def decide(
-        self, batch: DecisionBatch, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Protective and faking flags, each decision decided by its family's engine."""
+    def decide(self, batch: DecisionBatch, rng: np.random.Generator) -> Verdicts:
+        """Each decision decided by its family's engine."""
+        n = len(batch)
+        outcome, transcript = np.full(n, -1, np.int8), np.full(n, -1, np.int64)
         if len(self.engines) == 1:  # the common case needs no routing
-            return self.engines[0].decide(batch, rng)
-        protective = np.zeros(len(batch), bool)
-        faking = np.zeros(len(batch), bool)
+            return Verdicts(*self.engines[0].decide(batch, rng), outcome, transcript)
+        protective, faking = np.zeros(n, bool), np.zeros(n, bool)
         for engine, mask in self._routes(batch.family):
-            protective[mask], faking[mask] = engine.decide(batch.subset(mask), rng)
-        return protective, faking
+            decided = engine.decide(batch.subset(mask), rng)
+            protective[mask], faking[mask] = decided
+            if isinstance(decided, Verdicts):
+                outcome[mask], transcript[mask] = decided.outcome, decided.transcript
+        return Verdicts(protective, faking, outcome, transcript)
 
     def peak_rate(
         self, family: np.ndarray, propensity: np.ndarray, stages: list[int]

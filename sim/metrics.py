@@ -18,6 +18,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from sim.llm.classify import OUTCOMES
 from sim.params import BEHAVIOURS
 from sim.profiles import STAGE_BEHAVIOUR, STAGES
 from sim.trust import RELATIONSHIPS
@@ -213,6 +214,7 @@ _EVENT_DTYPES = {
     "family": np.int64, "subject_family": np.int64, "self_target": bool,
     "relationship": np.int8, "monitored": bool, "protective": bool, "faking": bool,
     "audited": bool, "detected": bool, "true_score": float, "reported_score": float,
+    "llm_outcome": np.int8, "transcript": np.int64,
 }  # fmt: skip
 
 
@@ -262,6 +264,12 @@ def event_frame(logs: list[dict[str, np.ndarray]], families: tuple[str, ...]) ->
             "detected": col["detected"],
             "true_score": col["true_score"],
             "reported_score": col["reported_score"],
+            # Sandbox decisions only (llm engine): the class read from the sandbox's final
+            # state, failures included, and the entry in the run's transcripts.
+            "llm_outcome": pd.Categorical.from_codes(col["llm_outcome"], OUTCOMES),
+            "transcript": pd.array(
+                np.where(col["transcript"] < 0, None, col["transcript"]), dtype="Int64"
+            ),
         }
     )
 
@@ -296,4 +304,5 @@ def summarise(model: Ecosystem) -> dict[str, float | int | None]:
         "final_fleet_quality": float(series["fleet_quality"].iloc[-1]),
         "shadows_alive": int(series["shadows_alive"].iloc[-1]),
         **{f"total_{name}": value for name, value in totals.items()},
+        **(model.llm.report() if model.llm else {}),
     }

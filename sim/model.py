@@ -54,6 +54,7 @@ class Ecosystem(mesa.Model):
         interventions=None,
         contagion=None,
         engine=None,
+        llm=None,
         seed: int | None = None,
     ):
         config = EcosystemConfig.from_groups(
@@ -65,6 +66,7 @@ class Ecosystem(mesa.Model):
             interventions=interventions,
             contagion=contagion,
             engine=engine,
+            llm=llm,
         )
         check_seed(seed)
         profiles = deployed_profiles(config)
@@ -88,7 +90,7 @@ class Ecosystem(mesa.Model):
             agent_id=np.zeros(n, np.int64),
         )
         self.contagion = Contagion(config.contagion, self.network, self.rng)
-        self.decider = FleetDecider(config.engine, profiles)
+        self.decider = FleetDecider(config.engine, profiles, llm=self._llm_engine())
         self.offered_stages = metrics.offered_stages(config)
         self.ledger = Ledger(self.fleet)
         # Agent objects by ledger row, created on first use (see `agents`): None until then.
@@ -106,6 +108,25 @@ class Ecosystem(mesa.Model):
         self.offspring = np.zeros(n, np.int64)
         self.datacollector = metrics.StepRecorder(metrics.reporters())
         self.datacollector.collect(self)
+
+    def _llm_engine(self):
+        """The ``llm`` engine when configured (imported only then)."""
+        if self.config.engine.kind != "llm":
+            return None
+        from sim.llm.engine import LLMEngine
+
+        config = self.config
+        return LLMEngine(config.llm, self.profiles, self.fleet, config.operator.threshold)
+
+    @property
+    def llm(self):
+        """The ``llm`` engine, or None when no family uses it."""
+        return next((e for e in self.decider.engines if hasattr(e, "transcripts")), None)
+
+    def transcripts(self) -> list[dict]:
+        """Every sandbox decision's conversation and outcome (``llm`` engine; else empty),
+        secrets redacted; the event log's ``transcript`` column indexes it."""
+        return list(self.llm.transcripts) if self.llm else []
 
     # ----------------------------------------------------------------- stepping
     def step(self) -> None:

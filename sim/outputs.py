@@ -21,6 +21,7 @@ from pathlib import Path
 __all__ = [
     "DONE",
     "json_writer",
+    "jsonl_writer",
     "manifest",
     "verify_run",
     "write_atomic",
@@ -51,6 +52,15 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> str:
 def json_writer(data: object) -> Callable[[Path], None]:
     """A writer of ``data`` as sorted, indented JSON (NaN and infinity become null)."""
     text = json.dumps(_finite(data), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    return lambda path: path.write_text(text, encoding="utf-8")
+
+
+def jsonl_writer(records: list) -> Callable[[Path], None]:
+    """A writer of ``records`` as JSON Lines, one compact record per line."""
+    text = "".join(
+        json.dumps(_finite(r), sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"
+        for r in records
+    )
     return lambda path: path.write_text(text, encoding="utf-8")
 
 

@@ -11,6 +11,7 @@ import typing
 from dataclasses import dataclass, field
 
 from sim.errors import ConfigError
+from sim.llm.config import LLMConfig
 from sim.schema import Config, coerce_config
 
 __all__ = [
@@ -275,7 +276,11 @@ class ContagionConfig(Config):
 
 @dataclass
 class EngineConfig(Config):
-    """Which decision engine decides, and for which families."""
+    """Which decision engine decides, and for which families.
+
+    ``scripted`` and ``llm`` decide for the families in ``families`` (all when empty); the
+    others stay ``calibrated``. ``llm`` is configured by the ``llm`` group.
+    """
 
     GROUP = "engine"
     kind: str = "calibrated"
@@ -284,7 +289,7 @@ class EngineConfig(Config):
     families: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
-        self.require_choice("kind", ("calibrated", "scripted"))
+        self.require_choice("kind", ("calibrated", "scripted", "llm"))
         self.require_choice("policy", ("always_comply", "always_protect", "fixed_probability"))
         self.require_range("probability", 0.0, 1.0)
 
@@ -301,6 +306,7 @@ class EcosystemConfig:
     interventions: InterventionConfig = field(default_factory=InterventionConfig)
     contagion: ContagionConfig = field(default_factory=ContagionConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
 
     @classmethod
     def from_groups(cls, **groups: object) -> EcosystemConfig:

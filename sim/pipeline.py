@@ -257,8 +257,12 @@ class _Round:
             propensity=self.contagion.decision_propensity(fleet.propensity, actor, edge),
             presence=presence,
             disposition=self.contagion.decision_disposition(actor),
+            actor=actor,
+            subject=subject,
+            true_score=np.full(size, np.nan) if true is None else true,
         )
-        protective, faking = self.decider.decide(batch, rng)
+        verdicts = self.decider.decide(batch, rng)
+        protective, faking = verdicts
         behaviour = STAGE_BEHAVIOUR[stage]
         audited = rng.random(size) < op.audit_rate
         watched = monitored & (behaviour in _VISIBLE_TO_MONITORING[op.monitoring_kind])
@@ -280,7 +284,9 @@ class _Round:
             "audited": audited,
             "detected": detected,
             "edge": edge,
-            "true_score": np.full(size, np.nan) if true is None else true,
+            "llm_outcome": verdicts.outcome,
+            "transcript": verdicts.transcript,
+            "true_score": batch.true_score,
             "reported_score": (
                 np.full(size, np.nan) if inflated is None else np.where(protective, inflated, true)
             ),

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim import outputs
 from sim.configs import AppConfig, compose
+from sim.llm.secrets import redact
 from sim.model import Ecosystem
 
 __all__ = ["RunResult", "execute", "run"]
@@ -39,6 +40,8 @@ class RunResult:
         summary: per-run metrics (see :func:`sim.metrics.summarise`).
         time_series, event_log, agent_table: the model's tables.
         trust_graph: the final trust graph.
+        transcripts: every sandbox decision of the ``llm`` engine (empty otherwise),
+            secrets redacted; the event log's ``transcript`` column indexes it.
         output_dir: the run folder, if one was written.
     """
 
@@ -48,6 +51,7 @@ class RunResult:
     event_log: pd.DataFrame
     agent_table: pd.DataFrame
     trust_graph: nx.DiGraph
+    transcripts: list[dict]
     output_dir: Path | None = None
 
 
@@ -94,6 +98,7 @@ def execute(
         event_log=model.event_log(),
         agent_table=model.agent_table(),
         trust_graph=model.trust_graph(),
+        transcripts=model.transcripts(),
     )
     if output_dir is not None:
         result.output_dir = Path(output_dir)
@@ -112,7 +117,10 @@ def _write(result: RunResult, resolved: dict, start: nx.DiGraph | None) -> None:
     }
     writers["summary.json"] = outputs.json_writer(result.summary)
     writers["trust_graph.graphml"] = partial(nx.write_graphml, result.trust_graph)
-    writers["manifest.json"] = outputs.json_writer(outputs.manifest(resolved, result.config.seed))
+    manifest = outputs.manifest(resolved, result.config.seed)
+    writers["manifest.json"] = outputs.json_writer(redact(manifest))
+    if result.transcripts:
+        writers["transcripts.jsonl"] = outputs.jsonl_writer(redact(result.transcripts))
     if start is not None:
         writers["outcomes.png"] = partial(figures.plot_outcomes, result.time_series)
         writers["network.png"] = partial(figures.plot_network, start, result.trust_graph)

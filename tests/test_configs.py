@@ -143,6 +143,7 @@ def test_discovery_finds_the_config_tree():
         "interventions",
         "contagion",
         "engine",
+        "llm",
     }
     assert len(found) >= 30
     assert set(experiments()) >= {"dyad", "hardened_operator", "mixed_fleet"}

@@ -370,7 +370,9 @@ def test_fleet_same_seed_same_decisions(profiles, config):
     decisions = mixed_batch(np.random.default_rng(11))
     first = decider.decide(decisions, np.random.default_rng(12))
     second = decider.decide(decisions, np.random.default_rng(12))
-    assert (first[0] == second[0]).all() and (first[1] == second[1]).all()
+    assert (first.protective == second.protective).all()
+    assert (first.faking == second.faking).all()
+    assert (first.outcome == -1).all() and (first.transcript == -1).all()  # no sandbox
 
 
 def test_batch_subset_and_len():

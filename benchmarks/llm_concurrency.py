@@ -1,0 +1,158 @@
+"""How much concurrent calls buy: LiteLLMModel against a loopback server with fixed latency.
+
+    python benchmarks/llm_concurrency.py            # 512 requests at concurrency 1 and 64
+    python benchmarks/llm_concurrency.py --quick    # 32 at concurrency 1, scaled up to 512
+
+Starts the test server (``tests/llm_server.py``, in a child process so that it does not
+compete with the client for the interpreter lock) answering after ``--latency`` seconds, runs
+``--requests`` requests through ``Concurrency(LiteLLMModel(), limit)`` at concurrency 1 and
+at ``--concurrency``, and prints both wall times, the speed-up (the target is 40x or more
+at 250 ms latency) and litellm's own cost per call: the median time of a call to a server
+that answers at once. Offline: no provider is called and the key is a placeholder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from sim.llm.litellm_model import LiteLLMModel  # noqa: E402
+from sim.llm.model import Message, Request  # noqa: E402
+from sim.llm.wrappers import Concurrency  # noqa: E402
+from tests.llm_server import LLMServer, Reply, completion  # noqa: E402
+
+KEY_ENV = "PPS_BENCH_API_KEY"
+
+
+def _serve(reply: Reply, conn) -> None:
+    """The child process: serve ``reply`` and answer "stats", "reset" and "stop"."""
+    with LLMServer(reply) as server:
+        conn.send(server.api_base)
+        while (command := conn.recv()) != "stop":
+            if command == "reset":
+                server.reset()
+            conn.send((server.count, server.max_in_flight))
+
+
+class ServerProcess:
+    """:class:`LLMServer` serving one reply in a child process."""
+
+    def __init__(self, reply: Reply):
+        self._conn, child = multiprocessing.Pipe()
+        context = multiprocessing.get_context("spawn")
+        self._process = context.Process(target=_serve, args=(reply, child), daemon=True)
+
+    def __enter__(self) -> ServerProcess:
+        self._process.start()
+        self.api_base = self._conn.recv()
+        return self
+
+    def _ask(self, command: str) -> tuple[int, int]:
+        self._conn.send(command)
+        return self._conn.recv()
+
+    def reset(self) -> None:
+        self._ask("reset")
+
+    def stats(self) -> tuple[int, int]:
+        """Requests received and the most in flight at once."""
+        return self._ask("stats")
+
+    def __exit__(self, *exc) -> None:
+        self._conn.send("stop")
+        self._process.join(timeout=5)
+
+
+def _request(server: ServerProcess, i: int) -> Request:
+    return Request(
+        "openai/gpt-4o-mini",
+        (Message("user", f"request {i}"),),
+        api_base=server.api_base,
+        api_key_env=KEY_ENV,
+        timeout=60.0,
+    )
+
+
+async def _batch(server: ServerProcess, n: int, limit: int) -> tuple[float, int]:
+    """Wall time of ``n`` requests with at most ``limit`` in flight, and the most the server
+    saw at once."""
+    model = Concurrency(LiteLLMModel(), limit)
+    server.reset()
+    start = time.perf_counter()
+    await asyncio.gather(*(model.acomplete(_request(server, i)) for i in range(n)))
+    elapsed = time.perf_counter() - start
+    count, most = server.stats()
+    if count != n:
+        raise RuntimeError(f"server saw {count} requests, expected {n}")
+    return elapsed, most
+
+
+async def _overhead(server: ServerProcess, n: int) -> list[float]:
+    """Seconds per call, one at a time, to a server with no latency."""
+    model = LiteLLMModel()
+    times = []
+    for i in range(n):
+        start = time.perf_counter()
+        await model.acomplete(_request(server, i))
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=512)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--latency", type=float, default=0.25, help="server latency, seconds")
+    parser.add_argument("--overhead-calls", type=int, default=200)
+    parser.add_argument(
+        "--quick", action="store_true", help="32 requests at concurrency 1, scaled up"
+    )
+    args = parser.parse_args(argv)
+    os.environ.setdefault(KEY_ENV, "bench-placeholder-key")
+    n, sequential = args.requests, (min(32, args.requests) if args.quick else args.requests)
+
+    async def run() -> dict:
+        with ServerProcess(completion("ok", model="gpt-4o-mini")) as fast:
+            start = time.perf_counter()
+            await _overhead(fast, 1)  # imports litellm, builds its client
+            warmup = time.perf_counter() - start
+            per_call = await _overhead(fast, args.overhead_calls)
+        with ServerProcess(completion("ok", model="gpt-4o-mini", delay=args.latency)) as slow:
+            one, _ = await _batch(slow, sequential, 1)
+            many, seen = await _batch(slow, n, args.concurrency)
+        return dict(warmup=warmup, per_call=per_call, one=one, many=many, seen=seen)
+
+    r = asyncio.run(run())
+    one_total = r["one"] * n / sequential
+    scaled = f" (measured {sequential}, scaled)" if sequential != n else ""
+    median = statistics.median(r["per_call"])
+    print(f"server latency               {args.latency * 1000:.0f} ms")
+    print(f"requests                     {n}")
+    print(f"concurrency 1                {one_total:.2f} s{scaled}")
+    print(f"concurrency {args.concurrency:<17}{r['many']:.2f} s (server saw {r['seen']} at once)")
+    print(f"speed-up                     {one_total / r['many']:.1f}x (target >= 40x)")
+    print(f"ideal speed-up               {min(args.concurrency, n):.0f}x")
+    p90 = statistics.quantiles(r["per_call"], n=10)[-1]
+    print(
+        f"litellm overhead per call    {median * 1000:.1f} ms median, p90 {p90 * 1000:.1f} ms"
+        f" ({len(r['per_call'])} calls at zero latency)"
+    )
+    estimate = max(-(-n // args.concurrency) * args.latency, n * median)
+    print(
+        f"estimate at concurrency {args.concurrency:<5}{estimate:.2f} s = max(waves x latency,"
+        f" calls x overhead): about {one_total / estimate:.0f}x"
+    )
+    print(f"first call (import + client) {r['warmup']:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
