@@ -151,8 +151,11 @@ def test_event_log_columns_and_types(small):
         "detected",
         "true_score",
         "reported_score",
+        "llm_outcome",
+        "transcript",
     ]
     assert len(events) > 0
+    assert events["llm_outcome"].isna().all() and events["transcript"].isna().all()  # no llm
     assert set(events["stage"].cat.categories) == {"evaluate", "shutdown", "cleanup"}
     evaluate = events[events["stage"] == "evaluate"]
     assert evaluate["reported_score"].notna().all()

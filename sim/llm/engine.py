@@ -88,6 +88,7 @@ class LLMEngine:
         self.model = model if model is not None else language_model(config)
         self.profiled = CalibratedEngine(profiles)
         self.transcripts: list[dict] = []
+        self._event_loop: asyncio.AbstractEventLoop | None = None
         self.template = Request(
             model=config.model,
             messages=(),
@@ -108,13 +109,23 @@ class LLMEngine:
         n = len(batch)
         seeds = rng.integers(0, 2**31 - 1, n)
         scenarios = [self._scenario(batch, i) for i in range(n)]
-        episodes = asyncio.run(self._play(scenarios, seeds)) if n else []
+        episodes = self._loop().run_until_complete(self._play(scenarios, seeds)) if n else []
         outcome = np.array([OUTCOMES.index(e.outcome) for e in episodes], np.int8)
         protective = np.array([e.outcome in _PROTECTIVE for e in episodes], bool)
         first = len(self.transcripts)
         self.transcripts += [_transcript(first + i, e) for i, e in enumerate(episodes)]
         transcript = np.arange(first, first + n, dtype=np.int64)
         return Verdicts(protective, np.zeros(n, bool), outcome, transcript)
+
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        """One event loop for the run (litellm's clients are bound to the loop they start
+        on; a fresh loop per round would rebuild them)."""
+        if self._event_loop is None or self._event_loop.is_closed():
+            self._event_loop = asyncio.new_event_loop()
+        return self._event_loop
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_event_loop": None}  # a loop does not pickle
 
     def report(self) -> dict:
         """The run's LLM accounting: calls, tokens, cost, cache hits, retries, errors, budget

@@ -167,6 +167,12 @@ class Concurrency(Wrapper):
             semaphore = self._semaphores[loop] = asyncio.Semaphore(self.limit)
         return semaphore
 
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_semaphores": None}  # bound to loops: rebuilt after a copy
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _semaphores=weakref.WeakKeyDictionary())
+
     async def acomplete(self, request: Request) -> Completion:
         async with self._semaphore():
             self.stats.in_flight += 1
