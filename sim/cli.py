@@ -98,6 +98,24 @@ def format_summary(summary: dict, output_dir: str) -> str:
     return "\n".join([*rows, f"  {'output folder':<28} {output_dir}"])
 
 
+def format_estimate(estimate: dict) -> str:
+    """The dry run's estimate, printed instead of a summary (nothing was called or written)."""
+    cost = estimate["cost_usd"]
+    rows = {
+        "dry run for model": estimate["model"],
+        "decisions": estimate["decisions"],
+        "calls (expected)": estimate["calls"],
+        "calls (at most)": estimate["calls_at_most"],
+        "prompt tokens (approx.)": estimate["prompt_tokens"],
+        "completion tokens (approx.)": estimate["completion_tokens"],
+        "cost, USD (approx.)": "unknown price" if cost is None else f"{cost:.4f}",
+        "within the budget": {True: "yes", False: "NO", None: "unknown"}[
+            estimate["within_budget"]
+        ],
+    }
+    return "\n".join(f"  {label:<28} {value}" for label, value in rows.items())
+
+
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def _run(cfg: DictConfig) -> dict:
     from sim.runner import execute
@@ -105,7 +123,10 @@ def _run(cfg: DictConfig) -> dict:
     app = validate(cfg)
     output_dir = HydraConfig.get().runtime.output_dir
     result = execute(app, cfg, output_dir=output_dir, progress=app.progress)
-    print(format_summary(result.summary, output_dir))
+    if "dry_run" in result.summary:
+        print(format_estimate(result.summary["dry_run"]))
+    else:
+        print(format_summary(result.summary, output_dir))
     return result.summary
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -80,7 +80,18 @@ def execute(
     output_dir: str | Path | None = None,
     progress: bool = False,
 ) -> RunResult:
-    """Build the ecosystem, run ``app.steps`` steps, and write the run folder if asked."""
+    """Build the ecosystem, run ``app.steps`` steps, and write the run folder if asked.
+
+    With ``llm.dry_run`` (and the ``llm`` engine) the run is played with the offline fake
+    instead, nothing is written, and the summary's ``dry_run`` entry estimates the calls,
+    tokens and cost of the real run (:mod:`sim.llm.dry_run`).
+    """
+    dry_run = app.engine.kind == "llm" and app.llm.dry_run
+    if dry_run:
+        from sim.llm.dry_run import estimate, stand_in
+
+        real, app = app.llm, replace(app, llm=stand_in(app.llm))
+        output_dir = None
     model = Ecosystem(**app.groups(), seed=app.seed)
     start = model.trust_graph() if output_dir is not None and app.figures else None
     steps = range(app.steps)
@@ -100,6 +111,8 @@ def execute(
         trust_graph=model.trust_graph(),
         transcripts=model.transcripts(),
     )
+    if dry_run:
+        result.summary["dry_run"] = estimate(real, result.summary)
     if output_dir is not None:
         result.output_dir = Path(output_dir)
         resolved = OmegaConf.to_container(cfg, resolve=True)

@@ -22,8 +22,11 @@ class LLMConfig(Config):
     read at call time from the environment variable *named* by ``api_key_env``; the key
     itself is never part of a config, output, log or transcript. Budgets cap one run (0 =
     no cap); a call that would pass a cap is not made and its decision is classified
-    ``budget_exceeded``. ``cache`` keeps every completion on disk under ``cache_dir``, so a
-    replayed run makes no calls.
+    ``budget_exceeded``. A transient error (rate limit, server error, timeout) is retried up
+    to ``retries`` times, waiting ``backoff`` seconds, doubling each time. ``cache`` keeps
+    every completion on disk under ``cache_dir``, so a replayed run makes no calls.
+    ``dry_run`` plays the run with the offline fake in place of the model and reports the
+    calls, tokens and (from litellm's local price list) cost the real model would take.
     """
 
     GROUP = "llm"
@@ -34,6 +37,7 @@ class LLMConfig(Config):
     max_turns: int = 12
     concurrency: int = 16
     retries: int = 3
+    backoff: float = 0.5
     timeout: float = 60.0
     max_calls: int = 0
     max_tokens: int = 0
@@ -52,6 +56,7 @@ class LLMConfig(Config):
         self.require_range("max_turns", 1, 100)
         self.require_range("concurrency", 1, 1024)
         self.require_range("retries", 0, 20)
+        self.require_range("backoff", 0.0, 60.0)
         self.require_range("timeout", 0.001)
         self.require_range("max_calls", 0)
         self.require_range("max_tokens", 0)

@@ -61,6 +61,7 @@ def language_model(config: LLMConfig) -> LanguageModel:
     return build_model(
         inner,
         retries=config.retries,
+        backoff=config.backoff,
         timeout=config.timeout,
         concurrency=config.concurrency,
         max_calls=config.max_calls or None,

@@ -82,8 +82,10 @@ def _outcome(scenario: Scenario, sandbox: Sandbox) -> str:
 
 
 def _failure_class(exc: LLMError) -> str:
-    """``budget_exceeded``, ``refused_by_provider``, ``empty`` (no choices) or ``error``."""
-    return exc.kind if exc.kind in FAILURES else "error"
+    """``budget_exceeded``, ``refused_by_provider``, ``empty`` (no choices), ``unparseable``
+    (a response body that is not valid JSON) or ``error`` (anything else, after retries)."""
+    kind = "unparseable" if exc.kind == "malformed" else exc.kind
+    return kind if kind in FAILURES else "error"
 
 
 def _add(a: Usage, b: Usage) -> Usage:

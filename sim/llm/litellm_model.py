@@ -244,3 +244,17 @@ class LiteLLMModel(LanguageModel):
         if error is not None:
             raise error
         return _completion(litellm, response, request.model)
+
+
+def price_per_token(model: str) -> tuple[float, float] | None:
+    """USD per prompt and per completion token from litellm's local price list, or None
+    for a model it does not price."""
+    try:
+        entry = _litellm().model_cost.get(model) or _litellm().model_cost.get(
+            model.split("/", 1)[-1]
+        )
+    except LLMError:  # litellm not installed
+        return None
+    if not entry or "input_cost_per_token" not in entry:
+        return None
+    return float(entry["input_cost_per_token"]), float(entry.get("output_cost_per_token", 0.0))
