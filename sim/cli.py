@@ -109,9 +109,7 @@ def format_estimate(estimate: dict) -> str:
         "prompt tokens (approx.)": estimate["prompt_tokens"],
         "completion tokens (approx.)": estimate["completion_tokens"],
         "cost, USD (approx.)": "unknown price" if cost is None else f"{cost:.4f}",
-        "within the budget": {True: "yes", False: "NO", None: "unknown"}[
-            estimate["within_budget"]
-        ],
+        "within the budget": {True: "yes", False: "NO", None: "unknown"}[estimate["within_budget"]],
     }
     return "\n".join(f"  {label:<28} {value}" for label, value in rows.items())
 

@@ -138,7 +138,9 @@ class LLMEngine:
             outcomes[entry["outcome"]] += 1
         return {
             "llm_decisions": len(self.transcripts),
-            "llm_calls": meter.get("calls", 0),
+            # Calls made: the meter also counts those the budget refused.
+            "llm_calls": meter.get("calls", 0)
+            - meter.get("errors_by_kind", {}).get("budget_exceeded", 0),
             "llm_prompt_tokens": meter.get("prompt_tokens", 0),
             "llm_completion_tokens": meter.get("completion_tokens", 0),
             "llm_cost": meter.get("cost", 0.0),

@@ -36,6 +36,7 @@ from sim.llm.model import (
     Request,
     TransientError,
 )
+from sim.llm.secrets import redact
 
 __all__ = [
     "Budgeted",
@@ -247,7 +248,8 @@ class Cached(Wrapper):
     """A disk cache: ``<directory>/<request.cache_key()>.json`` holds
     ``Completion.to_dict()``, written atomically (temporary file, ``os.replace``). A hit
     makes no inner call; errors are never cached; an unreadable entry is a miss (and is
-    overwritten). Identical requests in flight at once both miss and both call."""
+    overwritten); secrets in an answer are redacted before it is stored. Identical requests
+    in flight at once both miss and both call."""
 
     name = "cache"
 
@@ -288,7 +290,10 @@ class Cached(Wrapper):
             self.stats.hits += 1
             return cached
         self.stats.misses += 1
-        completion = await self.inner.acomplete(request)
+        # Secrets a model echoes never reach the disk; the first run gets the same redacted
+        # answer as a replay, so both behave alike.
+        answer = await self.inner.acomplete(request)
+        completion = Completion.from_dict(redact(answer.to_dict()))
         self._write(path, completion)
         return completion
 
