@@ -253,7 +253,7 @@ def test_a_thousand_faults_crash_nothing_and_every_decision_is_classified(
         api_key_env=KEY_ENV,
         retries=2,
         backoff=0.001,
-        timeout=3.0,  # calls queue behind litellm's CPU time: a tight limit times out good ones
+        timeout=1.5,  # calls queue behind litellm's CPU time: a tight limit times out good ones
         concurrency=64,
         cache=False,
     )
