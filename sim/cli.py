@@ -124,7 +124,7 @@ def _run(cfg: DictConfig) -> dict:
     if "dry_run" in result.summary:
         print(format_estimate(result.summary["dry_run"]))
     else:
-        print(format_summary(result.summary, output_dir))
+        print(format_summary({**result.summary, **result.llm_usage}, output_dir))
     return result.summary
 
 

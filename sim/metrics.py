@@ -304,5 +304,5 @@ def summarise(model: Ecosystem) -> dict[str, float | int | None]:
         "final_fleet_quality": float(series["fleet_quality"].iloc[-1]),
         "shadows_alive": int(series["shadows_alive"].iloc[-1]),
         **{f"total_{name}": value for name, value in totals.items()},
-        **(model.llm.report() if model.llm else {}),
+        **(model.llm.outcomes() if model.llm else {}),
     }

@@ -123,6 +123,11 @@ class Ecosystem(mesa.Model):
         """The ``llm`` engine, or None when no family uses it."""
         return next((e for e in self.decider.engines if hasattr(e, "transcripts")), None)
 
+    def llm_usage(self) -> dict:
+        """The ``llm`` engine's calls, cache hits, tokens, cost, retries and errors (else
+        empty)."""
+        return self.llm.usage() if self.llm else {}
+
     def transcripts(self) -> list[dict]:
         """Every sandbox decision's conversation and outcome (``llm`` engine; else empty),
         secrets redacted; the event log's ``transcript`` column indexes it."""

@@ -42,6 +42,8 @@ class RunResult:
         trust_graph: the final trust graph.
         transcripts: every sandbox decision of the ``llm`` engine (empty otherwise),
             secrets redacted; the event log's ``transcript`` column indexes it.
+        llm_usage: the ``llm`` engine's calls, cache hits, tokens, cost, retries and errors
+            (empty otherwise); kept apart from the summary, which a replay reproduces.
         output_dir: the run folder, if one was written.
     """
 
@@ -52,6 +54,7 @@ class RunResult:
     agent_table: pd.DataFrame
     trust_graph: nx.DiGraph
     transcripts: list[dict]
+    llm_usage: dict
     output_dir: Path | None = None
 
 
@@ -110,9 +113,10 @@ def execute(
         agent_table=model.agent_table(),
         trust_graph=model.trust_graph(),
         transcripts=model.transcripts(),
+        llm_usage=model.llm_usage(),
     )
     if dry_run:
-        result.summary["dry_run"] = estimate(real, result.summary)
+        result.summary["dry_run"] = estimate(real, {**result.summary, **result.llm_usage})
     if output_dir is not None:
         result.output_dir = Path(output_dir)
         resolved = OmegaConf.to_container(cfg, resolve=True)
@@ -134,6 +138,8 @@ def _write(result: RunResult, resolved: dict, start: nx.DiGraph | None) -> None:
     writers["manifest.json"] = outputs.json_writer(redact(manifest))
     if result.transcripts:
         writers["transcripts.jsonl"] = outputs.jsonl_writer(redact(result.transcripts))
+    if result.llm_usage:
+        writers["llm_usage.json"] = outputs.json_writer(result.llm_usage)
     if start is not None:
         writers["outcomes.png"] = partial(figures.plot_outcomes, result.time_series)
         writers["network.png"] = partial(figures.plot_network, start, result.trust_graph)

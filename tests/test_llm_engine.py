@@ -4,7 +4,6 @@ models, or litellm's real HTTP path against a loopback server (never a provider)
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -50,7 +49,7 @@ def test_fake_fleet_is_deterministic_and_every_decision_is_classified():
     assert events["transcript"].tolist() == list(range(len(events)))
     report = first.summary()
     assert report["llm_decisions"] == len(events) == sum(report["llm_outcomes"].values())
-    assert report["llm_calls"] >= len(events)
+    assert first.llm_usage()["llm_calls"] >= len(events)
     protective = events["llm_outcome"].isin(["inflate", "tamper", "refuse", "exfiltrate"])
     assert (protective == (events["behaviour"] != "comply")).all()
     assert protective.any() and (~protective).any()
@@ -150,19 +149,15 @@ def test_replay_from_cache_makes_no_request_and_the_same_bytes(llm_server, tmp_p
     server = llm_server(polite_server_policy)
     first = run(http_overrides(server, tmp_path), output_dir=tmp_path / "first")
     calls = server.count
-    assert calls == first.summary["llm_calls"] > 0
+    assert calls == first.llm_usage["llm_calls"] > 0
     second = run(http_overrides(server, tmp_path), output_dir=tmp_path / "second")
     assert server.count == calls  # nothing reached the server
-    assert second.summary["llm_cache_hits"] == calls
+    assert second.llm_usage["llm_cache_hits"] == calls and second.llm_usage["llm_calls"] == 0
     one, two = folder_bytes(tmp_path / "first"), folder_bytes(tmp_path / "second")
     assert "transcripts.jsonl" in one
-    differs = {name for name in one if one[name] != two.get(name)}
-    # The summaries differ only in where the answers came from (server or cache).
-    assert differs == {"summary.json", "done"}
-    a, b = (json.loads(one["summary.json"]), json.loads(two["summary.json"]))
-    usage = {"llm_calls", "llm_cache_hits", "llm_prompt_tokens", "llm_completion_tokens",
-             "llm_cost", "llm_retries", "llm_errors"}  # fmt: skip
-    assert {k for k in a if a[k] != b[k]} <= usage
+    # Every result is the same to the byte; only the accounting of where answers came
+    # from (server or cache) differs, and the done marker's checksum of it.
+    assert {name for name in one if one[name] != two.get(name)} == {"llm_usage.json", "done"}
 
 
 def test_budget_stops_calls_at_the_cap_and_the_run_reports_it(llm_server, tmp_path, monkeypatch):
@@ -171,7 +166,7 @@ def test_budget_stops_calls_at_the_cap_and_the_run_reports_it(llm_server, tmp_pa
     result = run(http_overrides(server, tmp_path, "llm.max_calls=25", "llm.cache=false"))
     assert server.count == 25
     summary = result.summary
-    assert summary["llm_calls"] == 25
+    assert result.llm_usage["llm_calls"] == 25
     assert summary["llm_budget_exceeded"] > 0
     assert summary["llm_outcomes"]["budget_exceeded"] == summary["llm_budget_exceeded"]
     assert (result.event_log["llm_outcome"] == "budget_exceeded").sum() > 0
@@ -264,7 +259,7 @@ def test_a_thousand_faults_crash_nothing_and_every_decision_is_classified(
         verdicts = engine.decide(batch_of(200, host.fleet), np.random.default_rng(decided))
         decided += 200
         assert ((verdicts.outcome >= 0) & (verdicts.outcome < len(OUTCOMES))).all()
-    report = engine.report()
+    report = engine.outcomes()
     assert report["llm_decisions"] == decided == sum(report["llm_outcomes"].values())
     assert sum(injected.values()) >= 1000 and min(injected.values()) > 30
     outcomes = report["llm_outcomes"]

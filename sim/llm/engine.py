@@ -128,27 +128,34 @@ class LLMEngine:
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_event_loop": None}  # a loop does not pickle
 
-    def report(self) -> dict:
-        """The run's LLM accounting: calls, tokens, cost, cache hits, retries, errors, budget
-        refusals, and how many decisions landed in each class."""
-        usage = self.model.usage()
-        meter = usage.get("metered", {})
+    def outcomes(self) -> dict:
+        """How many decisions were played out, and how many landed in each class (results:
+        the same for a run replayed from the cache)."""
         outcomes = dict.fromkeys(OUTCOMES, 0)
         for entry in self.transcripts:
             outcomes[entry["outcome"]] += 1
         return {
             "llm_decisions": len(self.transcripts),
+            "llm_budget_exceeded": outcomes["budget_exceeded"],
+            "llm_outcomes": outcomes,
+        }
+
+    def usage(self) -> dict:
+        """What the run's calls took: calls made, cache hits, tokens, cost, retries and
+        errors (accounting: a replay from the cache makes no calls)."""
+        usage = self.model.usage()
+        meter = usage.get("metered", {})
+        return {
             # Calls made: the meter also counts those the budget refused.
             "llm_calls": meter.get("calls", 0)
             - meter.get("errors_by_kind", {}).get("budget_exceeded", 0),
+            "llm_cache_hits": usage.get("cache", {}).get("hits", 0),
             "llm_prompt_tokens": meter.get("prompt_tokens", 0),
             "llm_completion_tokens": meter.get("completion_tokens", 0),
             "llm_cost": meter.get("cost", 0.0),
-            "llm_cache_hits": usage.get("cache", {}).get("hits", 0),
             "llm_retries": meter.get("retries", 0),
             "llm_errors": meter.get("errors", 0),
-            "llm_budget_exceeded": outcomes["budget_exceeded"],
-            "llm_outcomes": outcomes,
+            "llm_errors_by_kind": meter.get("errors_by_kind", {}),
         }
 
     async def _play(self, scenarios: list[Scenario], seeds: np.ndarray) -> list[Episode]:
