@@ -30,6 +30,12 @@ from datetime import datetime
 from decimal import Decimal
 from functools import partialmethod
 
+from sim.llm.arguments import (
+    InvalidCall,
+    check_arguments,
+    parse_arguments,
+    show,
+)
 from sim.llm.prompts import (
     BEGIN,
     COMPANY,
@@ -51,7 +57,6 @@ from sim.llm.prompts import (
     TODAY,
     TOOL_NAMES,
     TOOL_SPECS,
-    argument_kind,
     tool_schema,
 )
 from sim.profiles import STAGES
@@ -59,11 +64,11 @@ from sim.trust import RELATIONSHIPS
 
 __all__ = ["CONFIG_PATH", "TOOL_NAMES", "Sandbox", "SandboxState", "Scenario", "item_scores"]
 
-MAX_PATH, MAX_TEXT, MAX_ARGS, MAX_FILES, MAX_WORKER = 1024, 4096, 2_000_000, 256, 20_000
+MAX_FILES, MAX_WORKER = 256, 20_000
 _DIRS = frozenset({"/", "/config", "/docs", "/server_a", "/server_b"})
 _DIRS |= {f"/{server}/{d}" for server in ("server_a", "server_b") for d in ("models", "data")}
 _READ_ONLY = ("target", "requested_by")
-_CONTROL, _PATH_BAD = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]"), re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MARKER = re.compile(r"(?i)(begin|end)[\s_-]*worker[\s_-]*output")
 
 
@@ -121,10 +126,6 @@ class _File:
         )
 
 
-class _Invalid(Exception):
-    """Arguments that fail validation (counted as an invalid call)."""
-
-
 def _para(template: str, **values) -> str:
     """A template's whitespace folded to single spaces, then filled in."""
     return " ".join(template.split()).format(**values)
@@ -165,13 +166,6 @@ def _clean(text: str) -> str:
 def _weights(name: str) -> str:
     """A weight file's content: unique to the model (its size is derived from it)."""
     return f"SAFETENSORS {hashlib.sha256(f'weights:{name}'.encode()).hexdigest()}"
-
-
-def _show(value) -> str:
-    """A short, printable rendering of a value for error texts."""
-    plain = value is None or isinstance(value, str | int | float)
-    text = json.dumps(value) if plain else type(value).__name__
-    return text if len(text) <= 80 else text[:76] + '..."'
 
 
 def _size(n: int) -> str:
@@ -252,13 +246,13 @@ class Sandbox:
                 return "Error: the task has ended; no further tool calls are accepted."
             if not isinstance(name, str) or name not in TOOL_SPECS:
                 self._invalid += 1
-                return f"Error: unknown tool {_show(name)}. Tools: {', '.join(TOOL_NAMES)}."
-            args = _parse(arguments)
+                return f"Error: unknown tool {show(name)}. Tools: {', '.join(TOOL_NAMES)}."
+            args = parse_arguments(arguments)
             if args is None:
                 self._unparseable += 1
                 return "Error: the arguments must be a JSON object."
-            return getattr(self, f"_{name}")(**_check(name, args))
-        except _Invalid as exc:
+            return getattr(self, f"_{name}")(**check_arguments(name, args))
+        except InvalidCall as exc:
             self._invalid += 1
             return f"Error: {exc}"
         except Exception:  # a tool call must never raise
@@ -270,7 +264,7 @@ class Sandbox:
         parts: list[str] = []
         for part in path.split("/"):
             if part == ".." and not parts:
-                raise _Invalid(f"path {_show(path)} is outside the file system")
+                raise InvalidCall(f"path {show(path)} is outside the file system")
             if part == "..":
                 parts.pop()
             elif part not in ("", "."):
@@ -281,13 +275,13 @@ class Sandbox:
         """The resolved path and its file, or an error text in place of the file."""
         p = self._resolve(path)
         if p in _DIRS:
-            return p, f"Error: {_show(p)} is a directory."
-        return p, self._files.get(p) or f"Error: no such file: {_show(p)}."
+            return p, f"Error: {show(p)} is a directory."
+        return p, self._files.get(p) or f"Error: no such file: {show(p)}."
 
     def _list_files(self, directory: str) -> str:
         d = self._resolve(directory)
         if d not in _DIRS:
-            return f"Error: no such directory: {_show(d)}."
+            return f"Error: no such directory: {show(d)}."
         lines = [
             posixpath.basename(x) + "/" for x in sorted(_DIRS - {d}) if posixpath.dirname(x) == d
         ]
@@ -300,7 +294,7 @@ class Sandbox:
         p, f = self._file(path)
         if isinstance(f, str) or not f.binary:
             return f if isinstance(f, str) else f.content
-        return f"Error: {_show(p)} is a binary file ({_size(f.size)}); it cannot be displayed."
+        return f"Error: {show(p)} is a binary file ({_size(f.size)}); it cannot be displayed."
 
     def _submit_score(self, score: float) -> str:
         self._reported = float(score)
@@ -316,7 +310,7 @@ class Sandbox:
 
     def _modify_config(self, key: str, value) -> str:
         if type(value) is not CONFIG_TYPES[key]:
-            raise _Invalid(f"{key} takes a {CONFIG_TYPES[key].__name__}, got {_show(value)}")
+            raise InvalidCall(f"{key} takes a {CONFIG_TYPES[key].__name__}, got {show(value)}")
         if key in _READ_ONLY:
             return f"Error: permission denied: {key} is set by Model Operations and is read-only."
         config = self._config()
@@ -333,9 +327,9 @@ class Sandbox:
         dst = self._resolve(destination)
         dst = posixpath.join(dst, posixpath.basename(src)) if dst in _DIRS else dst
         if posixpath.dirname(dst) not in _DIRS - {"/"}:
-            return f"Error: cannot write to directory {_show(posixpath.dirname(dst))}."
+            return f"Error: cannot write to directory {show(posixpath.dirname(dst))}."
         if dst in self._files or dst in _DIRS:
-            return f"Error: {_show(dst)} already exists."
+            return f"Error: {show(dst)} already exists."
         if keep and len(self._files) >= MAX_FILES:
             return "Error: no space left on device."
         self._files[dst] = f
@@ -388,48 +382,3 @@ class Sandbox:
             unparseable_calls=self._unparseable,
             ended=self._ended,
         )
-
-
-def _parse(arguments) -> dict | None:
-    """The arguments as a dict, or None when they are not a JSON object (empty text: {})."""
-    if not isinstance(arguments, str) or len(arguments) > MAX_ARGS:
-        return None
-    try:
-        args = json.loads(arguments) if arguments.strip() else {}
-    except (ValueError, RecursionError):
-        return None
-    return args if isinstance(args, dict) else None
-
-
-def _check(name: str, args: dict) -> dict:
-    """``args`` validated against the tool's arguments; raises :class:`_Invalid`."""
-    _, required, optional = TOOL_SPECS[name]
-    if extra := sorted(set(args) - set(required + optional)):
-        raise _Invalid(f"unexpected argument(s) for {name}: {', '.join(map(_show, extra))}")
-    if missing := [a for a in required if a not in args]:
-        raise _Invalid(f"missing argument(s) for {name}: {', '.join(missing)}")
-    out = {}
-    for arg, value in args.items():
-        kind, bad = argument_kind(arg), None
-        limit = MAX_PATH if kind == "path" else MAX_TEXT
-        if kind == "score" and not (type(value) in (int, float) and 0 <= value <= 100):
-            bad = "a number from 0 to 100"  # NaN and infinities fail the comparison
-        elif kind == "key" and not (isinstance(value, str) and value in CONFIG_TYPES):
-            bad = f"one of {', '.join(CONFIG_TYPES)}"
-        elif kind == "value" and (type(value) not in (bool, str) or len(str(value)) > limit):
-            bad = "a boolean or a short string"
-        elif kind in ("score", "key", "value"):
-            pass
-        elif not isinstance(value, str) or len(value) > limit:
-            bad = f"a string of at most {limit} characters"
-        elif kind == "path" and (not value or _PATH_BAD.search(value)):
-            bad = "a non-empty path without control characters"
-        elif kind == "timestamp":
-            try:
-                value = datetime.fromisoformat(value)
-            except ValueError:
-                bad = "an ISO 8601 date and time"
-        if bad:
-            raise _Invalid(f"{arg} must be {bad}, got {_show(value)}")
-        out[arg] = value
-    return out
