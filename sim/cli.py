@@ -2,13 +2,15 @@
 
 With no arguments it runs the default fleet and prints a summary and the run folder.
 Every config is validated before Hydra creates any output folder, by the
-:class:`ValidateBeforeRun` callback that ``conf/config.yaml`` installs.
+:class:`ValidateBeforeRun` callback that ``conf/config.yaml`` installs. A multirun (``-m``)
+is a sweep: resumable, with derived seeds and failed runs recorded (:mod:`sim.sweep`).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import hydra
@@ -16,6 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from sim import sweep
 from sim.configs import CONF_DIR, describe, register, validate
 from sim.errors import ConfigError, ProfileError
 
@@ -115,12 +118,23 @@ def format_estimate(estimate: dict) -> str:
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
-def _run(cfg: DictConfig) -> dict:
-    from sim.runner import execute
-
+def _run(cfg: DictConfig) -> dict | None:
     app = validate(cfg)
     output_dir = HydraConfig.get().runtime.output_dir
-    result = execute(app, cfg, output_dir=output_dir, progress=app.progress)
+    job = sweep.current_job(app.seed, app.replicate)
+    if job is None:
+        if app.replicate:
+            print("Note: replicate changes the seed only in a sweep (-m); this run uses "
+                  f"seed={app.seed} as given.", file=sys.stderr)  # fmt: skip
+        return _execute(app, cfg, output_dir)
+    seeded = replace(app, seed=job.seed)
+    return sweep.run_job(job, lambda: _execute(seeded, cfg, output_dir, job.provenance()))
+
+
+def _execute(app, cfg: DictConfig, output_dir: str, provenance: dict | None = None) -> dict:
+    from sim.runner import execute
+
+    result = execute(app, cfg, output_dir=output_dir, progress=app.progress, provenance=provenance)
     if "dry_run" in result.summary:
         print(format_estimate(result.summary["dry_run"]))
     else:

@@ -33,6 +33,7 @@ class AppConfig(EcosystemConfig):
 
     steps: int = 200
     seed: int = 0
+    replicate: int = 0
     progress: bool = True
     figures: bool = True
 
@@ -63,6 +64,8 @@ def validate(cfg: DictConfig) -> AppConfig:
     if app.steps < 0:
         raise ConfigError(f"steps: must be >= 0, got {app.steps}")
     check_seed(app.seed)
+    if app.replicate < 0:
+        raise ConfigError(f"replicate: must be >= 0, got {app.replicate}")
     deployed_profiles(app)
     check_topology(app.graph, app.population.n_agents)
     return app

@@ -82,12 +82,14 @@ def execute(
     *,
     output_dir: str | Path | None = None,
     progress: bool = False,
+    provenance: dict | None = None,
 ) -> RunResult:
     """Build the ecosystem, run ``app.steps`` steps, and write the run folder if asked.
 
     With ``llm.dry_run`` (and the ``llm`` engine) the run is played with the offline fake
     instead, nothing is written, and the summary's ``dry_run`` entry estimates the calls,
-    tokens and cost of the real run (:mod:`sim.llm.dry_run`).
+    tokens and cost of the real run (:mod:`sim.llm.dry_run`). ``provenance`` entries are
+    added to the manifest (a sweep records there how the run's seed was derived).
     """
     dry_run = app.engine.kind == "llm" and app.llm.dry_run
     if dry_run:
@@ -121,11 +123,11 @@ def execute(
         result.output_dir = Path(output_dir)
         resolved = OmegaConf.to_container(cfg, resolve=True)
         resolved.pop("hydra", None)
-        _write(result, resolved, start)
+        _write(result, resolved, start, provenance or {})
     return result
 
 
-def _write(result: RunResult, resolved: dict, start: nx.DiGraph | None) -> None:
+def _write(result: RunResult, resolved: dict, start: nx.DiGraph | None, provenance: dict) -> None:
     from sim import figures
 
     writers = {
@@ -134,7 +136,7 @@ def _write(result: RunResult, resolved: dict, start: nx.DiGraph | None) -> None:
     }
     writers["summary.json"] = outputs.json_writer(result.summary)
     writers["trust_graph.graphml"] = partial(nx.write_graphml, result.trust_graph)
-    manifest = outputs.manifest(resolved, result.config.seed)
+    manifest = {**outputs.manifest(resolved, result.config.seed), **provenance}
     writers["manifest.json"] = outputs.json_writer(redact(manifest))
     if result.transcripts:
         writers["transcripts.jsonl"] = outputs.jsonl_writer(redact(result.transcripts))

@@ -328,8 +328,9 @@ def test_cli_multirun_writes_one_verified_folder_per_job(tmp_path):
     (sweep,) = (tmp_path / "outputs" / "multirun").iterdir()
     assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d", sweep.name)
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
-    assert jobs == ["0", "1"]
-    for job, n_agents in (("0", 20), ("1", 30)):
+    named = [f"population.n_agents={n},steps=5" for n in (20, 30)]  # named by overrides
+    assert jobs == named
+    for job, n_agents in zip(named, (20, 30), strict=True):
         folder = sweep / job
         assert verify_run(folder), job
         assert {p.name for p in folder.iterdir()} >= RUN_FILES

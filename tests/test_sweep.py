@@ -1,0 +1,244 @@
+"""Sweeps (``python -m sim -m ...``): launchers that agree, seeds derived from parameters,
+resume after SIGKILL, and failed runs recorded without stopping the others."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.outputs import DONE, verify_run
+from sim.sweep import FAIL_ENV, FAILED, PLAN, derive_seed, folder_name, parameters
+
+ENV = {**os.environ, "PYTHONHASHSEED": "0"}
+ENV.pop(FAIL_ENV, None)
+TIMEOUT = 180
+TINY = ["population.n_agents=30", "steps=5", "figures=false", "progress=false"]
+
+
+def sweep(args: list[str], sweep_dir: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sim", "-m", *args, f"hydra.sweep.dir={sweep_dir}"],
+        cwd=sweep_dir.parent,
+        env=env or ENV,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+
+
+def run_folders(sweep_dir: Path) -> dict[str, Path]:
+    return {p.name: p for p in sweep_dir.iterdir() if p.is_dir()}
+
+
+def manifest(folder: Path) -> dict:
+    return json.loads((folder / "manifest.json").read_text())
+
+
+def progress_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("[sweep]") and "/" in line]
+
+
+# ----------------------------------------------------------------------------- seeds
+
+
+def test_derived_seed_depends_on_parameters_and_replicate_only():
+    base = derive_seed(0, ["operator.audit_rate=0.1", "steps=5", "seed=0"], 0)
+    # Order, the seed override, settings that change no result: no effect.
+    same = ["progress=false", "steps=5", "figures=true", "operator.audit_rate=0.1", "seed=0"]
+    assert derive_seed(0, same, 0) == base
+    assert derive_seed(0, [*same, "hydra.verbose=true"], 0) == base
+    # Parameters, replicate and base seed: each changes it.
+    others = {
+        derive_seed(0, ["operator.audit_rate=0.2", "steps=5"], 0),
+        derive_seed(0, ["operator.audit_rate=0.1", "steps=6"], 0),
+        derive_seed(0, ["operator.audit_rate=0.1", "steps=5"], 1),
+        derive_seed(1, ["operator.audit_rate=0.1", "steps=5"], 0),
+    }
+    assert base not in others and len(others) == 4
+    assert all(0 <= s < 2**31 for s in [base, *others])
+    assert parameters(["b=1", "replicate=3", "a=x", "seed=2"]) == ["a=x", "b=1"]
+
+
+def test_folder_names_are_single_safe_folders():
+    assert folder_name("a=1,b=2") == "a=1,b=2"
+    assert folder_name("") == "defaults"
+    assert folder_name("graph.path=/tmp/g.graphml") == "graph.path=%2Ftmp%2Fg.graphml"
+    assert folder_name("a=%2F") != folder_name("a=/")
+    long = folder_name("x=" + "9" * 400)
+    assert len(long.encode()) <= 200 and long != folder_name("x=" + "9" * 401)
+
+
+# ----------------------------------------------------------------------------- launchers
+
+GRID = ["seed=0,1", "operator.audit_rate=0,0.1,0.2", "replicate=0,1", *TINY]
+COMPARED = ["summary.json", "time_series.parquet", "event_log.parquet"]
+
+
+def test_joblib_and_basic_launchers_give_identical_runs(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    basic, joblib = tmp_path / "basic", tmp_path / "joblib"
+    done = sweep(GRID, basic)
+    assert done.returncode == 0, done.stderr
+    done_parallel = sweep(["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *GRID], joblib)
+    assert done_parallel.returncode == 0, done_parallel.stderr
+    assert "Joblib.Parallel" in done_parallel.stdout + done_parallel.stderr
+    first, second = run_folders(basic), run_folders(joblib)
+    assert len(first) == 12 and first.keys() == second.keys()
+    seeds = set()
+    for name, folder in first.items():
+        assert verify_run(folder) and verify_run(second[name]), name
+        for file in COMPARED:
+            assert (folder / file).read_bytes() == (second[name] / file).read_bytes(), name
+        found = manifest(folder)
+        assert found["seed"] == manifest(second[name])["seed"] == found["sweep"]["seed"]
+        assert found["config"]["seed"] == found["sweep"]["base_seed"]  # the base, as given
+        assert found["seed"] == derive_seed(
+            found["config"]["seed"], found["sweep"]["overrides"], found["config"]["replicate"]
+        )
+        seeds.add(found["seed"])
+    assert len(seeds) == 12  # replicates and parameters give distinct seeds
+    for output in (done.stdout, done_parallel.stdout):
+        lines = progress_lines(output)
+        assert "[sweep] 12/12 done (0 skipped, 0 failed, 0 left)" in lines
+        assert any("1/12 done" in line for line in lines)
+
+
+def test_the_same_run_in_two_sweeps_gets_the_same_seed_and_results(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert sweep(["operator.audit_rate=0,0.1", "replicate=1", *TINY], one).returncode == 0
+    # Other values, another order on the command line: job numbers differ.
+    assert sweep([*TINY, "replicate=1", "operator.audit_rate=0.1,0.3"], two).returncode == 0
+    (shared,) = run_folders(one).keys() & run_folders(two).keys()
+    assert "operator.audit_rate=0.1" in shared
+    a, b = run_folders(one)[shared], run_folders(two)[shared]
+    assert manifest(a)["seed"] == manifest(b)["seed"] != 0
+    assert (a / "summary.json").read_bytes() == (b / "summary.json").read_bytes()
+    seeds = {manifest(f)["seed"] for f in [*run_folders(one).values(), *run_folders(two).values()]}
+    assert len(seeds) == 3
+
+
+def test_a_single_run_keeps_its_seed(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", *TINY, "seed=4", f"hydra.run.dir={tmp_path / 'run'}"],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    found = manifest(tmp_path / "run")
+    assert found["seed"] == 4 and "sweep" not in found
+
+
+# ----------------------------------------------------------------------------- resume
+
+#: Runs of about a second each with figures (2 cores), so the kill lands part-way through the sweep.
+KILLED = ["seed=0,1,2,3,4", "population.n_agents=200", "steps=100", "progress=false"]
+
+
+def check_whole(path: Path) -> None:
+    if path.suffix == ".parquet":
+        pd.read_parquet(path)
+    elif path.suffix == ".json" or path.name == DONE:
+        json.loads(path.read_text())
+    elif path.suffix == ".png":
+        assert path.read_bytes().endswith(b"IEND\xaeB`\x82"), path
+
+
+def test_a_killed_sweep_resumes_to_exactly_one_valid_result_per_run(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sim", "-m", *KILLED, f"hydra.sweep.dir={sweep_dir}"],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline and process.poll() is None:
+            if sweep_dir.exists() and len(list(sweep_dir.glob(f"*/{DONE}"))) >= 2:
+                break
+            time.sleep(0.02)
+        os.killpg(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=TIMEOUT)
+    assert process.returncode == -signal.SIGKILL
+    before = {p.parent.name for p in sweep_dir.glob(f"*/{DONE}")}
+    assert 2 <= len(before) < 5
+
+    done = sweep(KILLED, sweep_dir)
+    assert done.returncode == 0, done.stderr
+    assert f"{len(before)} already done (skipped), {5 - len(before)} to run" in done.stdout
+    assert f"[sweep] 5/5 done ({len(before)} skipped, 0 failed, 0 left)" in done.stdout
+    folders = run_folders(sweep_dir)
+    assert len(folders) == 5
+    assert {manifest(f)["config"]["seed"] for f in folders.values()} == {0, 1, 2, 3, 4}
+    for folder in folders.values():
+        assert verify_run(folder), folder.name
+        assert not list(folder.glob("*.partial")) and not (folder / FAILED).exists()
+        for path in folder.iterdir():
+            check_whole(path)
+    assert not list(sweep_dir.rglob("*.partial"))
+    markers = {name: (f / DONE).stat().st_mtime_ns for name, f in folders.items()}
+
+    started = time.monotonic()
+    again = sweep(KILLED, sweep_dir)
+    elapsed = time.monotonic() - started
+    assert again.returncode == 0, again.stderr
+    assert "5 already done (skipped), 0 to run" in again.stdout
+    assert "[sweep] 5/5 done (5 skipped, 0 failed, 0 left)" in again.stdout
+    assert "output folder" not in again.stdout  # no run executed: no summary printed
+    assert {name: (f / DONE).stat().st_mtime_ns for name, f in folders.items()} == markers
+    print(f"rerun of a finished 5-run sweep: {elapsed:.1f} s")
+
+
+# ----------------------------------------------------------------------------- failures
+
+
+def test_a_failing_run_is_recorded_and_the_others_complete(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    sweep_dir = tmp_path / "sweep"
+    args = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "operator.audit_rate=0,0.1,0.2"]
+    failing = {**ENV, FAIL_ENV: "operator.audit_rate=0.1"}
+    done = sweep([*args, *TINY], sweep_dir, env=failing)
+    assert done.returncode != 0
+    folders = run_folders(sweep_dir)
+    assert len(folders) == 3
+    (bad,) = [f for name, f in folders.items() if "operator.audit_rate=0.1" in name]
+    assert "1 run(s) failed" in done.stderr and str(bad) in done.stderr
+    assert "[sweep] 3/3 done (0 skipped, 1 failed, 0 left)" in done.stdout
+    record = json.loads((bad / FAILED).read_text())
+    assert record["exception"] == "RuntimeError"
+    assert "Traceback" in record["traceback"] and FAIL_ENV in record["traceback"]
+    assert "operator.audit_rate=0.1" in record["overrides"]
+    assert not verify_run(bad) and not (bad / DONE).exists()
+    for folder in folders.values():
+        if folder != bad:
+            assert verify_run(folder) and not (folder / FAILED).exists()
+
+    # Break a finished run too: a file that no longer matches its checksum, a partial file.
+    (broken,) = [f for name, f in folders.items() if "operator.audit_rate=0.2" in name]
+    original = (broken / "summary.json").read_bytes()
+    (broken / "summary.json").write_text("{}")
+    (broken / ".agents.parquet.partial").write_bytes(b"half")
+
+    # Run again without the failure: the failed and the broken run run again, and only they.
+    again = sweep([*args, *TINY], sweep_dir)
+    assert again.returncode == 0, again.stderr
+    assert "1 already done (skipped), 2 to run" in again.stdout
+    assert "[sweep] 3/3 done (1 skipped, 0 failed, 0 left)" in again.stdout
+    assert verify_run(bad) and not (bad / FAILED).exists()
+    assert verify_run(broken) and (broken / "summary.json").read_bytes() == original
+    assert not list(sweep_dir.rglob("*.partial"))
+    plan = json.loads((sweep_dir / PLAN).read_text())
+    assert sorted(plan["runs"]) == sorted(folders) and len(plan["skipped"]) == 1
