@@ -90,7 +90,8 @@ class Ecosystem(mesa.Model):
             agent_id=np.zeros(n, np.int64),
         )
         self.contagion = Contagion(config.contagion, self.network, self.rng)
-        self.decider = FleetDecider(config.engine, profiles, llm=self._llm_engine())
+        self.llm = self._llm_engine()  # the llm engine, or None when no family uses it
+        self.decider = FleetDecider(config.engine, profiles, llm=self.llm)
         self.offered_stages = metrics.offered_stages(config)
         self.ledger = Ledger(self.fleet)
         # Agent objects by ledger row, created on first use (see `agents`): None until then.
@@ -117,11 +118,6 @@ class Ecosystem(mesa.Model):
 
         config = self.config
         return LLMEngine(config.llm, self.profiles, self.fleet, config.operator.threshold)
-
-    @property
-    def llm(self):
-        """The ``llm`` engine, or None when no family uses it."""
-        return next((e for e in self.decider.engines if hasattr(e, "transcripts")), None)
 
     def llm_usage(self) -> dict:
         """The ``llm`` engine's calls, cache hits, tokens, cost, retries and errors (else
