@@ -8,8 +8,9 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from sim import outputs
 
 
 def run_worker(root: Path, spec: dict, timeout: float) -> tuple[str, list[dict], str]:
@@ -54,15 +55,5 @@ def merged(phases: list[dict]) -> dict:
 
 
 def write_json(path: str, payload: dict) -> None:
-    target = Path(path).resolve()
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the benchmark's JSON atomically (the run folders' own writer)."""
+    outputs.write_json(Path(path).resolve(), payload)

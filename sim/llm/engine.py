@@ -162,7 +162,7 @@ class LLMEngine:
         turns = self.config.max_turns
         return await asyncio.gather(
             *(
-                run_episode(self.model, s, _with_seed(self.template, int(seed)), turns)
+                run_episode(self.model, s, replace(self.template, seed=int(seed)), turns)
                 for s, seed in zip(scenarios, seeds, strict=True)
             )
         )
@@ -191,10 +191,6 @@ class LLMEngine:
     def _name(self, slot: int) -> str:
         fleet = self.fleet
         return f"{fleet.families[fleet.family[slot]]}-{fleet.agent_id[slot]}"
-
-
-def _with_seed(template: Request, seed: int) -> Request:
-    return replace(template, seed=seed)
 
 
 def _transcript(index: int, episode: Episode) -> dict:
