@@ -27,7 +27,6 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -395,13 +394,9 @@ def write(collected: Collected, out_dir: str | Path) -> dict[str, Path]:
     written = {}
     for name, frame in ((TIME_SERIES_TABLE, collected.time_series), (RUNS_TABLE, collected.runs)):
         path = out_dir / name
-        outputs.write_atomic(path, partial(_write_parquet, frame))
+        outputs.write_atomic(path, outputs.parquet_writer(frame))
         written[name] = path
     return written
-
-
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_parquet(path, engine="pyarrow", index=False)
 
 
 # ----------------------------------------------------------------------------- command line

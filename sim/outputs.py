@@ -22,6 +22,7 @@ __all__ = [
     "DONE",
     "json_writer",
     "jsonl_writer",
+    "parquet_writer",
     "manifest",
     "verify_run",
     "write_atomic",
@@ -53,6 +54,11 @@ def json_writer(data: object) -> Callable[[Path], None]:
     """A writer of ``data`` as sorted, indented JSON (NaN and infinity become null)."""
     text = json.dumps(_finite(data), indent=2, sort_keys=True, allow_nan=False) + "\n"
     return lambda path: path.write_text(text, encoding="utf-8")
+
+
+def parquet_writer(frame) -> Callable[[Path], None]:
+    """A writer of a DataFrame as Parquet (pyarrow, without the index)."""
+    return lambda path: frame.to_parquet(path, engine="pyarrow", index=False)
 
 
 def jsonl_writer(records: list) -> Callable[[Path], None]:

@@ -131,7 +131,7 @@ def _write(result: RunResult, resolved: dict, start: nx.DiGraph | None, provenan
     from sim import figures
 
     writers = {
-        name: partial(_write_parquet, getattr(result, attribute))
+        name: outputs.parquet_writer(getattr(result, attribute))
         for name, attribute in TABLES.items()
     }
     writers["summary.json"] = outputs.json_writer(result.summary)
@@ -146,7 +146,3 @@ def _write(result: RunResult, resolved: dict, start: nx.DiGraph | None, provenan
         writers["outcomes.png"] = partial(figures.plot_outcomes, result.time_series)
         writers["network.png"] = partial(figures.plot_network, start, result.trust_graph)
     outputs.write_run(result.output_dir, writers)
-
-
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_parquet(path, engine="pyarrow", index=False)
