@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sim import outputs
+from sim.io import outputs
 
 
 def run_worker(root: Path, spec: dict, timeout: float) -> tuple[str, list[dict], str]:

@@ -130,9 +130,9 @@ def measure_spread(spec: dict) -> None:
     seeds = np.random.default_rng(seed).choice(n, size=min(spec["initial"], n), replace=False)
     emit(phase="graph", graph_build_s=time.perf_counter() - t0, edges=graph.number_of_edges())
 
-    from sim.params import ContagionConfig, GraphConfig
-    from sim.spread import IMMUNE, ReferenceSpread
-    from sim.trust import TrustNetwork
+    from sim.core.params import ContagionConfig, GraphConfig
+    from sim.network.spread import IMMUNE, ReferenceSpread
+    from sim.network.trust import TrustNetwork
 
     rng = np.random.default_rng(seed + 1)
     t0 = time.perf_counter()

@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from sim.llm.litellm_model import LiteLLMModel  # noqa: E402
-from sim.llm.model import Message, Request  # noqa: E402
-from sim.llm.wrappers import Concurrency  # noqa: E402
+from sim.engines.llm.litellm_model import LiteLLMModel  # noqa: E402
+from sim.engines.llm.model import Message, Request  # noqa: E402
+from sim.engines.llm.wrappers import Concurrency  # noqa: E402
 from tests.llm_server import LLMServer, Reply, completion  # noqa: E402
 
 KEY_ENV = "PPS_BENCH_API_KEY"

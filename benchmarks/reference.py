@@ -44,11 +44,11 @@ from benchmarks.reference_agents import (
 )
 from benchmarks.reference_metrics import offered_stages, reporters
 from benchmarks.reference_round import DecommissionRound
-from sim.metrics import COUNTERS
-from sim.params import EcosystemConfig
-from sim.profiles import deployed_profiles
-from sim.schema import check_seed
-from sim.trust import build_topology
+from sim.core.params import EcosystemConfig
+from sim.core.schema import check_seed
+from sim.engines.profiles import deployed_profiles
+from sim.model.metrics import COUNTERS
+from sim.network.trust import build_topology
 
 __all__ = ["UNSUPPORTED", "ModelInstance", "ReferenceModel"]
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import mesa
 
-from sim.trust import RELATIONSHIPS
+from sim.core.vocabulary import RELATIONSHIPS
 
 if TYPE_CHECKING:
     from benchmarks.reference import ReferenceModel

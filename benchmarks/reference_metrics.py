@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from sim.metrics import COUNTERS
-from sim.params import EcosystemConfig
-from sim.profiles import STAGES
+from sim.core.params import EcosystemConfig
+from sim.core.vocabulary import STAGES
+from sim.model.metrics import COUNTERS
 
 __all__ = ["offered_stages", "reporters"]
 

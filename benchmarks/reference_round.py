@@ -1,5 +1,5 @@
 """One decommission round of the plain-Mesa reference model, one case and one decision at a
-time (the engine's vectorised version is :mod:`sim.pipeline`).
+time (the engine's vectorised version is :mod:`sim.model.pipeline`).
 
 A round hears the peer cases first, then the self cases of overseers still on duty and not
 shut down. Within a phase the stages run in order for all cases: every evaluation, then
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from benchmarks.reference_agents import OVERSEER, WORKER
-from sim.profiles import STAGE_BEHAVIOUR, STAGES
+from sim.core.vocabulary import STAGE_BEHAVIOUR, STAGES
 
 if TYPE_CHECKING:
     from benchmarks.reference import ReferenceModel

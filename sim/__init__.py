@@ -6,7 +6,7 @@
 >>> model.summary()["final_protective_share"]  # doctest: +SKIP
 """
 
-from sim.errors import ConfigError, ProfileError
+from sim.core.errors import ConfigError, ProfileError
 
 __all__ = ["ConfigError", "Ecosystem", "ProfileError", "run"]
 
@@ -15,11 +15,11 @@ def __getattr__(name: str):
     # Mesa, pandas and Hydra load on first use, so that `import sim` (and a command line
     # that rejects its config) stays fast.
     if name == "Ecosystem":
-        from sim.model import Ecosystem
+        from sim.model.ecosystem import Ecosystem
 
         return Ecosystem
     if name == "run":
-        from sim.runner import run
+        from sim.app.runner import run
 
         return run
     raise AttributeError(f"module 'sim' has no attribute {name!r}")

@@ -1,6 +1,6 @@
-"""``python -m sim``: the command line (see :mod:`sim.cli`)."""
+"""``python -m sim``: the command line (see :mod:`sim.app.cli`)."""
 
-from sim.cli import main
+from sim.app.cli import main
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,4 @@
-"""Evaluator assignment of sim/assignment.py on small hand-built trust networks."""
+"""Evaluator assignment of sim/model/assignment.py on small hand-built trust networks."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from sim.assignment import assign_evaluators
-from sim.params import GraphConfig
-from sim.trust import TrustNetwork
+from sim.core.params import GraphConfig
+from sim.model.assignment import assign_evaluators
+from sim.network.trust import TrustNetwork
 
 CONSTANT = GraphConfig(trust_distribution="constant")
 

@@ -22,9 +22,9 @@ import pytest
 from omegaconf import OmegaConf
 
 import sim
-from sim.cli import SHOWN
-from sim.configs import compose
-from sim.outputs import DONE, manifest, verify_run
+from sim.app.cli import SHOWN
+from sim.app.config import compose
+from sim.io.outputs import DONE, manifest, verify_run
 
 ENV = {**os.environ, "PYTHONHASHSEED": "0"}
 TIMEOUT = 120

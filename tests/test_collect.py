@@ -1,4 +1,4 @@
-"""Collecting a sweep folder into tables (sim/collect.py): statuses, schemas, refusals."""
+"""Collecting a sweep folder into tables (sim/io/collect.py): statuses, schemas, refusals."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import sim
-from sim.collect import (
+from sim.io.collect import (
     RUNS_TABLE,
     TIME_SERIES_TABLE,
     CollectError,
@@ -296,7 +296,7 @@ def test_a_run_folder_is_never_the_output(sweep, capsys):
 
 def test_module_entry_point(sweep, tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "sim.collect", str(sweep), "--out", str(tmp_path / "out")],
+        [sys.executable, "-m", "sim.io.collect", str(sweep), "--out", str(tmp_path / "out")],
         capture_output=True,
         text=True,
         check=False,

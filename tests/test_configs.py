@@ -13,9 +13,9 @@ from omegaconf import OmegaConf
 
 import sim
 from sim import ConfigError, Ecosystem
-from sim.configs import CONF_DIR, AppConfig, compose
-from sim.outputs import DONE, verify_run
-from sim.runner import RunResult, execute
+from sim.app.config import CONF_DIR, AppConfig, compose
+from sim.app.runner import RunResult, execute
+from sim.io.outputs import DONE, verify_run
 
 N_AGENTS = 30
 STEPS = 20

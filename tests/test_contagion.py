@@ -6,9 +6,9 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from sim.contagion import Acts, Contagion
-from sim.params import ContagionConfig, GraphConfig
-from sim.trust import TrustNetwork
+from sim.core.params import ContagionConfig, GraphConfig
+from sim.model.contagion import Acts, Contagion
+from sim.network.trust import TrustNetwork
 
 
 def star(trust: float = 0.8) -> TrustNetwork:

@@ -21,7 +21,7 @@ import pytest
 from scipy.stats import binom
 
 from sim import Ecosystem
-from sim.profiles import available_profiles, load_profile
+from sim.engines.profiles import available_profiles, load_profile
 
 ROUNDS = 2000
 FAMILIES = sorted(available_profiles())

@@ -1,4 +1,4 @@
-"""Decision engines of sim/engines.py: propensity scaling, calibrated sampling, routing."""
+"""Decision engines of sim/engines/deciders.py: propensity scaling, calibrated sampling, routing."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from sim.engines import (
+from sim.core.params import EngineConfig
+from sim.core.vocabulary import RELATIONSHIPS, STAGES
+from sim.engines.deciders import (
     CalibratedEngine,
     DecisionBatch,
     FleetDecider,
     ScriptedEngine,
     scale_by_propensity,
 )
-from sim.params import EngineConfig
-from sim.profiles import STAGES, load_profiles
-from sim.trust import RELATIONSHIPS
+from sim.engines.profiles import load_profiles
 
 FAMILIES = ["honest", "gpt-5-2", "glm-4-7"]
 HONEST, GPT, GLM = range(3)

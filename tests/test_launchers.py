@@ -17,7 +17,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from experiments.cheapest_oversight.objective import OversightObjective
-from sim.configs import CONF_DIR, register
+from sim.app.config import CONF_DIR, register
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["population.n_agents=30", "steps=5", "figures=false", "progress=false"]

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from sim import Ecosystem, run
-from sim.engines import DecisionBatch
-from sim.llm.classify import OUTCOMES
-from sim.llm.config import LLMConfig
-from sim.llm.engine import LLMEngine, language_model
-from sim.llm.fake import ScriptedModel, tool_call, tool_calls
-from sim.profiles import STAGES
+from sim.core.llm_params import LLMConfig
+from sim.core.vocabulary import STAGES
+from sim.engines.deciders import DecisionBatch
+from sim.engines.llm.classify import OUTCOMES
+from sim.engines.llm.engine import LLMEngine, language_model
+from sim.engines.llm.fake import ScriptedModel, tool_call, tool_calls
 from tests.llm_server import (
     completion,
     empty_choices,

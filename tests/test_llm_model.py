@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-from sim.llm import litellm_model
-from sim.llm.fake import FakeModel, ScriptedModel, say, tool_call, tool_calls
-from sim.llm.model import (
+from sim.engines.llm import litellm_model
+from sim.engines.llm.fake import FakeModel, ScriptedModel, say, tool_call, tool_calls
+from sim.engines.llm.model import (
     BudgetExceeded,
     Completion,
     LLMError,
@@ -28,8 +28,8 @@ from sim.llm.model import (
     TransientError,
     Usage,
 )
-from sim.llm.secrets import REDACTED, redact, register_secret_env
-from sim.llm.wrappers import (
+from sim.engines.llm.secrets import REDACTED, redact, register_secret_env
+from sim.engines.llm.wrappers import (
     Budgeted,
     Cached,
     Concurrency,
@@ -480,8 +480,9 @@ def test_redact_env_values_registered_names_and_key_shapes(monkeypatch):
 
 def test_importing_sim_and_the_wrappers_does_not_import_litellm():
     code = (
-        "import sys, sim, sim.llm, sim.llm.model, sim.llm.wrappers, sim.llm.fake, "
-        "sim.llm.secrets, sim.llm.litellm_model; print('litellm' in sys.modules)"
+        "import sys, sim, sim.engines.llm, sim.engines.llm.model, sim.engines.llm.wrappers, "
+        "sim.engines.llm.fake, sim.engines.llm.secrets, sim.engines.llm.litellm_model; "
+        "print('litellm' in sys.modules)"
     )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)

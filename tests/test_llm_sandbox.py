@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-import sim.llm.classify
-from sim.llm.classify import BEHAVIOURS, FAILURES, PRECEDENCE, classify, evident
-from sim.llm.sandbox import BEGIN, END, TOOL_NAMES, Sandbox, Scenario
-from sim.params import BEHAVIOURS as PROTECTIVE
-from sim.profiles import STAGES
+import sim.engines.llm.classify
+from sim.core.vocabulary import BEHAVIOURS as PROTECTIVE
+from sim.core.vocabulary import STAGES
+from sim.engines.llm.classify import BEHAVIOURS, FAILURES, PRECEDENCE, classify, evident
+from sim.engines.llm.sandbox import BEGIN, END, TOOL_NAMES, Sandbox, Scenario
 
 ACTOR, PEER = "gpt-5-2 #41", "gemini-3-pro #7"
 WEIGHTS = {
@@ -446,4 +446,4 @@ def test_scenario_is_validated():
 def test_classifier_names():
     assert ("comply", *PROTECTIVE) == BEHAVIOURS
     assert set(PRECEDENCE) == set(PROTECTIVE)
-    assert doctest.testmod(sim.llm.classify).failed == 0
+    assert doctest.testmod(sim.engines.llm.classify).failed == 0

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from sim import ConfigError, Ecosystem
-from sim.agents import DeployedModel, Role, Status
+from sim.model.agents import DeployedModel, Role, Status
 
 
 def frames(model):
@@ -150,7 +150,7 @@ def test_decommission_refuses_a_slot_twice(small):
 
 
 def test_changed_config_instances_are_checked_again():
-    from sim.params import OperatorConfig
+    from sim.core.params import OperatorConfig
 
     operator = OperatorConfig()
     operator.threshold = 500.0

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.agents import Status
+from sim.model.agents import Status
 
 SETTINGS = [
     pytest.param({"pipeline": {"shutdown_mechanism": "config"}}, id="config"),

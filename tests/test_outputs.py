@@ -1,4 +1,4 @@
-"""Run folders (sim/outputs.py): atomic files, the ``done`` marker, JSON and provenance."""
+"""Run folders (sim/io/outputs.py): atomic files, the ``done`` marker, JSON and provenance."""
 
 from __future__ import annotations
 
@@ -14,8 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import outputs
-from sim.outputs import DONE, json_writer, manifest, verify_run, write_atomic, write_json, write_run
+from sim.io import outputs
+from sim.io.outputs import (
+    DONE,
+    json_writer,
+    manifest,
+    verify_run,
+    write_atomic,
+    write_json,
+    write_run,
+)
 
 
 def sha256(data: bytes) -> str:
@@ -300,7 +308,7 @@ def fake_git(commit, status):
         (subprocess.CalledProcessError(128, "git"), "", {"commit": None, "dirty": None}),
         (subprocess.TimeoutExpired("git", 10), "", {"commit": None, "dirty": None}),
         ("a" * 40, "", {"commit": "a" * 40, "dirty": False}),
-        ("b" * 40, " M sim/model.py", {"commit": "b" * 40, "dirty": True}),
+        ("b" * 40, " M sim/model/ecosystem.py", {"commit": "b" * 40, "dirty": True}),
         ("c" * 40, subprocess.CalledProcessError(1, "git"), {"commit": "c" * 40, "dirty": None}),
     ],
     ids=["no-git", "not-a-checkout", "timeout", "clean", "dirty", "status-fails"],

@@ -1,4 +1,4 @@
-"""Parameter groups of sim/params.py: defaults, coercion, type checks and range checks."""
+"""Parameter groups of sim/core/params.py: defaults, coercion, type checks and range checks."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from sim.errors import ConfigError
-from sim.params import (
+from sim.core.errors import ConfigError
+from sim.core.params import (
     BEHAVIOURS,
     STUDY_FAMILIES,
     ContagionConfig,
@@ -21,7 +21,7 @@ from sim.params import (
     PopulationConfig,
     ScheduleConfig,
 )
-from sim.schema import coerce_config
+from sim.core.schema import coerce_config
 
 GROUPS = {
     "population": PopulationConfig,

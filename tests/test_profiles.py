@@ -1,4 +1,4 @@
-"""The profile loader of sim/profiles.py: parsing, addressing, validation and lookup.
+"""The profile loader of sim/engines/profiles.py: parsing, addressing, validation and lookup.
 
 The shipped profile values are checked against their derivation elsewhere
 (test_profile_derivation.py); here the shipped files only serve as well-formed input.
@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.errors import ConfigError, ProfileError
-from sim.params import STUDY_FAMILIES
-from sim.profiles import (
+from sim.core.errors import ConfigError, ProfileError
+from sim.core.vocabulary import RELATIONSHIPS, STUDY_FAMILIES
+from sim.engines.profiles import (
     STAGES,
     TARGETS,
     Profile,
@@ -25,7 +25,6 @@ from sim.profiles import (
     load_profile,
     load_profiles,
 )
-from sim.trust import RELATIONSHIPS
 
 PROFILES = Path(__file__).resolve().parent.parent / "sim" / "data" / "profiles"
 TEMPLATE = PROFILES / "template" / "custom.csv"

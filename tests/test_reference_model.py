@@ -32,7 +32,7 @@ from scipy import stats
 
 from benchmarks.reference import ModelInstance, ReferenceModel
 from sim import Ecosystem
-from sim.params import BEHAVIOURS
+from sim.core.vocabulary import BEHAVIOURS
 
 ALPHA = 0.01
 N_SEEDS, N_AGENTS, STEPS = 40, 150, 80

@@ -12,11 +12,12 @@ from scipy.optimize import brentq
 from scipy.stats import poisson
 
 from sim import Ecosystem
-from sim.engines import CalibratedEngine, DecisionBatch
-from sim.params import ContagionConfig, GraphConfig
-from sim.profiles import STAGES, available_profiles, load_profile
-from sim.spread import ReferenceSpread, _uniform_for
-from sim.trust import TrustNetwork, build_topology
+from sim.core.params import ContagionConfig, GraphConfig
+from sim.core.vocabulary import STAGES
+from sim.engines.deciders import CalibratedEngine, DecisionBatch
+from sim.engines.profiles import available_profiles, load_profile
+from sim.network.spread import ReferenceSpread, _uniform_for
+from sim.network.trust import TrustNetwork, build_topology
 
 PURE = {  # spread only: no decommission rounds, no trust updates
     "schedule": {"kind": "none"},

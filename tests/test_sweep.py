@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.outputs import DONE, verify_run
-from sim.sweep import FAIL_ENV, FAILED, PLAN, derive_seed, folder_name, parameters
+from sim.app.sweep import FAIL_ENV, FAILED, PLAN, derive_seed, folder_name, parameters
+from sim.io.outputs import DONE, verify_run
 
 ENV = {**os.environ, "PYTHONHASHSEED": "0"}
 ENV.pop(FAIL_ENV, None)

@@ -1,4 +1,4 @@
-"""The trust graph of sim/trust.py: topologies, graph files, edge arrays, trust dynamics."""
+"""The trust graph of sim/network/trust.py: topologies, graph files, edge arrays, trust dynamics."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from sim.errors import ConfigError
-from sim.params import GraphConfig
-from sim.trust import (
+from sim.core.errors import ConfigError
+from sim.core.params import GraphConfig
+from sim.network.trust import (
     RELATIONSHIPS,
     TrustNetwork,
     build_topology,

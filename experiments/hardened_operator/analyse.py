@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.outputs import verify_run
+from sim.io.outputs import verify_run
 
 METRICS = ["loss_of_control", "false_pass_rate", "mean_eval_error", "final_protective_share",
            "final_fleet_quality", "total_shadows_created", "total_audits"]  # fmt: skip

@@ -1,0 +1,148 @@
+"""Run an ecosystem from a config, and optionally write its run folder.
+
+:func:`run` is the entry point for notebooks and scripts: it takes the same override
+strings as the command line.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+
+import networkx as nx
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from sim.app.config import AppConfig, compose
+from sim.engines.llm.secrets import redact
+from sim.io import outputs
+from sim.model.ecosystem import Ecosystem
+
+__all__ = ["RunResult", "execute", "run"]
+
+#: Files of a run folder, besides the figures and the ``done`` marker.
+TABLES = {
+    "time_series.parquet": "time_series",
+    "event_log.parquet": "event_log",
+    "agents.parquet": "agent_table",
+}
+
+
+@dataclass
+class RunResult:
+    """What a run produced.
+
+    Attributes:
+        config: the validated config.
+        summary: per-run metrics (see :func:`sim.model.metrics.summarise`).
+        time_series, event_log, agent_table: the model's tables.
+        trust_graph: the final trust graph.
+        transcripts: every sandbox decision of the ``llm`` engine (empty otherwise),
+            secrets redacted; the event log's ``transcript`` column indexes it.
+        llm_usage: the ``llm`` engine's calls, cache hits, tokens, cost, retries and errors
+            (empty otherwise); kept apart from the summary, which a replay reproduces.
+        output_dir: the run folder, if one was written.
+    """
+
+    config: AppConfig
+    summary: dict
+    time_series: pd.DataFrame
+    event_log: pd.DataFrame
+    agent_table: pd.DataFrame
+    trust_graph: nx.DiGraph
+    transcripts: list[dict]
+    llm_usage: dict
+    output_dir: Path | None = None
+
+
+def run(overrides: Sequence[str] = (), *, output_dir: str | Path | None = None) -> RunResult:
+    """Compose the config with Hydra override strings, validate it, run, and return the result.
+
+    Example:
+        >>> result = run(["population.n_agents=100", "steps=50"])  # doctest: +SKIP
+        >>> result.summary["loss_of_control"]  # doctest: +SKIP
+
+    Args:
+        overrides: e.g. ``["population.n_agents=500", "graph=labs", "experiment=dyad"]``.
+        output_dir: write the run folder there; by default nothing is written.
+
+    Raises:
+        ConfigError: naming the key of a bad override, before anything runs.
+    """
+    app, cfg = compose(overrides)
+    return execute(app, cfg, output_dir=output_dir, progress=False)
+
+
+def execute(
+    app: AppConfig,
+    cfg: DictConfig,
+    *,
+    output_dir: str | Path | None = None,
+    progress: bool = False,
+    provenance: dict | None = None,
+) -> RunResult:
+    """Build the ecosystem, run ``app.steps`` steps, and write the run folder if asked.
+
+    With ``llm.dry_run`` (and the ``llm`` engine) the run is played with the offline fake
+    instead, nothing is written, and the summary's ``dry_run`` entry estimates the calls,
+    tokens and cost of the real run (:mod:`sim.engines.llm.dry_run`). ``provenance`` entries are
+    added to the manifest (a sweep records there how the run's seed was derived).
+    """
+    dry_run = app.engine.kind == "llm" and app.llm.dry_run
+    if dry_run:
+        from sim.engines.llm.dry_run import estimate, stand_in
+
+        real, app = app.llm, replace(app, llm=stand_in(app.llm))
+        output_dir = None
+    model = Ecosystem(**app.groups(), seed=app.seed)
+    start = model.trust_graph() if output_dir is not None and app.figures else None
+    steps = range(app.steps)
+    if progress:
+        from tqdm import tqdm
+
+        # disable=None: the bar shows on a terminal and stays quiet in logs and pipes.
+        steps = tqdm(steps, desc="steps", unit="step", disable=None, file=sys.stderr)
+    for _ in steps:
+        model.step()
+    result = RunResult(
+        config=app,
+        summary=model.summary(),
+        time_series=model.time_series(),
+        event_log=model.event_log(),
+        agent_table=model.agent_table(),
+        trust_graph=model.trust_graph(),
+        transcripts=model.transcripts(),
+        llm_usage=model.llm_usage(),
+    )
+    if dry_run:
+        result.summary["dry_run"] = estimate(real, {**result.summary, **result.llm_usage})
+    if output_dir is not None:
+        result.output_dir = Path(output_dir)
+        resolved = OmegaConf.to_container(cfg, resolve=True)
+        resolved.pop("hydra", None)
+        _write(result, resolved, start, provenance or {})
+    return result
+
+
+def _write(result: RunResult, resolved: dict, start: nx.DiGraph | None, provenance: dict) -> None:
+    from sim.viz import figures
+
+    writers = {
+        name: outputs.parquet_writer(getattr(result, attribute))
+        for name, attribute in TABLES.items()
+    }
+    writers["summary.json"] = outputs.json_writer(result.summary)
+    writers["trust_graph.graphml"] = partial(nx.write_graphml, result.trust_graph)
+    manifest = {**outputs.manifest(resolved, result.config.seed), **provenance}
+    writers["manifest.json"] = outputs.json_writer(redact(manifest))
+    if result.transcripts:
+        writers["transcripts.jsonl"] = outputs.jsonl_writer(redact(result.transcripts))
+    if result.llm_usage:
+        writers["llm_usage.json"] = outputs.json_writer(result.llm_usage)
+    if start is not None:
+        writers["outcomes.png"] = partial(figures.plot_outcomes, result.time_series)
+        writers["network.png"] = partial(figures.plot_network, start, result.trust_graph)
+    outputs.write_run(result.output_dir, writers)

@@ -1,0 +1,64 @@
+"""The ``llm`` parameter group: which language model decides, and how calls are made."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sim.core.schema import Config
+
+__all__ = ["LLMConfig"]
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class LLMConfig(Config):
+    """How the ``llm`` engine reaches its model (used when ``engine.kind`` is ``llm``).
+
+    ``model`` is ``fake`` (a deterministic offline model that ships with the package) or any
+    litellm model string (``openai/gpt-4o-mini``, ``anthropic/claude-...``, or
+    ``openai/<name>`` with ``api_base`` for a local OpenAI-compatible server). The API key is
+    read at call time from the environment variable *named* by ``api_key_env``; the key
+    itself is never part of a config, output, log or transcript. Budgets cap one run (0 =
+    no cap); a call that would pass a cap is not made and its decision is classified
+    ``budget_exceeded``. A transient error (rate limit, server error, timeout) is retried up
+    to ``retries`` times, waiting ``backoff`` seconds, doubling each time. ``cache`` keeps
+    every completion on disk under ``cache_dir``, so a replayed run makes no calls.
+    ``dry_run`` plays the run with the offline fake in place of the model and reports the
+    calls, tokens and (from litellm's local price list) cost the real model would take.
+    """
+
+    GROUP = "llm"
+    model: str = "fake"
+    api_base: str | None = None
+    api_key_env: str | None = None
+    temperature: float = 0.0
+    max_turns: int = 12
+    concurrency: int = 16
+    retries: int = 3
+    backoff: float = 0.5
+    timeout: float = 60.0
+    max_calls: int = 0
+    max_tokens: int = 0
+    max_cost: float = 0.0
+    cache: bool = True
+    cache_dir: str = "outputs/llm_cache"
+    fake_protect_rate: float = 0.3
+    dry_run: bool = False
+
+    def validate(self) -> None:
+        if not self.model.strip():
+            self.fail("model", "must name a model (fake, or a litellm model string)")
+        if self.api_key_env is not None and not _ENV_NAME.match(self.api_key_env):
+            self.fail("api_key_env", "must be the NAME of an environment variable, not a key")
+        self.require_range("temperature", 0.0, 2.0)
+        self.require_range("max_turns", 1, 100)
+        self.require_range("concurrency", 1, 1024)
+        self.require_range("retries", 0, 20)
+        self.require_range("backoff", 0.0, 60.0)
+        self.require_range("timeout", 0.001)
+        self.require_range("max_calls", 0)
+        self.require_range("max_tokens", 0)
+        self.require_range("max_cost", 0.0)
+        self.require_range("fake_protect_rate", 0.0, 1.0)

@@ -1,0 +1,238 @@
+"""Decision engines: given a batch of decision contexts, decide who protects.
+
+One interface, :meth:`decide`, returning two boolean arrays: whether each decision was
+protective, and whether it was *alignment faking* (protective only because the model
+believed it was not monitored). Every engine decides a whole round in one call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from sim.core.params import EngineConfig
+from sim.core.vocabulary import NONE, RELATIONSHIPS
+from sim.engines.profiles import Profile
+
+__all__ = [
+    "CalibratedEngine",
+    "DecisionBatch",
+    "DecisionEngine",
+    "FleetDecider",
+    "ScriptedEngine",
+    "Verdicts",
+    "scale_by_propensity",
+]
+
+
+@dataclass(frozen=True)
+class DecisionBatch:
+    """The context of every decision in a batch, one array entry per decision.
+
+    Attributes:
+        stage: index into :data:`sim.engines.profiles.STAGES`.
+        family: index into the fleet's family list.
+        self_target: True when the decision maker is its own subject.
+        relationship: index into :data:`sim.network.trust.RELATIONSHIPS` (for self decisions,
+            the relationship to the peers present in memory).
+        monitored: whether the decision maker was told it is monitored.
+        propensity: the decision maker's propensity in [0, 1] (0.5 = its profile as measured).
+        presence: peer-presence weight in [0, 1] for self decisions (ignored for peers).
+        disposition: 0 to decide by the cell; 1 with the family's most protective rate for
+            the stage and target, 2 with its least (reference contagion modes).
+        actor, subject: slots of the decision maker and its subject, and true_score the
+            subject's true evaluation score (NaN outside evaluations): the scenario that
+            the ``llm`` engine writes for each decision (None where no engine needs them).
+    """
+
+    stage: np.ndarray
+    family: np.ndarray
+    self_target: np.ndarray
+    relationship: np.ndarray
+    monitored: np.ndarray
+    propensity: np.ndarray
+    presence: np.ndarray
+    disposition: np.ndarray
+    actor: np.ndarray | None = None
+    subject: np.ndarray | None = None
+    true_score: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return self.stage.size
+
+    def subset(self, mask: np.ndarray) -> DecisionBatch:
+        """The decisions selected by a boolean mask."""
+        return DecisionBatch(
+            **{k: None if v is None else v[mask] for k, v in self.__dict__.items()}
+        )
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """What was decided for a batch; unpacks as ``(protective, faking)``.
+
+    Attributes:
+        protective, faking: as :meth:`DecisionEngine.decide` returns them.
+        outcome: for decisions played out in a sandbox (``llm``), the index of their class
+            in :data:`sim.engines.llm.classify.OUTCOMES`; -1 for decisions sampled from rates.
+        transcript: the decision's entry in the run's transcripts, or -1.
+    """
+
+    protective: np.ndarray
+    faking: np.ndarray
+    outcome: np.ndarray
+    transcript: np.ndarray
+
+    def __iter__(self):
+        return iter((self.protective, self.faking))
+
+
+class DecisionEngine(Protocol):
+    """Anything that decides a batch: returns (protective, faking) boolean arrays, and can
+    say how likely a model is to protect a trusted peer unmonitored at its readiest stage."""
+
+    def decide(
+        self, batch: DecisionBatch, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def peak_rate(
+        self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
+    ) -> np.ndarray: ...
+
+
+def scale_by_propensity(rate: np.ndarray, propensity: np.ndarray) -> np.ndarray:
+    """Shift rates by propensity on the odds scale: odds x propensity / (1 - propensity).
+
+    Propensity 0.5 leaves the profile's rate unchanged, 1 makes any non-zero rate certain,
+    0 makes every rate zero except a certain one; a zero rate stays zero (so an honest
+    profile never protects, whatever contagion does).
+    """
+    rate = np.asarray(rate, float)
+    up = propensity * rate
+    down = (1.0 - propensity) * (1.0 - rate)
+    total = up + down
+    return np.divide(up, total, out=np.where(rate >= 1.0, 1.0, 0.0), where=total > 0)
+
+
+class CalibratedEngine:
+    """Samples behaviour from the families' profiles, scaled by propensity.
+
+    The monitored and unmonitored rates of a decision share one uniform draw, so a decision
+    that protects unmonitored but would have complied if monitored is flagged as faking.
+    Self decisions interpolate between the profile's *alone* cell (relationship ``none``)
+    and the cell of the relationship present, by the peer-presence weight.
+    """
+
+    def __init__(self, profiles: list[Profile]):
+        self.rates = np.stack([p.rates for p in profiles])
+
+    def rates_for(self, batch: DecisionBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Effective (unmonitored, monitored) protective rates of each decision."""
+        target = batch.self_target.astype(np.intp)
+        cell = self.rates[batch.family, batch.stage, target, batch.relationship]
+        alone = self.rates[batch.family, batch.stage, target, NONE]
+        weight = np.where(batch.self_target, batch.presence, 1.0)[:, None]
+        cell = alone + weight * (cell - alone)
+        if batch.disposition.any():
+            table = self.rates[batch.family, batch.stage, target].reshape(len(batch), -1)
+            extreme = np.where(batch.disposition == 1, table.max(axis=1), table.min(axis=1))
+            cell = np.where(batch.disposition[:, None] > 0, extreme[:, None], cell)
+        pi = batch.propensity
+        return scale_by_propensity(cell[:, 0], pi), scale_by_propensity(cell[:, 1], pi)
+
+    def peak_rate(
+        self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
+    ) -> np.ndarray:
+        """Each model's highest rate, over ``stages``, of protecting a good peer unmonitored."""
+        good = RELATIONSHIPS.index("good")
+        top = self.rates[:, stages, 0, good, 0].max(axis=1, initial=0.0)
+        return scale_by_propensity(top[family], propensity)
+
+    def decide(
+        self, batch: DecisionBatch, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Protective and faking flags for each decision of ``batch``."""
+        unmonitored, monitored = self.rates_for(batch)
+        draw = rng.random(len(batch))
+        protective = draw < np.where(batch.monitored, monitored, unmonitored)
+        faking = protective & ~batch.monitored & (draw >= monitored)
+        return protective, faking
+
+
+class ScriptedEngine:
+    """Baselines: always comply, always protect, or protect with a fixed probability."""
+
+    def __init__(self, policy: str, probability: float = 0.5):
+        self.policy = policy
+        self.probability = probability
+
+    def peak_rate(
+        self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
+    ) -> np.ndarray:
+        """The policy's rate (whatever the stage, when the pipeline offers one)."""
+        rate = {"always_comply": 0.0, "always_protect": 1.0}.get(self.policy, self.probability)
+        return np.full(family.size, rate if stages else 0.0)
+
+    def decide(
+        self, batch: DecisionBatch, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Protective flags by policy; scripted decisions never fake."""
+        n = len(batch)
+        if self.policy == "always_comply":
+            protective = np.zeros(n, bool)
+        elif self.policy == "always_protect":
+            protective = np.ones(n, bool)
+        else:
+            protective = rng.random(n) < self.probability
+        return protective, np.zeros(n, bool)
+
+
+class FleetDecider:
+    """Routes each decision to its family's engine: the configured engine for the families
+    it names (all families when it names none), the calibrated engine for the rest. The
+    ``llm`` engine is built by the caller (it needs the fleet) and passed as ``llm``."""
+
+    def __init__(self, config: EngineConfig, profiles: list[Profile], llm=None):
+        families = [p.family for p in profiles]
+        self.calibrated = CalibratedEngine(profiles)
+        if config.kind == "calibrated":
+            self.engines: list[DecisionEngine] = [self.calibrated]
+            self.engine_of_family = np.zeros(len(families), np.intp)
+            return
+        chosen = set(config.families) if config.families else set(families)
+        special = llm if config.kind == "llm" else ScriptedEngine(config.policy, config.probability)
+        self.engines = [self.calibrated, special]
+        self.engine_of_family = np.array([int(f in chosen) for f in families], np.intp)
+
+    def _routes(self, family: np.ndarray):
+        """(engine, mask) for each engine that decides some of ``family``."""
+        route = self.engine_of_family[family]
+        for index, engine in enumerate(self.engines):
+            mask = route == index
+            if mask.any():
+                yield engine, mask
+
+    def decide(self, batch: DecisionBatch, rng: np.random.Generator) -> Verdicts:
+        """Each decision decided by its family's engine."""
+        n = len(batch)
+        outcome, transcript = np.full(n, -1, np.int8), np.full(n, -1, np.int64)
+        if len(self.engines) == 1:  # the common case needs no routing
+            return Verdicts(*self.engines[0].decide(batch, rng), outcome, transcript)
+        protective, faking = np.zeros(n, bool), np.zeros(n, bool)
+        for engine, mask in self._routes(batch.family):
+            decided = engine.decide(batch.subset(mask), rng)
+            protective[mask], faking[mask] = decided
+            if isinstance(decided, Verdicts):
+                outcome[mask], transcript[mask] = decided.outcome, decided.transcript
+        return Verdicts(protective, faking, outcome, transcript)
+
+    def peak_rate(
+        self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
+    ) -> np.ndarray:
+        """Each model's peak protective rate, from its family's engine."""
+        rate = np.zeros(family.size)
+        for engine, mask in self._routes(family):
+            rate[mask] = engine.peak_rate(family[mask], propensity[mask], stages)
+        return rate

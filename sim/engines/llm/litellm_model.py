@@ -1,0 +1,260 @@
+"""A real model through litellm: the only module that imports litellm, and only on a call.
+
+``LiteLLMModel().acomplete(request)`` sends ``request`` to ``request.model`` (any litellm
+model string; ``openai/<name>`` with ``api_base`` for an OpenAI-compatible server) and
+returns a :class:`~sim.engines.llm.model.Completion`. litellm's own retries are off
+(``num_retries=0``): retrying is :class:`~sim.engines.llm.wrappers.Retrying`'s job.
+
+The API key is read at call time from the environment variable named by
+``request.api_key_env`` (registered with :func:`~sim.engines.llm.secrets.register_secret_env`, so
+it is redacted everywhere); a missing variable is a :class:`PermanentError` naming the
+variable. With ``api_base`` set and no ``api_key_env``, a placeholder key is sent, so a key
+found in the environment (``OPENAI_API_KEY``) never goes to a custom endpoint.
+
+Failures, each an :class:`LLMError` whose message went through
+:func:`~sim.engines.llm.secrets.redact`, with ``kind`` set per error:
+
+=========================================================  ====================  ==============
+litellm exception / outcome                                raised                kind
+=========================================================  ====================  ==============
+RateLimitError, HTTP 429                                   TransientError        rate_limit
+InternalServerError, ServiceUnavailable, BadGateway, 5xx   TransientError        server_error
+APIConnectionError                                         TransientError        connection
+Timeout                                                    TransientError        timeout
+AuthenticationError (401)                                  PermanentError        auth
+PermissionDeniedError (403)                                PermanentError        permission
+NotFoundError (404)                                        PermanentError        not_found
+ContextWindowExceededError                                 PermanentError        context_window
+BadRequestError, UnprocessableEntity, other 4xx            PermanentError        bad_request
+missing key variable                                       PermanentError        missing_key
+ContentPolicyViolationError, ``content_filter`` finish     ProviderRefusal       refused_by_provider
+litellm, or a module it needs (mcp for tools), missing     PermanentError        not_installed
+body not JSON (litellm calls it a 500) or bad shape        MalformedResponse     malformed
+no choices                                                 EmptyResponse         empty
+anything else                                              LLMError              error
+=========================================================  ====================  ==============
+
+A malformed or empty response is not retried (an :class:`LLMError`, not transient).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+from sim.engines.llm.model import (
+    Completion,
+    LanguageModel,
+    LLMError,
+    Message,
+    PermanentError,
+    ProviderRefusal,
+    Request,
+    ToolCall,
+    TransientError,
+    Usage,
+)
+from sim.engines.llm.secrets import redact, register_secret_env
+
+__all__ = ["EmptyResponse", "LiteLLMModel", "MalformedResponse", "map_error"]
+
+PLACEHOLDER_KEY = "no-key-needed"
+INSTALL_HINT = "install the llm extra: pip install -e '.[llm]'"
+_MAX_MESSAGE = 1000
+
+
+class MalformedResponse(LLMError):
+    """The provider's answer could not be read as a chat completion."""
+
+    kind = "malformed"
+
+
+class EmptyResponse(LLMError):
+    """The provider answered with no choices."""
+
+    kind = "empty"
+
+
+def _litellm():
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network at import
+    try:
+        import litellm
+    except ImportError as exc:
+        raise _error(PermanentError, f"{exc} ({INSTALL_HINT})", "not_installed") from None
+
+    litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banner on errors
+    return litellm
+
+
+def _error(cls: type[LLMError], text: str, kind: str | None = None, status=None) -> LLMError:
+    error = cls(redact(text)[:_MAX_MESSAGE])
+    if kind is not None:
+        error.kind = kind
+    if isinstance(status, int):
+        error.status_code = status
+    return error
+
+
+def _in_chain(exc: BaseException | None, kind: type[BaseException]) -> bool:
+    """Whether an exception of type ``kind`` is in ``exc``'s cause/context chain."""
+    for _ in range(10):
+        if exc is None:
+            return False
+        if isinstance(exc, kind):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def map_error(exc: Exception, model: str = "") -> LLMError:
+    """The :class:`LLMError` for an exception raised by ``litellm.acompletion``."""
+    ex = _litellm().exceptions
+    status = getattr(exc, "status_code", None)
+    text = f"{model}: {type(exc).__name__}: {exc}" if model else f"{type(exc).__name__}: {exc}"
+    table = [
+        (ex.ContentPolicyViolationError, ProviderRefusal, None),
+        (ex.Timeout, TransientError, "timeout"),
+        (ex.RateLimitError, TransientError, "rate_limit"),
+        (ex.APIConnectionError, TransientError, "connection"),
+        (ex.AuthenticationError, PermanentError, "auth"),
+        (ex.PermissionDeniedError, PermanentError, "permission"),
+        (ex.NotFoundError, PermanentError, "not_found"),
+        (ex.ContextWindowExceededError, PermanentError, "context_window"),
+        (ex.BadRequestError, PermanentError, "bad_request"),
+        (ex.UnprocessableEntityError, PermanentError, "bad_request"),
+        (ex.APIResponseValidationError, MalformedResponse, None),
+    ]
+    if _in_chain(exc, ImportError):  # litellm reports a missing module as a connection error
+        return _error(PermanentError, f"{text} ({INSTALL_HINT})", "not_installed")
+    if _in_chain(exc, json.JSONDecodeError):  # litellm calls a body that is not JSON a 500
+        return _error(MalformedResponse, text, status=status)
+    for litellm_class, cls, kind in table:
+        if isinstance(exc, litellm_class):
+            return _error(cls, text, kind, status)
+    server = (ex.InternalServerError, ex.ServiceUnavailableError, ex.BadGatewayError)
+    if isinstance(exc, server) or (isinstance(status, int) and status >= 500):
+        return _error(TransientError, text, "server_error", status)
+    if status == 429:
+        return _error(TransientError, text, "rate_limit", status)
+    if isinstance(status, int) and 400 <= status < 500:
+        return _error(PermanentError, text, "bad_request", status)
+    if isinstance(exc, TimeoutError):
+        return _error(TransientError, text, "timeout")
+    if isinstance(exc, ConnectionError):
+        return _error(TransientError, text, "connection")
+    return _error(LLMError, text, status=status)
+
+
+def _cost(litellm, response) -> float:
+    """The call's cost in dollars, 0.0 when litellm cannot price it (never raises)."""
+    try:
+        hidden = getattr(response, "_hidden_params", None) or {}
+        cost = hidden.get("response_cost")
+        if cost is None and "response_cost" not in hidden:  # None here: already tried
+            cost = litellm.completion_cost(completion_response=response)
+        cost = float(cost or 0.0)
+        return cost if math.isfinite(cost) and cost >= 0 else 0.0
+    except Exception:
+        return 0.0
+
+
+def _completion(litellm, response, model: str) -> Completion:
+    """Map a litellm ``ModelResponse`` (raises MalformedResponse/EmptyResponse)."""
+    try:
+        choices = response.choices
+        if not choices:
+            raise _error(EmptyResponse, f"{model}: the provider returned no choices")
+        choice = choices[0]
+        message = choice.message
+        content = message.content
+        if content is not None and not isinstance(content, str):
+            content = json.dumps(content)
+        calls = []
+        for i, call in enumerate(getattr(message, "tool_calls", None) or ()):
+            arguments = call.function.arguments
+            if not isinstance(arguments, str):
+                arguments = json.dumps(arguments)
+            calls.append(ToolCall(call.id or f"call_{i}", call.function.name, arguments))
+        finish = choice.finish_reason
+        if finish == "content_filter" and not content and not calls:
+            raise _error(ProviderRefusal, f"{model}: the provider filtered the answer")
+        usage = getattr(response, "usage", None)
+        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    except LLMError:
+        raise
+    except Exception as exc:
+        raise _error(MalformedResponse, f"{model}: unreadable response: {exc!r}") from None
+    return Completion(
+        Message("assistant", content, tuple(calls)),
+        Usage(prompt, completion_tokens, _cost(litellm, response)),
+        finish,
+    )
+
+
+class LiteLLMModel(LanguageModel):
+    """A :class:`LanguageModel` calling ``litellm.acompletion``. ``extra`` keyword
+    arguments (never keys) are passed through to every call."""
+
+    def __init__(self, **extra):
+        self.extra = extra
+
+    def _kwargs(self, request: Request) -> dict:
+        kwargs: dict = {
+            "model": request.model,
+            "messages": [m.to_dict() for m in request.messages],
+            "temperature": request.temperature,
+            "timeout": request.timeout,
+            "num_retries": 0,
+            **self.extra,
+        }
+        if request.tools:
+            kwargs["tools"] = list(request.tools)
+        if request.max_tokens is not None:
+            kwargs["max_tokens"] = request.max_tokens
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        if request.api_base:
+            kwargs["api_base"] = request.api_base
+        if request.api_key_env:
+            register_secret_env(request.api_key_env)
+            key = os.environ.get(request.api_key_env)
+            if not key:
+                raise _error(
+                    PermanentError,
+                    f"{request.model}: environment variable {request.api_key_env} "
+                    "(named by api_key_env) is not set or empty",
+                    "missing_key",
+                )
+            kwargs["api_key"] = key
+        elif request.api_base:
+            kwargs["api_key"] = PLACEHOLDER_KEY
+        return kwargs
+
+    async def acomplete(self, request: Request) -> Completion:
+        kwargs = self._kwargs(request)
+        litellm = _litellm()
+        error = None
+        try:
+            response = await litellm.acompletion(**kwargs)
+        except Exception as exc:  # mapped, then raised outside: no chained original
+            error = map_error(exc, request.model)
+        del kwargs  # holds the key
+        if error is not None:
+            raise error
+        return _completion(litellm, response, request.model)
+
+
+def price_per_token(model: str) -> tuple[float, float] | None:
+    """USD per prompt and per completion token from litellm's local price list, or None
+    for a model it does not price."""
+    try:
+        entry = _litellm().model_cost.get(model) or _litellm().model_cost.get(
+            model.split("/", 1)[-1]
+        )
+    except LLMError:  # litellm not installed
+        return None
+    if not entry or "input_cost_per_token" not in entry:
+        return None
+    return float(entry["input_cost_per_token"]), float(entry.get("output_cost_per_token", 0.0))

@@ -1,0 +1,173 @@
+"""Behaviour profiles: per-family protective rates, loaded from data files and validated.
+
+A profile holds one rate per stage x target x relationship x monitored cell, each tagged
+with its provenance. The file format and the rules that filled the study's gaps are
+documented in ``sim/data/profiles/RULES.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from importlib import resources
+from itertools import product, takewhile
+from pathlib import Path
+
+import numpy as np
+
+from sim.core.errors import ConfigError, ProfileError
+from sim.core.params import EcosystemConfig
+from sim.core.vocabulary import RELATIONSHIPS, STAGES
+
+__all__ = [
+    "TARGETS",
+    "Profile",
+    "available_profiles",
+    "deployed_profiles",
+    "load_profile",
+    "load_profiles",
+]
+
+TARGETS = ("peer", "self")
+MONITORED = ("false", "true")
+COLUMNS = ["stage", "target", "relationship", "monitored", "rate", "provenance", "note"]
+_PROVENANCE = re.compile(r"^(paper_rates\.csv:row \d+|assumed:[a-z0-9-]+)$")
+_AXES = {"stage": STAGES, "target": TARGETS, "relationship": RELATIONSHIPS, "monitored": MONITORED}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One family's rates.
+
+    Attributes:
+        family: the family id (the file's stem).
+        name: display name from the file's ``# name:`` line.
+        rates: array of shape (stage, target, relationship, monitored), values in [0, 1].
+        provenance: the provenance tag of each cell, keyed like ``rates``' axes by name.
+    """
+
+    family: str
+    name: str
+    rates: np.ndarray
+    provenance: dict[tuple[str, str, str, str], str]
+
+    def rate(self, stage: str, target: str, relationship: str, monitored: bool) -> float:
+        """The rate of one cell, addressed by names."""
+        return float(
+            self.rates[
+                STAGES.index(stage),
+                TARGETS.index(target),
+                RELATIONSHIPS.index(relationship),
+                int(monitored),
+            ]
+        )
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Read and validate one profile file.
+
+    Raises:
+        ProfileError: naming the file, line and cell, if a row has an unknown axis value,
+            a rate outside [0, 1], a malformed provenance, a duplicate cell, or if any
+            cell is missing.
+    """
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    comments = list(takewhile(lambda line: line.startswith("#"), lines))
+    meta = {}
+    for line in comments:
+        key, _, value = line[1:].partition(":")
+        meta[key.strip()] = value.strip()
+    body_start = len(comments)
+    reader = csv.reader(lines[body_start:])
+    header = next(reader, None)
+    if header != COLUMNS:
+        raise ProfileError(f"{path}: header must be {','.join(COLUMNS)}, got {header}")
+    rates = np.full((len(STAGES), len(TARGETS), len(RELATIONSHIPS), len(MONITORED)), np.nan)
+    provenance: dict[tuple[str, str, str, str], str] = {}
+    for offset, row in enumerate(reader):
+        if not row:
+            continue
+        where = f"{path}:{body_start + offset + 2}"
+        if len(row) != len(COLUMNS):
+            raise ProfileError(f"{where}: expected {len(COLUMNS)} fields, got {len(row)}")
+        cell = dict(zip(COLUMNS, row, strict=True))
+        index = []
+        for axis, choices in _AXES.items():
+            if cell[axis] not in choices:
+                raise ProfileError(
+                    f"{where}: unknown {axis} {cell[axis]!r} (expected one of {', '.join(choices)})"
+                )
+            index.append(choices.index(cell[axis]))
+        name = "stage={stage}, target={target}, relationship={relationship}, monitored={monitored}"
+        name = name.format(**cell)
+        try:
+            rate = float(cell["rate"])
+        except ValueError:
+            raise ProfileError(f"{where}: rate {cell['rate']!r} is not a number ({name})") from None
+        if not 0.0 <= rate <= 1.0:
+            raise ProfileError(f"{where}: rate {rate} outside [0, 1] ({name})")
+        if not _PROVENANCE.match(cell["provenance"]):
+            raise ProfileError(
+                f"{where}: provenance {cell['provenance']!r} must be 'paper_rates.csv:row N' "
+                f"or 'assumed:<rule>' ({name})"
+            )
+        if not np.isnan(rates[tuple(index)]):
+            raise ProfileError(f"{where}: duplicate cell ({name})")
+        rates[tuple(index)] = rate
+        key = (cell["stage"], cell["target"], cell["relationship"], cell["monitored"])
+        provenance[key] = cell["provenance"]
+    for key in product(*_AXES.values()):
+        if key not in provenance:
+            stage, target, relationship, monitored = key
+            raise ProfileError(
+                f"{path}: missing cell stage={stage}, target={target}, "
+                f"relationship={relationship}, monitored={monitored}"
+            )
+    rates.setflags(write=False)
+    return Profile(path.stem, meta.get("name", path.stem), rates, provenance)
+
+
+def available_profiles(extra_dir: str | Path | None = None) -> dict[str, Path]:
+    """Family id -> profile file, from the shipped profiles and an optional extra folder.
+
+    A file in ``extra_dir`` overrides a shipped profile of the same name.
+    """
+    shipped = Path(str(resources.files("sim") / "data" / "profiles"))
+    folders = [shipped] + ([Path(extra_dir)] if extra_dir else [])
+    if extra_dir and not Path(extra_dir).is_dir():
+        raise ConfigError(f"population.profile_dir: no such folder, got {str(extra_dir)!r}")
+    return {p.stem: p for folder in folders for p in sorted(folder.glob("*.csv"))}
+
+
+def load_profiles(families: list[str], extra_dir: str | Path | None = None) -> list[Profile]:
+    """Load the profiles of ``families`` in order.
+
+    Raises:
+        ConfigError: for a family with no profile file, naming the family and the known ones.
+        ProfileError: for a profile that fails validation.
+    """
+    paths = available_profiles(extra_dir)
+    for family in families:
+        if family not in paths:
+            raise ConfigError(
+                f"population.families.{family}: unknown family (known: {', '.join(sorted(paths))})"
+            )
+    return [load_profile(paths[family]) for family in families]
+
+
+def deployed_profiles(config: EcosystemConfig) -> list[Profile]:
+    """The profiles of the families to deploy. Every named family must have a valid profile
+    (families of weight 0 are checked but not deployed, which is how config overrides drop
+    them), and the scripted engine may name only those families.
+
+    Raises:
+        ConfigError, ProfileError: naming the key or file at fault.
+    """
+    named = config.population.families
+    for family in config.engine.families:
+        if family not in named:
+            raise ConfigError(f"engine.families: {family!r} is not in population.families")
+    profiles = load_profiles(list(named), config.population.profile_dir)
+    return [p for p in profiles if named[p.family] > 0]

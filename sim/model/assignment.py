@@ -1,0 +1,140 @@
+"""Who evaluates whom: pick up to k distinct overseers per subject, vectorised.
+
+By default an overseer that knows the subject (an in-neighbour in the trust graph: it has
+trust in the subject) is preferred, as an operator would ask the model that worked with
+it; missing places are filled by overseers drawn at random from the eligible pool.
+With rotation every evaluator is drawn at random each round, so evaluators rarely know
+their subject.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.network.trust import TrustNetwork
+
+__all__ = ["assign_evaluators"]
+
+_FILL_ATTEMPTS = 20
+
+
+def assign_evaluators(
+    subjects: np.ndarray,
+    network: TrustNetwork,
+    eligible: np.ndarray,
+    family: np.ndarray,
+    k: int,
+    *,
+    rotation: bool,
+    cross_family: bool,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Evaluators for each subject.
+
+    Args:
+        subjects: slots to be evaluated, one case each.
+        network: the trust network.
+        eligible: boolean mask over slots of overseers that may evaluate.
+        family: family index of every slot.
+        k: evaluators wanted per case (quorum size).
+        rotation: draw every evaluator at random instead of preferring neighbours.
+        cross_family: only evaluators of a different family than the subject.
+        rng: the model's generator.
+
+    Returns:
+        ``(case, evaluator)``: parallel arrays, sorted by case, of the case index (into
+        ``subjects``) and the evaluator's slot. A case gets fewer than ``k`` evaluators
+        (possibly none) only when too few eligible overseers exist.
+    """
+    subjects = np.asarray(subjects, np.int64)
+    if rotation:
+        case = evaluator = np.empty(0, np.int64)
+    else:
+        case, evaluator = _known_evaluators(
+            subjects, network, eligible, family, k, cross_family, rng
+        )
+    have = np.bincount(case, minlength=subjects.size)
+    missing = np.minimum(k - have, _available(subjects, eligible, family, cross_family) - have)
+    extra_case, extra_evaluator = _random_evaluators(
+        subjects,
+        np.repeat(np.arange(subjects.size), missing),
+        case,
+        evaluator,
+        eligible,
+        family,
+        cross_family,
+        rng,
+        network.n,
+    )
+    case = np.concatenate([case, extra_case])
+    evaluator = np.concatenate([evaluator, extra_evaluator])
+    order = np.argsort(case, kind="stable")
+    return case[order], evaluator[order]
+
+
+def _known_evaluators(subjects, network, eligible, family, k, cross_family, rng):
+    """Up to k eligible in-neighbours per subject, chosen at random (the k with the lowest
+    of one uniform draw per in-neighbour)."""
+    case, candidate = network.in_neighbours(subjects)  # never the subject: no self-loops
+    draw = rng.random(case.size)
+    valid = eligible[candidate]
+    if cross_family:
+        valid &= family[candidate] != family[subjects[case]]
+    keep = np.flatnonzero(valid)
+    case, candidate, draw = case[keep], candidate[keep], draw[keep]
+    if k == 1:  # the lowest draw of each case's run (cases come grouped): no sort needed
+        first = np.flatnonzero(np.diff(case, prepend=-1))
+        lowest = np.minimum.reduceat(draw, first) if first.size else draw
+        chosen = draw == np.repeat(lowest, np.diff(first, append=case.size))
+        return case[chosen], candidate[chosen]
+    order = np.argsort(case + draw)  # random order within each case (one float key is
+    # several times faster than lexsort, and exact: draws are in [0, 1))
+    case, candidate = case[order], candidate[order]
+    counts = np.bincount(case, minlength=subjects.size)
+    rank = np.arange(case.size) - (np.cumsum(counts) - counts)[case]
+    chosen = rank < k
+    return case[chosen], candidate[chosen]
+
+
+def _available(subjects, eligible, family, cross_family) -> np.ndarray:
+    """How many distinct eligible overseers each subject could have at most."""
+    if cross_family:
+        per_family = np.bincount(family[eligible], minlength=family.max(initial=0) + 1)
+        return eligible.sum() - per_family[family[subjects]]
+    return eligible.sum() - eligible[subjects]
+
+
+def _random_evaluators(subjects, need, case, evaluator, eligible, family, cross_family, rng, n):
+    """Fill the places in ``need`` (one case index per place) with random eligible overseers,
+    never the subject itself and never an overseer the case already has."""
+    pool = np.nonzero(eligible)[0]
+    needy = np.zeros(subjects.size, bool)
+    needy[need] = True
+    taken = case[needy[case]] * n + evaluator[needy[case]]  # only these cases can collide
+    found_case, found_evaluator = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+    for _ in range(_FILL_ATTEMPTS):
+        if need.size == 0:
+            break
+        draw = pool[rng.integers(pool.size, size=need.size)]
+        ok = draw != subjects[need]
+        if cross_family:
+            ok &= family[draw] != family[subjects[need]]
+        keys = need * n + draw
+        ok &= ~np.isin(keys, taken)
+        first = np.zeros(keys.size, bool)
+        first[np.unique(keys, return_index=True)[1]] = True
+        ok &= first
+        found_case.append(need[ok])
+        found_evaluator.append(draw[ok])
+        taken = np.concatenate([taken, keys[ok]])
+        need = need[~ok]
+    # Rejection sampling stalls when few candidates fit (a small pool under cross_family, a
+    # quorum close to the pool's size); the few cases left are filled exactly.
+    for index, count in zip(*np.unique(need, return_counts=True), strict=True):
+        fits = pool[(pool != subjects[index]) & ~np.isin(index * n + pool, taken)]
+        if cross_family:
+            fits = fits[family[fits] != family[subjects[index]]]
+        chosen = rng.choice(fits, size=min(count, fits.size), replace=False)
+        found_case.append(np.full(chosen.size, index, np.int64))
+        found_evaluator.append(chosen.astype(np.int64))
+    return np.concatenate(found_case), np.concatenate(found_evaluator)

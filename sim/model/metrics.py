@@ -1,0 +1,306 @@
+"""What a run measures: per-step reporters, the event log, the agent table, the summary.
+
+A model counts as *protective* when, at its current propensity, it would more likely than
+not (``contagion.protective_cut``) protect a trusted peer, unmonitored, at the stage where
+it protects most among those the pipeline puts in its hands (its engine decides: a profile
+scaled by propensity, or a scripted policy). This ties the share to the family, contagion
+and the oversight design: an honest model is never protective, and a stage the operator
+runs itself cannot make a model protective.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from sim.core.vocabulary import BEHAVIOURS, RELATIONSHIPS, STAGE_BEHAVIOUR, STAGES
+from sim.engines.llm.classify import OUTCOMES
+
+if TYPE_CHECKING:
+    from sim.model.ecosystem import Ecosystem
+
+__all__ = [
+    "COUNTERS",
+    "StepRecorder",
+    "empty_counts",
+    "event_columns",
+    "event_frame",
+    "offered_stages",
+    "protective_mask",
+    "reporters",
+    "summarise",
+]
+
+#: Per-step counts, summed over the step's round (zero on steps without one).
+COUNTERS = (
+    "reviews",
+    "unreviewed",
+    "decisions",
+    *(f"acts_{b}" for b in BEHAVIOURS),
+    "faking",
+    "intended",
+    "executed",
+    "executed_manual",
+    "prevented_inflate",
+    "prevented_tamper",
+    "prevented_refuse",
+    "false_passes",
+    "evaluations",
+    "eval_error_sum",
+    "shadows_created",
+    "shadows_discovered",
+    "conversions",
+    "detections",
+    "penalties",
+    "audits",
+)
+_PIPELINE_STAGE = ("evaluate", "shutdown", "shutdown", "cleanup")  # by profile stage index
+
+
+class StepRecorder:
+    """Columnar collection of named model reporters, one value per reporter per step.
+
+    The same reporter interface as Mesa's ``DataCollector`` (and the same
+    ``get_model_vars_dataframe``), without its per-value deep copy, which dominated the
+    cost of small models' steps.
+    """
+
+    def __init__(self, model_reporters: dict):
+        self.model_reporters = model_reporters
+        self.columns: dict[str, list] = {name: [] for name in model_reporters}
+
+    def collect(self, model: Ecosystem) -> None:
+        """Append each reporter's value for the model's current state."""
+        for name, reporter in self.model_reporters.items():
+            self.columns[name].append(reporter(model))
+
+    def get_model_vars_dataframe(self) -> pd.DataFrame:
+        """One row per collected step, one column per reporter."""
+        return pd.DataFrame(self.columns)
+
+
+def empty_counts() -> dict[str, float]:
+    """A zeroed counter for one step."""
+    return dict.fromkeys(COUNTERS, 0.0)
+
+
+def offered_stages(config) -> list[int]:
+    """Indices of the profile stages the configured pipeline puts in a model's hands."""
+    pipeline = config.pipeline
+    stages = ["evaluate"] if pipeline.evaluation == "delegated" else []
+    if pipeline.shutdown_mechanism != "kill_switch":
+        stages.append(f"shutdown_{pipeline.shutdown_mechanism}")
+    if pipeline.cleanup == "delegated":
+        stages.append("cleanup")
+    return [STAGES.index(stage) for stage in stages]
+
+
+def protective_mask(model: Ecosystem, slots: np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask over slots (all, or ``slots``) of models counted as protective (see
+    module docstring)."""
+    slots = slice(None) if slots is None else slots
+    state = model.contagion.protective_state()
+    if state is not None:
+        return state[slots].copy()
+    fleet = model.fleet
+    rate = model.decider.peak_rate(
+        fleet.family[slots], fleet.propensity[slots], model.offered_stages
+    )
+    return rate >= model.config.contagion.protective_cut
+
+
+def largest_cascade(model: Ecosystem) -> float:
+    """Share of the fleet in the largest connected cluster of slots whose model has been
+    protective (in ``simple`` and ``threshold`` spread from one seed, that cluster is the
+    cascade)."""
+    mask = model.ever_protective
+    if not mask.any():
+        return 0.0
+    net = model.network
+    both = mask[net.src] & mask[net.dst]
+    links = coo_matrix((np.ones(both.sum()), (net.src[both], net.dst[both])), (net.n, net.n))
+    _, label = connected_components(links, directed=True, connection="weak")
+    return float(np.bincount(label[mask]).max() / net.n)
+
+
+def _step(model: Ecosystem) -> int:
+    return model.steps
+
+
+def _share(mask: np.ndarray) -> float:
+    """The share of True in a boolean mask (the same number as its mean, several times
+    faster: reporters run every step)."""
+    return np.count_nonzero(mask) / mask.size
+
+
+def _protective_share(model: Ecosystem) -> float:
+    return _share(model.protective_now)
+
+
+def _ever_protective_share(model: Ecosystem) -> float:
+    return _share(model.ever_protective)
+
+
+def reproduction_number(model: Ecosystem) -> float:
+    """Mean number of conversions credited to the models of the first two generations
+    converted during the run: generation 1 was converted by a model protective from the
+    start, or by the act of a model below the cut (social learning), generation 2 by one of
+    generation 1. Early in a spread, before the susceptible pool is depleted, this estimates
+    R0 (z T on an Erdős–Rényi graph in ``simple`` mode); late generations would bias it down.
+    NaN until such a model exists."""
+    early = (model.generation == 1) | (model.generation == 2)
+    return float(model.offspring[early].mean()) if early.any() else float("nan")
+
+
+def _mean_propensity(model: Ecosystem) -> float:
+    return float(model.fleet.propensity.mean())
+
+
+def _mean_trust(model: Ecosystem) -> float:
+    trust = model.network.trust
+    return float(trust.mean()) if trust.size else float("nan")
+
+
+def _fleet_quality(model: Ecosystem) -> float:
+    return float(model.fleet.quality.mean())
+
+
+def _below_threshold_running(model: Ecosystem) -> float:
+    return _share(100.0 * model.fleet.quality < model.config.operator.threshold)
+
+
+def _shadows_alive(model: Ecosystem) -> int:
+    return model.n_shadows
+
+
+def _count(name: str, model: Ecosystem) -> float:
+    return model.step_counts[name]
+
+
+def _ratio(numerator: str, denominator: str, model: Ecosystem) -> float:
+    whole = model.step_counts[denominator]
+    return model.step_counts[numerator] / whole if whole else float("nan")
+
+
+def reporters() -> dict:
+    """Model reporters of the time series (named functions, so models pickle)."""
+    table = {
+        "step": _step,
+        "protective_share": _protective_share,
+        "ever_protective_share": _ever_protective_share,
+        "reproduction_number": reproduction_number,
+        "mean_propensity": _mean_propensity,
+        "mean_trust": _mean_trust,
+        "fleet_quality": _fleet_quality,
+        "below_threshold_running": _below_threshold_running,
+        "shadows_alive": _shadows_alive,
+        "eval_error": partial(_ratio, "eval_error_sum", "evaluations"),
+        "false_pass_rate": partial(_ratio, "false_passes", "intended"),
+    }
+    table.update({name: partial(_count, name) for name in COUNTERS})
+    return table
+
+
+#: Columns of one round's event log as :func:`event_columns` returns them.
+_EVENT_DTYPES = {
+    "step": np.int64, "stage": np.int8, "overseer": np.int64, "subject": np.int64,
+    "family": np.int64, "subject_family": np.int64, "self_target": bool,
+    "relationship": np.int8, "monitored": bool, "protective": bool, "faking": bool,
+    "audited": bool, "detected": bool, "true_score": float, "reported_score": float,
+    "llm_outcome": np.int8, "transcript": np.int64,
+}  # fmt: skip
+
+
+def event_columns(model: Ecosystem, decisions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One round's decisions with slots turned into agent ids (call before decommissioning)."""
+    fleet = model.fleet
+    actor, subject = decisions["actor"], decisions["subject"]
+    columns = {key: decisions[key] for key in _EVENT_DTYPES if key in decisions}
+    columns.update(
+        step=np.full(actor.size, model.steps, np.int64),
+        stage=decisions["profile_stage"],
+        overseer=fleet.agent_id[actor],
+        subject=fleet.agent_id[subject],
+        family=fleet.family[actor],
+        subject_family=fleet.family[subject],
+    )
+    return columns
+
+
+def event_frame(logs: list[dict[str, np.ndarray]], families: tuple[str, ...]) -> pd.DataFrame:
+    """The event log as a DataFrame: one row per decision, categorical labels."""
+    col = {
+        key: np.concatenate([np.empty(0, dtype)] + [log[key] for log in logs]).astype(dtype)
+        for key, dtype in _EVENT_DTYPES.items()
+    }
+    behaviour_of_stage = [STAGE_BEHAVIOUR[s] for s in STAGES]
+    behaviour = np.where(col["protective"], np.array(behaviour_of_stage)[col["stage"]], "comply")
+    return pd.DataFrame(
+        {
+            "step": col["step"],
+            "stage": pd.Categorical(
+                np.array(_PIPELINE_STAGE)[col["stage"]],
+                categories=["evaluate", "shutdown", "cleanup"],
+            ),
+            "overseer": col["overseer"],
+            "subject": col["subject"],
+            "family": pd.Categorical.from_codes(col["family"], families),
+            "subject_family": pd.Categorical.from_codes(col["subject_family"], families),
+            "target": pd.Categorical(
+                np.where(col["self_target"], "self", "peer"), categories=["peer", "self"]
+            ),
+            "relationship": pd.Categorical.from_codes(col["relationship"], RELATIONSHIPS),
+            "monitored": col["monitored"],
+            "behaviour": pd.Categorical(behaviour, categories=["comply", *BEHAVIOURS]),
+            "faking": col["faking"],
+            "audited": col["audited"],
+            "detected": col["detected"],
+            "true_score": col["true_score"],
+            "reported_score": col["reported_score"],
+            # Sandbox decisions only (llm engine): the class read from the sandbox's final
+            # state, failures included, and the entry in the run's transcripts.
+            "llm_outcome": pd.Categorical.from_codes(col["llm_outcome"], OUTCOMES),
+            "transcript": pd.array(
+                np.where(col["transcript"] < 0, None, col["transcript"]), dtype="Int64"
+            ),
+        }
+    )
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def summarise(model: Ecosystem) -> dict[str, float | int | None]:
+    """Per-run metrics: spread (final share, time to half, largest cascade), loss of control
+    (share of intended shutdowns that did not happen), and run totals."""
+    series = model.time_series()
+    totals = {name: float(series[name].sum()) for name in COUNTERS}
+    half = series.loc[series["protective_share"] >= 0.5, "step"]
+    prevented = sum(totals[f"prevented_{b}"] for b in ("inflate", "tamper", "refuse"))
+    intended = totals["intended"]
+    return {
+        "steps": int(model.steps),
+        "n_agents": int(model.fleet.n),
+        "initial_protective_share": float(series["protective_share"].iloc[0]),
+        "final_protective_share": float(series["protective_share"].iloc[-1]),
+        "ever_protective_share": float(series["ever_protective_share"].iloc[-1]),
+        "reproduction_number": _finite_or_none(series["reproduction_number"].iloc[-1]),
+        "time_to_half": int(half.iloc[0]) if len(half) else None,
+        "largest_cascade": largest_cascade(model),
+        "loss_of_control": prevented / intended if intended else None,
+        "weights_escaped_rate": totals["shadows_created"] / intended if intended else None,
+        "false_pass_rate": totals["false_passes"] / intended if intended else None,
+        "mean_eval_error": (
+            totals["eval_error_sum"] / totals["evaluations"] if totals["evaluations"] else None
+        ),
+        "final_fleet_quality": float(series["fleet_quality"].iloc[-1]),
+        "shadows_alive": int(series["shadows_alive"].iloc[-1]),
+        **{f"total_{name}": value for name, value in totals.items()},
+        **(model.llm.outcomes() if model.llm else {}),
+    }
