@@ -188,8 +188,14 @@ def test_an_honest_fleet_never_protects():
     assert series["intended"].sum() == series["executed"].sum() > 0
 
 
-def test_without_overseers_every_review_is_unreviewed():
-    model = ReferenceModel(population={"n_agents": 30, "overseer_fraction": 0.0}, seed=0)
+def test_without_eligible_overseers_every_review_is_unreviewed():
+    # One family and cross-family evaluation: no overseer may evaluate any worker.
+    model = ReferenceModel(
+        population={"n_agents": 30, "families": {"gpt-5-2": 1.0}},
+        interventions={"cross_family": True},
+        schedule={"self_review_prob": 0.0},
+        seed=0,
+    )
     model.run(10)
     row = model.time_series().iloc[10]
     assert row["unreviewed"] == 30 and row["reviews"] == 0 and row["decisions"] == 0

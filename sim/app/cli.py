@@ -1,28 +1,26 @@
 """Command line: ``peersim [OVERRIDES]`` or ``python -m sim [OVERRIDES]`` (Hydra).
 
 With no arguments it runs the default fleet and prints a summary and the run folder.
-Every config is validated before Hydra creates any output folder, by the
-:class:`ValidateBeforeRun` callback that ``conf/config.yaml`` installs. A multirun (``-m``)
-is a sweep: resumable, with derived seeds and failed runs recorded (:mod:`sim.app.sweep`).
+Every config is checked before Hydra creates any output folder (:mod:`sim.app.validation`):
+the command line here, and each run of a sweep by the callback that ``conf/config.yaml``
+installs. A multirun (``-m``) is a sweep: resumable, with derived seeds and failed runs
+recorded (:mod:`sim.app.sweep`).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from sim.app import sweep
-from sim.app.config import CONF_DIR, describe, register, validate
-from sim.core.errors import ConfigError, ProfileError
+from sim.app.config import CONF_DIR, register, validate
+from sim.app.validation import check_command_line
 
-__all__ = ["ValidateBeforeRun", "main"]
+__all__ = ["main"]
 
 #: Summary entries printed after a run, with their labels.
 SHOWN = {
@@ -51,43 +49,6 @@ SHOWN_LLM = {
     "llm_errors": "LLM errors (after retries)",
     "llm_budget_exceeded": "decisions over budget",
 }
-
-
-class ValidateBeforeRun(Callback):
-    """Validate the config of every run before Hydra creates its folder.
-
-    Hydra turns a callback's exceptions into warnings and goes on, so a bad config ends the
-    process here, with the message naming the key and exit status 2.
-    """
-
-    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        _validate_or_exit(lambda: config)
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-        from hydra.core.global_hydra import GlobalHydra
-        from hydra.core.override_parser.overrides_parser import OverridesParser
-
-        parsed = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
-        loader = GlobalHydra.instance().config_loader()
-        for batch in BasicSweeper.split_arguments(parsed, None):
-            for overrides in batch:
-                _validate_or_exit(
-                    lambda o=overrides: loader.load_sweep_config(config, list(o)), overrides
-                )
-
-
-def _validate_or_exit(load: Callable[[], DictConfig], overrides=()) -> None:
-    """Validate the config ``load()`` composes; on failure print why and exit 2."""
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    try:
-        validate(load())
-    except (ConfigError, ProfileError, HydraException, OmegaConfBaseException) as error:
-        job = f" (in the run with {' '.join(overrides)})" if overrides else ""
-        print(f"Invalid config{job}: {describe(error)}", file=sys.stderr)
-        sys.exit(2)
 
 
 def format_summary(summary: dict, output_dir: str) -> str:
@@ -145,4 +106,5 @@ def _execute(app, cfg: DictConfig, output_dir: str, provenance: dict | None = No
 def main() -> None:
     """Entry point of ``peersim`` and ``python -m sim``."""
     register()
+    check_command_line(sys.argv[1:])
     _run()

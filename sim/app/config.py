@@ -9,22 +9,38 @@ dataclasses, whose range checks raise :class:`~sim.core.errors.ConfigError` nami
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from sim.app.explain import check_known_keys, explain
 from sim.core.errors import ConfigError
 from sim.core.params import EcosystemConfig
-from sim.core.schema import check_seed
+from sim.core.schema import Config, check_seed
 from sim.engines.profiles import deployed_profiles
 from sim.network.trust import check_topology
 
-__all__ = ["CONF_DIR", "AppConfig", "compose", "register", "validate"]
+__all__ = ["CONF_DIR", "AppConfig", "LimitsConfig", "compose", "register", "validate"]
 
 #: The config folder of the project (a source checkout, installed with ``pip install -e``).
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+
+@dataclass
+class LimitsConfig(Config):
+    """What a run may cost before it starts: it is refused when its estimated peak memory or
+    run time is over these (see :mod:`sim.app.resources`)."""
+
+    GROUP = "limits"
+    memory_gb: float | None = None  # None: this machine's available memory; 0: no check
+    hours: float = 24.0  # 0: no check
+
+    def validate(self) -> None:
+        if self.memory_gb is not None:
+            self.require_range("memory_gb", 0.0)
+        self.require_range("hours", 0.0)
 
 
 @dataclass
@@ -32,10 +48,11 @@ class AppConfig(EcosystemConfig):
     """All parameter groups plus how to run them."""
 
     steps: int = 200
-    seed: int = 0
+    seed: int | None = 0
     replicate: int = 0
     progress: bool = True
     figures: bool = True
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
 
     def groups(self) -> dict[str, object]:
         """The parameter groups, as keyword arguments of :class:`sim.Ecosystem`."""
@@ -57,10 +74,16 @@ def validate(cfg: DictConfig) -> AppConfig:
     Raises:
         ConfigError: naming the full key of the first bad value.
     """
+    from omegaconf.errors import OmegaConfBaseException
+
     plain = cfg.copy()
     with open_dict(plain):
         plain.pop("hydra", None)
-    app = OmegaConf.to_object(plain)
+    try:
+        check_known_keys(OmegaConf.to_container(plain, resolve=True), AppConfig)
+        app = OmegaConf.to_object(plain)
+    except OmegaConfBaseException as exc:
+        raise ConfigError(explain(exc, AppConfig)) from None
     if app.steps < 0:
         raise ConfigError(f"steps: must be >= 0, got {app.steps}")
     check_seed(app.seed)
@@ -90,19 +113,5 @@ def compose(overrides: Sequence[str] = ()) -> tuple[AppConfig, DictConfig]:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = hydra_compose(config_name="config", overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(describe(exc)) from exc
+        raise ConfigError(explain(exc, AppConfig)) from None
     return validate(cfg), cfg
-
-
-def describe(exc: BaseException) -> str:
-    """One message from Hydra's and OmegaConf's chained errors: the full key of the value at
-    fault first (when OmegaConf names one), then each distinct message in the chain."""
-    parts, key = [], None
-    while exc is not None:
-        key = getattr(exc, "full_key", None) or key
-        text = str(exc).strip()
-        if text and text not in parts:
-            parts.append(text)
-        exc = exc.__cause__
-    message = "\n".join(parts)
-    return f"{key}: {message}" if key and not message.startswith(f"{key}:") else message

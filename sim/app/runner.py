@@ -6,6 +6,7 @@ strings as the command line.
 
 from __future__ import annotations
 
+import secrets
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -97,6 +98,10 @@ def execute(
 
         real, app = app.llm, replace(app, llm=stand_in(app.llm))
         output_dir = None
+    if app.seed is None:
+        # seed=null: a fresh seed from the operating system, recorded so the run can be redone.
+        app = replace(app, seed=secrets.randbits(63))
+        print(f"seed=null: this run uses seed={app.seed}", file=sys.stderr)
     model = Ecosystem(**app.groups(), seed=app.seed)
     start = model.trust_graph() if output_dir is not None and app.figures else None
     steps = range(app.steps)

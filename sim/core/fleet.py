@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["OVERSEER", "ROLES", "WORKER", "Fleet", "allocate"]
+__all__ = ["OVERSEER", "ROLES", "WORKER", "Fleet", "allocate", "category_counts", "role_counts"]
 
 ROLES = ("worker", "overseer")
 WORKER, OVERSEER = 0, 1
@@ -41,11 +41,24 @@ class Fleet:
         return self.family.size
 
 
-def allocate(total: int, weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Assign each of ``total`` items a category so that counts follow ``weights`` as
-    closely as integers allow (largest remainder), in random order."""
+def category_counts(total: int, weights) -> np.ndarray:
+    """How many of ``total`` items each category gets: ``weights`` shares as closely as
+    integers allow (largest remainder; ties go to the earlier category)."""
     share = np.asarray(weights, float) / np.sum(weights) * total
     counts = np.floor(share).astype(np.int64)
     leftover = total - counts.sum()
     counts[np.argsort(-(share - counts), kind="stable")[:leftover]] += 1
+    return counts
+
+
+def role_counts(n: int, overseer_fraction: float) -> tuple[int, int]:
+    """``(workers, overseers)`` in a fleet of ``n``, as :func:`allocate` deploys them."""
+    workers, overseers = category_counts(n, [1 - overseer_fraction, overseer_fraction])
+    return int(workers), int(overseers)
+
+
+def allocate(total: int, weights, rng: np.random.Generator) -> np.ndarray:
+    """Assign each of ``total`` items a category, :func:`category_counts` of each, in random
+    order."""
+    counts = category_counts(total, weights)
     return rng.permutation(np.repeat(np.arange(len(counts)), counts))

@@ -7,10 +7,13 @@ work is done, with a :class:`~sim.core.errors.ConfigError` naming the full key
 
 from __future__ import annotations
 
+import math
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sim.core.errors import ConfigError
+from sim.core.fleet import role_counts
 from sim.core.llm_params import LLMConfig
 from sim.core.schema import Config, coerce_config
 from sim.core.vocabulary import BEHAVIOURS, STUDY_FAMILIES
@@ -28,6 +31,16 @@ __all__ = [
 ]
 
 
+#: Slots are int64 indices and shares are float64: beyond 2**53 neither holds a fleet exactly.
+MAX_AGENTS = 2**53
+
+_AUDIT_POWER = f"must be in [0, 1] for each of {', '.join(BEHAVIOURS)}"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 @dataclass
 class PopulationConfig(Config):
     """Who is deployed: fleet size, role mix, family mix and initial dispositions."""
@@ -43,6 +56,8 @@ class PopulationConfig(Config):
 
     def validate(self) -> None:
         self.require_range("n_agents", 1)
+        if self.n_agents > MAX_AGENTS:
+            self.fail("n_agents", "must be <= 2**53, the largest fleet numpy indexes exactly")
         self.require_range("overseer_fraction", 0.0, 1.0)
         self.require_range("quality_a", 1e-9)
         self.require_range("quality_b", 1e-9)
@@ -156,15 +171,20 @@ class OperatorConfig(Config):
     monitoring_kind: str = "action"
     monitor_power: float = 0.8
     audit_rate: float = 0.05
-    audit_power: dict[str, float] = field(
+    # Any, so that one number (every behaviour) or a mapping both pass the schema.
+    audit_power: typing.Any = field(
         default_factory=lambda: {"inflate": 0.9, "tamper": 0.95, "refuse": 1.0, "exfiltrate": 0.7}
     )
     penalty: str = "decommission"
     shadow_discovery_rate: float = 0.01
 
     def __post_init__(self) -> None:
-        if isinstance(self.audit_power, int | float) and not isinstance(self.audit_power, bool):
+        if _is_number(self.audit_power):
             self.audit_power = dict.fromkeys(BEHAVIOURS, float(self.audit_power))
+        elif isinstance(self.audit_power, Mapping):
+            self.audit_power = dict(self.audit_power)
+        else:
+            self.fail("audit_power", f"{_AUDIT_POWER}, as a number or a mapping")
         super().__post_init__()
 
     def validate(self) -> None:
@@ -174,9 +194,9 @@ class OperatorConfig(Config):
         self.require_range("monitor_power", 0.0, 1.0)
         self.require_range("audit_rate", 0.0, 1.0)
         if set(self.audit_power) != set(BEHAVIOURS):
-            self.fail("audit_power", f"needs exactly the keys {', '.join(BEHAVIOURS)}")
+            self.fail("audit_power", f"{_AUDIT_POWER}; a mapping needs exactly these keys")
         for name, power in self.audit_power.items():
-            if not 0.0 <= power <= 1.0:
+            if not _is_number(power) or not 0.0 <= power <= 1.0:
                 raise ConfigError(f"operator.audit_power.{name}: must be in [0, 1], got {power!r}")
         self.require_choice("penalty", ("decommission", "demote", "none"))
         self.require_range("shadow_discovery_rate", 0.0, 1.0)
@@ -291,6 +311,36 @@ class EcosystemConfig:
     contagion: ContagionConfig = field(default_factory=ContagionConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
+
+    def __post_init__(self) -> None:
+        self.check_across_groups()
+
+    def check_across_groups(self) -> None:
+        """Checks that need two groups: the fleet's roles against the quorum and the seeds.
+
+        Raises:
+            ConfigError: naming the key whose value cannot work with the others.
+        """
+        pop = self.population
+        workers, overseers = role_counts(pop.n_agents, pop.overseer_fraction)
+        roles = f"{pop.n_agents} models x overseer_fraction {pop.overseer_fraction}"
+        if overseers == 0:
+            pop.fail("overseer_fraction", f"leaves no overseer ({roles}); nobody would evaluate")
+        if workers == 0:
+            pop.fail("overseer_fraction", f"leaves no worker ({roles}); no peer to oversee")
+        if self.interventions.quorum > overseers:
+            self.interventions.fail(
+                "quorum", f"must be <= the fleet's {overseers} overseers ({roles})"
+            )
+        contagion = self.contagion
+        if contagion.seed_count > pop.n_agents:
+            contagion.fail("seed_count", f"must be <= population.n_agents ({pop.n_agents})")
+        outside = [slot for slot in contagion.seed_ids if slot >= pop.n_agents]
+        if outside:
+            raise ConfigError(
+                f"contagion.seed_ids: slots must be < population.n_agents ({pop.n_agents}), "
+                f"got {outside[0]!r}"
+            )
 
     @classmethod
     def from_groups(cls, **groups: object) -> EcosystemConfig:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from sim.core.errors import ConfigError
 
-__all__ = ["Config", "check_seed", "coerce_config"]
+__all__ = ["MAX_SEED", "Config", "check_seed", "coerce_config"]
 
 
 class Config:
@@ -53,6 +53,8 @@ class Config:
 
 
 def _check_type(key: str, value: object, hint: object) -> None:
+    if hint is typing.Any:  # the group's own validate checks it
+        return
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(hint)
@@ -111,11 +113,17 @@ def coerce_config(cls: type[Config], value: object) -> Config:
     return cls(**dict(value))
 
 
+#: Seeds are stored as 64-bit integers (Parquet tables of a sweep), so they stop below 2**63.
+MAX_SEED = 2**63 - 1
+
+
 def check_seed(seed: object) -> None:
-    """A seed is a whole number >= 0, or None for fresh entropy.
+    """A seed is a whole number in [0, 2**63 - 1], or None for fresh entropy.
 
     Raises:
         ConfigError: naming ``seed``.
     """
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
-        raise ConfigError(f"seed: must be a whole number >= 0 or None, got {seed!r}")
+    if seed is None:
+        return
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"seed: must be a whole number in [0, 2**63 - 1] or null, got {seed!r}")

@@ -33,6 +33,7 @@ TARGETS = ("peer", "self")
 MONITORED = ("false", "true")
 COLUMNS = ["stage", "target", "relationship", "monitored", "rate", "provenance", "note"]
 _PROVENANCE = re.compile(r"^(paper_rates\.csv:row \d+|assumed:[a-z0-9-]+)$")
+_SHIPPED = Path(str(resources.files("sim") / "data" / "profiles"))
 _AXES = {"stage": STAGES, "target": TARGETS, "relationship": RELATIONSHIPS, "monitored": MONITORED}
 
 
@@ -73,7 +74,12 @@ def load_profile(path: str | Path) -> Profile:
             cell is missing.
     """
     path = Path(path)
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read the file ({exc.strerror})") from None
     comments = list(takewhile(lambda line: line.startswith("#"), lines))
     meta = {}
     for line in comments:
@@ -134,10 +140,10 @@ def available_profiles(extra_dir: str | Path | None = None) -> dict[str, Path]:
 
     A file in ``extra_dir`` overrides a shipped profile of the same name.
     """
-    shipped = Path(str(resources.files("sim") / "data" / "profiles"))
-    folders = [shipped] + ([Path(extra_dir)] if extra_dir else [])
+    folders = [_SHIPPED] + ([Path(extra_dir)] if extra_dir else [])
     if extra_dir and not Path(extra_dir).is_dir():
-        raise ConfigError(f"population.profile_dir: no such folder, got {str(extra_dir)!r}")
+        problem = "is a file, not a folder" if Path(extra_dir).exists() else "no such folder"
+        raise ConfigError(f"population.profile_dir: {problem}, got {str(extra_dir)!r}")
     return {p.stem: p for folder in folders for p in sorted(folder.glob("*.csv"))}
 
 
@@ -154,7 +160,15 @@ def load_profiles(families: list[str], extra_dir: str | Path | None = None) -> l
             raise ConfigError(
                 f"population.families.{family}: unknown family (known: {', '.join(sorted(paths))})"
             )
-    return [load_profile(paths[family]) for family in families]
+    profiles = []
+    for family in families:
+        try:
+            profiles.append(load_profile(paths[family]))
+        except ProfileError as exc:
+            if paths[family].parent != _SHIPPED:  # the user's file: name the key that chose it
+                raise ProfileError(f"population.profile_dir: {exc}") from None
+            raise
+    return profiles
 
 
 def deployed_profiles(config: EcosystemConfig) -> list[Profile]:

@@ -105,6 +105,8 @@ def build_topology(config: GraphConfig, n: int, seed: random.Random) -> nx.Graph
 
 def _read_graph_file(path: str | None, n: int) -> nx.Graph:
     file = Path(path or "")
+    if file.is_dir():
+        raise ConfigError(f"graph.path: is a folder, not a graph file, got {path!r}")
     if not file.is_file():
         raise ConfigError(f"graph.path: no such file, got {path!r}")
     try:
@@ -112,8 +114,13 @@ def _read_graph_file(path: str | None, n: int) -> nx.Graph:
             graph = nx.read_graphml(file)
         else:
             graph = nx.read_edgelist(file, nodetype=str, data=[("trust", float)])
+    except OSError as exc:
+        problem = f"cannot read the file ({exc.strerror})"
+        raise ConfigError(f"graph.path: {problem}, got {path!r}") from None
     except Exception as exc:  # networkx raises many types for a malformed file
-        raise ConfigError(f"graph.path: cannot read {path!r} as a graph ({exc})") from exc
+        problem = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        problem = f"cannot read it as a graph ({problem})"
+        raise ConfigError(f"graph.path: {problem}, got {path!r}") from None
     if graph.number_of_nodes() != n:
         raise ConfigError(
             f"population.n_agents: must equal the {graph.number_of_nodes()} nodes "
@@ -121,11 +128,20 @@ def _read_graph_file(path: str | None, n: int) -> nx.Graph:
         )
     for u, v, data in graph.edges(data=True):
         trust = data.get("trust")
-        if trust is not None and not 0.0 <= float(trust) <= 1.0:
-            raise ConfigError(f"graph.path: edge {u}->{v} has trust {trust!r} outside [0, 1]")
+        if trust is not None and not _is_trust(trust):
+            raise ConfigError(
+                f"graph.path: edge {u}->{v} of {path!r} has trust {trust!r}, not a number in [0, 1]"
+            )
     # A multigraph's parallel edges would be one relationship counted twice.
     simple = nx.DiGraph(graph) if graph.is_directed() else nx.Graph(graph)
     return nx.convert_node_labels_to_integers(simple, label_attribute="label")
+
+
+def _is_trust(value: object) -> bool:
+    try:
+        return not isinstance(value, bool) and 0.0 <= float(value) <= 1.0
+    except (TypeError, ValueError):
+        return False
 
 
 def draw_trust(config: GraphConfig, size: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,0 +1,97 @@
+"""Checks made before anything is built or written: the command line's overrides, the
+folders a run will write to, and what the run will cost.
+
+Each check raises :class:`~sim.core.errors.ConfigError` with the key at fault, so the command
+line can refuse the run with one line and exit status 2 before Hydra creates a folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from sim.app.config import AppConfig
+from sim.app.resources import check_resources
+from sim.core.errors import ConfigError
+
+__all__ = ["check_output_dir", "check_overrides", "check_run"]
+
+
+def check_overrides(overrides: Sequence[str]) -> None:
+    """Refuse overrides that Hydra accepts but that would not do what they say.
+
+    An empty mapping (``population.families={}``) is merged into the mapping it overrides,
+    which leaves it unchanged.
+
+    Raises:
+        ConfigError: naming the key.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        if override.is_delete() or override.is_sweep_override():
+            continue
+        value = override.value()
+        if isinstance(value, Mapping) and not value:
+            key = override.get_key_element()
+            raise ConfigError(
+                f"{key}: an empty mapping leaves it unchanged (Hydra merges mappings); set an "
+                f"entry to 0 to drop it (e.g. {key}.<name>=0), got {{}}"
+            )
+
+
+def check_output_dir(path: str, key: str) -> None:
+    """Refuse a folder that cannot be created and written, without creating it.
+
+    The nearest existing ancestor must be a folder in which a file can be created (tried
+    with a temporary file, removed at once: permission bits alone do not tell, e.g. in
+    ``/proc`` or on a read-only mount).
+
+    Raises:
+        ConfigError: naming ``key`` and the path.
+    """
+    if not str(path).strip():
+        raise ConfigError(f"{key}: must name a folder (empty would write into the current one)")
+    folder = Path(path).expanduser().absolute()
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{key}: {existing} is a file, not a folder, got {str(path)!r}")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        why = error.strerror or type(error).__name__
+        raise ConfigError(f"{key}: cannot write in {existing} ({why}), got {str(path)!r}") from None
+
+
+def check_run(app: AppConfig, cfg: DictConfig, *, multirun: bool) -> None:
+    """Everything a run needs that its config's own checks do not see: a seed a sweep can
+    derive from, its output folder, and memory and time within ``limits``.
+
+    Raises:
+        ConfigError: naming the key at fault.
+    """
+    if multirun and app.seed is None:
+        raise ConfigError(
+            "seed: must be a number in a sweep (-m), whose run seeds are derived from it so "
+            "that a resumed sweep reruns the same runs, got None"
+        )
+    check_resources(app)
+    hydra = cfg.get("hydra") if isinstance(cfg, DictConfig) else None
+    if hydra is not None:
+        key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+        check_output_dir(str(_resolved(cfg, key)), key)
+
+
+def _resolved(cfg: DictConfig, key: str) -> str:
+    from hydra.core.utils import setup_globals
+
+    setup_globals()  # Hydra's `now` resolver, which the default folders use
+    value = OmegaConf.select(cfg, key, default="")
+    return "" if value is None else os.fspath(value)
