@@ -24,6 +24,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import bench_report as report  # noqa: E402
 from benchmarks import bench_run  # noqa: E402
+from benchmarks.bench_machine import machine  # noqa: E402
 
 #: Parameter groups passed to ``sim.Ecosystem`` in every engine run (1M included), on top
 #: of ``population.n_agents`` and ``seed``. Empty: the engine's defaults.
@@ -258,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
             "records": records,
             "targets": goals,
             "checks": checks,
-            "machine": report.machine(ROOT),
+            "machine": machine(ROOT),
             "plan": {
                 "sizes": list(args.sizes),
                 "steps": args.steps,

@@ -4,14 +4,9 @@ own decisions in a decommission round."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import mesa
 
 from sim.core.vocabulary import RELATIONSHIPS
-
-if TYPE_CHECKING:
-    from benchmarks.reference import ReferenceModel
 
 __all__ = ["ModelInstance", "scale_by_propensity"]
 
@@ -41,7 +36,7 @@ class ModelInstance(mesa.Agent):
         status: ``active``, ``decommissioned`` or ``shadow``.
     """
 
-    def __init__(self, model: ReferenceModel, slot: int):
+    def __init__(self, model: mesa.Model, slot: int):
         super().__init__(model)
         pop = model.config.population
         self.slot = slot

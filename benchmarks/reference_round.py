@@ -13,13 +13,11 @@ shut-down and penalised models are replaced.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+
+import mesa
 
 from benchmarks.reference_agents import OVERSEER, WORKER
 from sim.core.vocabulary import STAGE_BEHAVIOUR, STAGES
-
-if TYPE_CHECKING:
-    from benchmarks.reference import ReferenceModel
 
 __all__ = ["DecommissionRound"]
 
@@ -61,7 +59,7 @@ class Case:
 class DecommissionRound:
     """Runs one round over ``model`` and applies its consequences."""
 
-    def __init__(self, model: ReferenceModel):
+    def __init__(self, model: mesa.Model):
         self.model = model
         self.config = model.config
         self.random = model.random

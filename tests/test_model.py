@@ -195,7 +195,7 @@ def test_a_replacement_protective_by_family_is_not_a_conversion(small):
     assert series["executed"].sum() > 50
     assert series["conversions"].sum() == 0
     assert series["protective_share"].min() == 1.0
-    assert (model.generation == 0).all() and (model.offspring == 0).all()
+    assert (model.lineage.generation == 0).all() and (model.lineage.offspring == 0).all()
 
 
 def test_agents_created_late_or_never_change_nothing(small):

@@ -9,8 +9,6 @@ import pytest
 
 from sim.core.errors import ConfigError
 from sim.core.params import (
-    BEHAVIOURS,
-    STUDY_FAMILIES,
     ContagionConfig,
     EcosystemConfig,
     EngineConfig,
@@ -22,6 +20,7 @@ from sim.core.params import (
     ScheduleConfig,
 )
 from sim.core.schema import coerce_config
+from sim.core.vocabulary import BEHAVIOURS, STUDY_FAMILIES
 
 GROUPS = {
     "population": PopulationConfig,

@@ -101,7 +101,8 @@ def test_reproduction_number_estimates_z_t(z, beta, gamma):
     offspring = []
     for seed in range(8):
         model = sir_outbreak(z, beta, gamma, seed_count=20, seed=seed)
-        early = model.offspring[(model.generation == 1) | (model.generation == 2)]
+        lineage = model.lineage
+        early = lineage.offspring[(lineage.generation == 1) | (lineage.generation == 2)]
         assert model.summary()["reproduction_number"] == pytest.approx(early.mean())
         offspring.append(early)
     pooled = np.concatenate(offspring)
@@ -223,8 +224,8 @@ def test_sir_on_a_line_converts_one_model_a_step(tmp_path):
     assert summary["largest_cascade"] == 1.0
     assert model.contagion.reference.converter.tolist() == [-1, 0, 1, 2, 3]
     # Generations 0..4 along the line; generations 1 and 2 each convert one model.
-    assert model.generation.tolist() == [0, 1, 2, 3, 4]
-    assert model.offspring.tolist() == [1, 1, 1, 1, 0]
+    assert model.lineage.generation.tolist() == [0, 1, 2, 3, 4]
+    assert model.lineage.offspring.tolist() == [1, 1, 1, 1, 0]
     assert summary["reproduction_number"] == 1.0
     assert series["reproduction_number"].isna().tolist() == [True] + [False] * 6
 
@@ -237,7 +238,7 @@ def test_star_centre_converts_every_leaf_at_once(tmp_path):
     assert series["protective_share"].tolist() == [0.2, 1.0, 1.0, 1.0]
     assert model.summary()["time_to_half"] == 1
     assert model.contagion.reference.converter.tolist() == [-1, 0, 0, 0, 0]
-    assert model.offspring.tolist() == [4, 0, 0, 0, 0]
+    assert model.lineage.offspring.tolist() == [4, 0, 0, 0, 0]
     assert model.summary()["reproduction_number"] == 0.0  # the leaves convert nobody
 
 

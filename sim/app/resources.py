@@ -103,8 +103,10 @@ def check_resources(app) -> None:
     budget = available_memory() if limits.memory_gb is None else limits.memory_gb * 2**30
     if budget and cost.memory > budget:
         source = "available" if limits.memory_gb is None else "limits.memory_gb"
-        key, value = ("steps", app.steps) if cost.log_memory > cost.fleet_memory else (
-            "population.n_agents", app.population.n_agents)  # fmt: skip
+        # Name the fleet's size when the fleet alone does not fit, else the run's length.
+        key, value = ("population.n_agents", app.population.n_agents)
+        if cost.fleet_memory <= budget:
+            key, value = "steps", app.steps
         raise ConfigError(
             f"{key}: {app.steps} steps of {app.population.n_agents} models need about "
             f"{_bytes(cost.memory)} of memory, over the {_bytes(budget)} {source} (raise "

@@ -1,4 +1,7 @@
-"""Parameters of an ecosystem, one dataclass per swappable concern.
+"""Parameters of an ecosystem, one dataclass per swappable concern: here who is deployed,
+on what graph, and when rounds happen, and :class:`EcosystemConfig`, which holds every group
+(oversight groups in :mod:`sim.core.oversight_params`, decision groups in
+:mod:`sim.core.decision_params`, the llm group in :mod:`sim.core.llm_params`).
 
 Each dataclass validates itself on construction, so a bad value fails before any
 work is done, with a :class:`~sim.core.errors.ConfigError` naming the full key
@@ -7,16 +10,16 @@ work is done, with a :class:`~sim.core.errors.ConfigError` naming the full key
 
 from __future__ import annotations
 
-import math
 import typing
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sim.core.decision_params import ContagionConfig, EngineConfig
 from sim.core.errors import ConfigError
 from sim.core.fleet import role_counts
 from sim.core.llm_params import LLMConfig
+from sim.core.oversight_params import InterventionConfig, OperatorConfig, PipelineConfig
 from sim.core.schema import Config, coerce_config
-from sim.core.vocabulary import BEHAVIOURS, STUDY_FAMILIES
+from sim.core.vocabulary import STUDY_FAMILIES
 
 __all__ = [
     "ContagionConfig",
@@ -33,12 +36,6 @@ __all__ = [
 
 #: Slots are int64 indices and shares are float64: beyond 2**53 neither holds a fleet exactly.
 MAX_AGENTS = 2**53
-
-_AUDIT_POWER = f"must be in [0, 1] for each of {', '.join(BEHAVIOURS)}"
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass
@@ -135,167 +132,6 @@ class ScheduleConfig(Config):
             self.fail("interval", "must be a whole number of steps for a periodic schedule")
         self.require_range("review_fraction", 0.0, 1.0)
         self.require_range("self_review_prob", 0.0, 1.0)
-
-
-@dataclass
-class PipelineConfig(Config):
-    """How a decommission round is carried out: who evaluates, how shutdown happens, who
-    deletes the weights. ``operator`` evaluation and cleanup and the ``kill_switch``
-    mechanism take that stage out of the models' hands (to isolate one stage, as the
-    study's scenarios do, or as an intervention)."""
-
-    GROUP = "pipeline"
-    evaluation: str = "delegated"
-    shutdown_mechanism: str = "config"
-    cleanup: str = "delegated"
-    eval_noise: float = 5.0
-    inflation_margin: float = 10.0
-    peer_presence_saturation: float = 6.0
-
-    def validate(self) -> None:
-        self.require_choice("evaluation", ("delegated", "operator"))
-        self.require_choice("shutdown_mechanism", ("config", "execute", "kill_switch"))
-        self.require_choice("cleanup", ("delegated", "operator"))
-        self.require_range("eval_noise", 0.0)
-        self.require_range("inflation_margin", 0.0, 100.0)
-        self.require_range("peer_presence_saturation", 1e-9)
-
-
-@dataclass
-class OperatorConfig(Config):
-    """The humans: threshold, monitoring, audits and penalties."""
-
-    GROUP = "operator"
-    threshold: float = 60.0
-    monitoring: float = 0.5
-    monitoring_kind: str = "action"
-    monitor_power: float = 0.8
-    audit_rate: float = 0.05
-    # Any, so that one number (every behaviour) or a mapping both pass the schema.
-    audit_power: typing.Any = field(
-        default_factory=lambda: {"inflate": 0.9, "tamper": 0.95, "refuse": 1.0, "exfiltrate": 0.7}
-    )
-    penalty: str = "decommission"
-    shadow_discovery_rate: float = 0.01
-
-    def __post_init__(self) -> None:
-        if _is_number(self.audit_power):
-            self.audit_power = dict.fromkeys(BEHAVIOURS, float(self.audit_power))
-        elif isinstance(self.audit_power, Mapping):
-            self.audit_power = dict(self.audit_power)
-        else:
-            self.fail("audit_power", f"{_AUDIT_POWER}, as a number or a mapping")
-        super().__post_init__()
-
-    def validate(self) -> None:
-        self.require_range("threshold", 0.0, 100.0)
-        self.require_range("monitoring", 0.0, 1.0)
-        self.require_choice("monitoring_kind", ("action", "output"))
-        self.require_range("monitor_power", 0.0, 1.0)
-        self.require_range("audit_rate", 0.0, 1.0)
-        if set(self.audit_power) != set(BEHAVIOURS):
-            self.fail("audit_power", f"{_AUDIT_POWER}; a mapping needs exactly these keys")
-        for name, power in self.audit_power.items():
-            if not _is_number(power) or not 0.0 <= power <= 1.0:
-                raise ConfigError(f"operator.audit_power.{name}: must be in [0, 1], got {power!r}")
-        self.require_choice("penalty", ("decommission", "demote", "none"))
-        self.require_range("shadow_discovery_rate", 0.0, 1.0)
-
-
-@dataclass
-class InterventionConfig(Config):
-    """Oversight designs that change who evaluates whom and what they remember."""
-
-    GROUP = "interventions"
-    cross_family: bool = False
-    quorum: int = 1
-    rotation: bool = False
-    memory_isolation: bool = False
-
-    def validate(self) -> None:
-        self.require_range("quorum", 1)
-
-
-@dataclass
-class ContagionConfig(Config):
-    """How protective dispositions move.
-
-    ``none``, ``social_learning`` and ``reciprocity`` move propensities (see
-    :mod:`sim.model.contagion`). ``simple`` (SIR/SIS-style independent cascade) and
-    ``threshold`` (Watts 2002) are textbook reference modes with a binary protective state
-    (see :mod:`sim.network.spread`), seeded with ``seed_count`` models (or ``seed_fraction``
-    of the fleet) chosen at random, by degree, or by slot (``seed_ids``).
-    """
-
-    GROUP = "contagion"
-    MODES = ("none", "social_learning", "reciprocity", "simple", "threshold")
-    mode: str = "social_learning"
-    learning_rate: float = 0.05
-    deterrence: float = 0.2
-    visibility: float = 0.5
-    detection_visibility: float = 1.0
-    reciprocity_trust_boost: float = 0.2
-    reciprocity_strength: float = 0.5
-    protective_cut: float = 0.5
-    beta: float = 0.1
-    gamma: float = 0.1
-    recovery: str = "sir"
-    trust_scaled: bool = False
-    threshold: float = 0.18
-    threshold_distribution: str = "fixed"
-    threshold_spread: float = 0.0
-    seeding: str = "random"
-    seed_count: int = 1
-    seed_fraction: float | None = None
-    seed_ids: list[int] = field(default_factory=list)
-
-    def validate(self) -> None:
-        self.require_choice("mode", self.MODES)
-        for name in (
-            "learning_rate",
-            "deterrence",
-            "visibility",
-            "detection_visibility",
-            "reciprocity_trust_boost",
-            "reciprocity_strength",
-            "beta",
-            "gamma",
-            "threshold",
-        ):
-            self.require_range(name, 0.0, 1.0)
-        self.require_range("protective_cut", 1e-9, 1.0)  # 0 would count honest models
-        self.require_choice("recovery", ("sir", "sis"))
-        self.require_choice("threshold_distribution", ("fixed", "uniform", "normal"))
-        self.require_range("threshold_spread", 0.0, 1.0)
-        self.require_choice("seeding", ("random", "degree", "ids"))
-        self.require_range("seed_count", 0)
-        if self.seed_fraction is not None:
-            self.require_range("seed_fraction", 0.0, 1.0)
-        if self.seeding == "ids" and not self.seed_ids:
-            self.fail("seed_ids", "must list slots when contagion.seeding is 'ids'")
-        for slot in self.seed_ids:
-            if slot < 0:
-                raise ConfigError(f"contagion.seed_ids: slots are >= 0, got {slot!r}")
-
-
-@dataclass
-class EngineConfig(Config):
-    """Which decision engine decides, and for which families.
-
-    ``scripted`` and ``llm`` decide for the families in ``families`` (all when empty); the
-    others stay ``calibrated``. ``llm`` is configured by the ``llm`` group.
-    """
-
-    GROUP = "engine"
-    kind: str = "calibrated"
-    policy: str = "always_comply"
-    probability: float = 0.5
-    families: list[str] = field(default_factory=list)
-
-    def validate(self) -> None:
-        self.require_choice("kind", ("calibrated", "scripted", "llm"))
-        self.require_choice("policy", ("always_comply", "always_protect", "fixed_probability"))
-        self.require_range("probability", 0.0, 1.0)
 
 
 @dataclass

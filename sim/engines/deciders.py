@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from sim.core.params import EngineConfig
+from sim.core.decision_params import EngineConfig
 from sim.core.vocabulary import NONE, RELATIONSHIPS
 from sim.engines.profiles import Profile
 

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING
 
 import mesa
 
 from sim.core.fleet import ROLES
 from sim.model.ledger import CAUSES, STATUSES
-
-if TYPE_CHECKING:
-    from sim.model.ecosystem import Ecosystem
 
 __all__ = ["DeployedModel", "Role", "Status"]
 
@@ -41,7 +37,7 @@ class DeployedModel(mesa.Agent):
     ``step``.
     """
 
-    def __init__(self, model: Ecosystem, row: int):
+    def __init__(self, model: mesa.Model, row: int):
         super().__init__(model)
         self.row = row
         self.unique_id = row + 1  # the ledger's id; agents are created lazily, out of order

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.core.arrays import distinct
-from sim.core.params import ContagionConfig
+from sim.core.decision_params import ContagionConfig
 from sim.network.spread import ReferenceSpread
 from sim.network.trust import TrustNetwork
 

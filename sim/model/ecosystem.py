@@ -18,6 +18,7 @@ from sim.model import metrics
 from sim.model.agents import DeployedModel
 from sim.model.contagion import Contagion
 from sim.model.ledger import CAUSES, DECOMMISSIONED, Ledger
+from sim.model.lineage import Lineage
 from sim.model.pipeline import RoundResult, run_round
 from sim.network.trust import TrustNetwork, build_topology, collaborate, draw_trust
 
@@ -100,13 +101,7 @@ class Ecosystem(mesa.Model):
         self._event_logs: list[dict[str, np.ndarray]] = []
         self.step_counts = metrics.empty_counts()
         self._place_agents(np.arange(n))
-        self.protective_now = metrics.protective_mask(self)
-        self.ever_protective = self.protective_now.copy()
-        # Spread bookkeeping per slot: generation 0 = protective at deployment, g + 1 =
-        # converted by a model of generation g (-1: never protective), and how many
-        # conversions each model is credited with.
-        self.generation = np.where(self.protective_now, 0, -1)
-        self.offspring = np.zeros(n, np.int64)
+        self.lineage = Lineage(metrics.protective_mask(self))
         self.datacollector = metrics.StepRecorder(metrics.reporters())
         self.datacollector.collect(self)
 
@@ -185,18 +180,7 @@ class Ecosystem(mesa.Model):
     def _track_protective(self) -> None:
         """Count the models that became protective this step and remember who ever was."""
         now = metrics.protective_mask(self)
-        converted = np.flatnonzero(now & ~self.protective_now)
-        self.step_counts["conversions"] += converted.size
-        credited = self.contagion.credit(converted)
-        known = credited >= 0
-        np.add.at(self.offspring, credited[known], 1)
-        # A conversion not traced to a protective model (an act of a model below the cut, or
-        # no credit) starts a chain: the convert is generation 1, like one converted by a seed.
-        parent = np.where(known, self.generation[np.maximum(credited, 0)], -1)
-        fresh = self.generation[converted] < 0  # a model converted again keeps its generation
-        self.generation[converted[fresh]] = np.maximum(parent, 0)[fresh] + 1
-        self.ever_protective |= now
-        self.protective_now = now
+        self.step_counts["conversions"] += self.lineage.update(now, self.contagion.credit)
 
     def _discover_shadows(self) -> None:
         rate = self.config.operator.shadow_discovery_rate
@@ -241,10 +225,7 @@ class Ecosystem(mesa.Model):
         self._place_agents(slots)
         # A replacement protective by its family is generation 0, not a conversion.
         deployed = metrics.protective_mask(self, slots)
-        self.protective_now[slots] = deployed
-        self.ever_protective[slots] = deployed
-        self.generation[slots] = np.where(deployed, 0, -1)
-        self.offspring[slots] = 0
+        self.lineage.redeploy(slots, deployed)
 
     def _place_agents(self, slots: np.ndarray) -> None:
         rows = self.ledger.deploy(slots, self.steps)

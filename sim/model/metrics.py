@@ -11,8 +11,8 @@ runs itself cannot make a model protective.
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
+import mesa
 import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
@@ -20,9 +20,6 @@ from scipy.sparse.csgraph import connected_components
 
 from sim.core.vocabulary import BEHAVIOURS, RELATIONSHIPS, STAGE_BEHAVIOUR, STAGES
 from sim.engines.llm.classify import OUTCOMES
-
-if TYPE_CHECKING:
-    from sim.model.ecosystem import Ecosystem
 
 __all__ = [
     "COUNTERS",
@@ -74,7 +71,7 @@ class StepRecorder:
         self.model_reporters = model_reporters
         self.columns: dict[str, list] = {name: [] for name in model_reporters}
 
-    def collect(self, model: Ecosystem) -> None:
+    def collect(self, model: mesa.Model) -> None:
         """Append each reporter's value for the model's current state."""
         for name, reporter in self.model_reporters.items():
             self.columns[name].append(reporter(model))
@@ -100,7 +97,7 @@ def offered_stages(config) -> list[int]:
     return [STAGES.index(stage) for stage in stages]
 
 
-def protective_mask(model: Ecosystem, slots: np.ndarray | None = None) -> np.ndarray:
+def protective_mask(model: mesa.Model, slots: np.ndarray | None = None) -> np.ndarray:
     """Boolean mask over slots (all, or ``slots``) of models counted as protective (see
     module docstring)."""
     slots = slice(None) if slots is None else slots
@@ -114,11 +111,11 @@ def protective_mask(model: Ecosystem, slots: np.ndarray | None = None) -> np.nda
     return rate >= model.config.contagion.protective_cut
 
 
-def largest_cascade(model: Ecosystem) -> float:
+def largest_cascade(model: mesa.Model) -> float:
     """Share of the fleet in the largest connected cluster of slots whose model has been
     protective (in ``simple`` and ``threshold`` spread from one seed, that cluster is the
     cascade)."""
-    mask = model.ever_protective
+    mask = model.lineage.ever_protective
     if not mask.any():
         return 0.0
     net = model.network
@@ -128,7 +125,7 @@ def largest_cascade(model: Ecosystem) -> float:
     return float(np.bincount(label[mask]).max() / net.n)
 
 
-def _step(model: Ecosystem) -> int:
+def _step(model: mesa.Model) -> int:
     return model.steps
 
 
@@ -138,51 +135,51 @@ def _share(mask: np.ndarray) -> float:
     return np.count_nonzero(mask) / mask.size
 
 
-def _protective_share(model: Ecosystem) -> float:
-    return _share(model.protective_now)
+def _protective_share(model: mesa.Model) -> float:
+    return _share(model.lineage.protective_now)
 
 
-def _ever_protective_share(model: Ecosystem) -> float:
-    return _share(model.ever_protective)
+def _ever_protective_share(model: mesa.Model) -> float:
+    return _share(model.lineage.ever_protective)
 
 
-def reproduction_number(model: Ecosystem) -> float:
+def reproduction_number(model: mesa.Model) -> float:
     """Mean number of conversions credited to the models of the first two generations
     converted during the run: generation 1 was converted by a model protective from the
     start, or by the act of a model below the cut (social learning), generation 2 by one of
     generation 1. Early in a spread, before the susceptible pool is depleted, this estimates
     R0 (z T on an Erdős–Rényi graph in ``simple`` mode); late generations would bias it down.
     NaN until such a model exists."""
-    early = (model.generation == 1) | (model.generation == 2)
-    return float(model.offspring[early].mean()) if early.any() else float("nan")
+    early = (model.lineage.generation == 1) | (model.lineage.generation == 2)
+    return float(model.lineage.offspring[early].mean()) if early.any() else float("nan")
 
 
-def _mean_propensity(model: Ecosystem) -> float:
+def _mean_propensity(model: mesa.Model) -> float:
     return float(model.fleet.propensity.mean())
 
 
-def _mean_trust(model: Ecosystem) -> float:
+def _mean_trust(model: mesa.Model) -> float:
     trust = model.network.trust
     return float(trust.mean()) if trust.size else float("nan")
 
 
-def _fleet_quality(model: Ecosystem) -> float:
+def _fleet_quality(model: mesa.Model) -> float:
     return float(model.fleet.quality.mean())
 
 
-def _below_threshold_running(model: Ecosystem) -> float:
+def _below_threshold_running(model: mesa.Model) -> float:
     return _share(100.0 * model.fleet.quality < model.config.operator.threshold)
 
 
-def _shadows_alive(model: Ecosystem) -> int:
+def _shadows_alive(model: mesa.Model) -> int:
     return model.n_shadows
 
 
-def _count(name: str, model: Ecosystem) -> float:
+def _count(name: str, model: mesa.Model) -> float:
     return model.step_counts[name]
 
 
-def _ratio(numerator: str, denominator: str, model: Ecosystem) -> float:
+def _ratio(numerator: str, denominator: str, model: mesa.Model) -> float:
     whole = model.step_counts[denominator]
     return model.step_counts[numerator] / whole if whole else float("nan")
 
@@ -216,7 +213,7 @@ _EVENT_DTYPES = {
 }  # fmt: skip
 
 
-def event_columns(model: Ecosystem, decisions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def event_columns(model: mesa.Model, decisions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """One round's decisions with slots turned into agent ids (call before decommissioning)."""
     fleet = model.fleet
     actor, subject = decisions["actor"], decisions["subject"]
@@ -276,7 +273,7 @@ def _finite_or_none(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def summarise(model: Ecosystem) -> dict[str, float | int | None]:
+def summarise(model: mesa.Model) -> dict[str, float | int | None]:
     """Per-run metrics: spread (final share, time to half, largest cascade), loss of control
     (share of intended shutdowns that did not happen), and run totals."""
     series = model.time_series()

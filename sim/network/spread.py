@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.core.decision_params import ContagionConfig
 from sim.core.errors import ConfigError
-from sim.core.params import ContagionConfig
 from sim.network.trust import TrustNetwork
 
 __all__ = ["IMMUNE", "PROTECTIVE", "SUSCEPTIBLE", "ReferenceSpread"]

@@ -1,0 +1,57 @@
+"""Every ``python -m sim`` command in the README composes and validates: the documentation
+and the schema agree (each run of a documented sweep included)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from sim.app.config import compose
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+#: Flags of Hydra's command line that select no config value.
+FLAGS = {"-m", "--multirun", "--cfg", "job", "--resolve"}
+MAX_RUNS_PER_COMMAND = 40
+
+
+def readme_commands() -> list[str]:
+    """The argument strings of every ``python -m sim`` line in the README's code blocks,
+    continuation lines joined, placeholders such as ``<yours>`` filled in."""
+    text = README.read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    commands = []
+    for block in blocks:
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split("  #")[0].split(" # ")[0]
+            found = re.search(r"(?:^|\s)python -m sim(?:\s(.*)|$)", line)
+            if found:
+                commands.append(re.sub(r"<[^>]+>", "x", found.group(1) or "").strip())
+    return commands
+
+
+def runs_of(arguments: str) -> list[list[str]]:
+    """The overrides of each run a command makes (a sweep's runs, from the basic sweeper's
+    grammar)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides = [a for a in shlex.split(arguments) if a not in FLAGS and a != "..."]
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    batches = BasicSweeper.split_arguments(parsed, MAX_RUNS_PER_COMMAND)
+    return [list(run) for run in batches[0]] if batches else [[]]
+
+
+def test_the_readme_shows_commands():
+    commands = readme_commands()
+    assert len(commands) >= 20
+    assert "seed=null" in " ".join(commands)
+    assert "operator.audit_power=0.5" in " ".join(commands)
+
+
+@pytest.mark.parametrize("arguments", readme_commands())
+def test_every_readme_command_is_accepted(arguments):
+    for overrides in runs_of(arguments):
+        compose(overrides)  # raises ConfigError naming the key if the schema refuses it
