@@ -18,6 +18,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from sim.app.config import AppConfig, compose
+from sim.app.resources import check_resources
 from sim.engines.llm.secrets import redact
 from sim.io import outputs
 from sim.model.ecosystem import Ecosystem
@@ -71,9 +72,11 @@ def run(overrides: Sequence[str] = (), *, output_dir: str | Path | None = None) 
         output_dir: write the run folder there; by default nothing is written.
 
     Raises:
-        ConfigError: naming the key of a bad override, before anything runs.
+        ConfigError: naming the key of a bad override, or a run over ``limits`` (its
+            estimated memory or time), before anything runs.
     """
     app, cfg = compose(overrides)
+    check_resources(app)
     return execute(app, cfg, output_dir=output_dir, progress=False)
 
 
