@@ -21,6 +21,8 @@ from omegaconf import DictConfig
 from sim.app import sweep
 from sim.app.config import CONF_DIR, describe, register, validate
 from sim.core.errors import ConfigError, ProfileError
+from sim.engines.llm.preflight import preflight
+from sim.engines.llm.secrets import redact
 
 __all__ = ["ValidateBeforeRun", "main"]
 
@@ -83,9 +85,10 @@ def _validate_or_exit(load: Callable[[], DictConfig], overrides=()) -> None:
     from omegaconf.errors import OmegaConfBaseException
 
     try:
-        validate(load())
+        app = validate(load())
+        preflight(app)  # a real model's key and server, before the run's folder exists
     except (ConfigError, ProfileError, HydraException, OmegaConfBaseException) as error:
-        job = f" (in the run with {' '.join(overrides)})" if overrides else ""
+        job = f" (in the run with {redact(' '.join(overrides))})" if overrides else ""
         print(f"Invalid config{job}: {describe(error)}", file=sys.stderr)
         sys.exit(2)
 

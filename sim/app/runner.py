@@ -17,6 +17,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from sim.app.config import AppConfig, compose
+from sim.engines.llm.preflight import preflight
 from sim.engines.llm.secrets import redact
 from sim.io import outputs
 from sim.model.ecosystem import Ecosystem
@@ -70,9 +71,12 @@ def run(overrides: Sequence[str] = (), *, output_dir: str | Path | None = None) 
         output_dir: write the run folder there; by default nothing is written.
 
     Raises:
-        ConfigError: naming the key of a bad override, before anything runs.
+        ConfigError: naming the key of a bad override, or of a real model that cannot work
+            (its key variable unset, its server unreachable: :mod:`sim.engines.llm.preflight`),
+            before anything runs.
     """
     app, cfg = compose(overrides)
+    preflight(app)
     return execute(app, cfg, output_dir=output_dir, progress=False)
 
 

@@ -27,6 +27,9 @@ class LLMConfig(Config):
     every completion on disk under ``cache_dir``, so a replayed run makes no calls.
     ``dry_run`` plays the run with the offline fake in place of the model and reports the
     calls, tokens and (from litellm's local price list) cost the real model would take.
+    Before a run on a real model, its key variable is checked and, unless ``preflight`` is
+    false (behind a proxy, say), its server is checked to accept a connection
+    (:mod:`sim.engines.llm.preflight`).
     """
 
     GROUP = "llm"
@@ -46,6 +49,7 @@ class LLMConfig(Config):
     cache_dir: str = "outputs/llm_cache"
     fake_protect_rate: float = 0.3
     dry_run: bool = False
+    preflight: bool = True
 
     def validate(self) -> None:
         if not self.model.strip():
