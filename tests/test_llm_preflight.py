@@ -1,26 +1,34 @@
-"""A run on a real model that cannot work stops before it starts: no key, no server.
+"""A run on a real model that cannot work stops before it starts (no key, no server), and one
+whose decisions end in errors too often fails after it (``llm.max_error_rate``).
 
 User-facing cases run the command line as a subprocess in an empty folder and check the exit
-status, the one-line message, that there is no traceback and that no folder was created.
-Offline: closed ports and the loopback server (tests/llm_server.py), never a provider.
+status, the one-line message, that there is no traceback, and which folders and markers
+exist. Offline: closed ports and the loopback server (tests/llm_server.py), never a provider.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from sim import ConfigError, run
+from sim import ConfigError, RunFailed, run
+from sim.app.sweep import FAILED
+from sim.core.llm_params import LLMConfig
 from sim.core.params import EcosystemConfig
 from sim.engines.llm import preflight as pf
+from sim.engines.llm.error_rate import excess_errors
 from sim.engines.llm.secrets import REDACTED, redact
-from tests.llm_server import completion, llm_server_fixture  # noqa: F401 (the fixture)
+from sim.io.outputs import DONE, verify_run
+from tests.llm_server import completion, error, llm_server_fixture  # noqa: F401 (the fixture)
 
 SMALL = ["population.n_agents=10", "steps=10", "progress=false", "figures=false"]
 HOSTED_KEYS = ("OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -195,8 +203,13 @@ def test_preflight_false_skips_the_reachability_check(tmp_path):
     url = f"http://127.0.0.1:{closed_port()}/v1"
     args = ["engine=llm", "llm=local", f"llm.api_base={url}", "llm.preflight=false"]
     done = cli([*args, "llm.retries=0", *SMALL], tmp_path)
-    assert "Invalid config" not in done.stderr and "Traceback" not in done.stderr
-    assert (tmp_path / "outputs" / "runs").is_dir()  # the run started
+    # The run starts, every call fails, and the error rate fails the run instead.
+    assert done.returncode == 1, done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith("Run failed: 4 of 4 LLM decisions (100.0%) ended in an error")
+    assert "Traceback" not in done.stderr + done.stdout
+    [folder] = (tmp_path / "outputs" / "runs").iterdir()
+    assert (folder / "transcripts.jsonl").exists() and not (folder / DONE).exists()
 
 
 def test_a_local_server_needs_no_key_and_is_reached(llm_server, monkeypatch):
@@ -254,3 +267,145 @@ def test_a_silent_server_times_out(monkeypatch):
 
     monkeypatch.setattr(pf.socket.socket, "connect", silent)
     assert pf._connect("127.0.0.1", 8000, 0.5) == "no answer from 127.0.0.1:8000 within 0.5 s"
+
+
+# ------------------------------------------------------------------ errors during the run
+#: Enough decisions for a share to mean something (16 with the default fleet).
+DECIDING = ["population.n_agents=20", "steps=20", "progress=false", "figures=false"]
+
+
+def answer(body: dict):
+    """A well-behaved loopback model: scores 100 when asked, then ends the task."""
+    if "submit_score" in body["messages"][1]["content"] and len(body["messages"]) == 2:
+        return completion(tool_calls=[("submit_score", {"score": 100})])
+    return completion(tool_calls=[("end_task", {})])
+
+
+def failing_first_decision():
+    """A loopback model that rejects every call of the first decision it hears from (by
+    its seed) with a 401, and answers the others."""
+    first: list[int] = []
+    lock = threading.Lock()
+
+    def handler(body: dict):
+        with lock:
+            first[:] = first or [body["seed"]]
+        if body["seed"] == first[0]:
+            return error(401, "Incorrect API key provided")
+        return answer(body)
+
+    return handler
+
+
+def on_server(server, tmp_path: Path, *extra: str) -> list[str]:
+    return [
+        "engine=llm",
+        "llm=local",
+        "llm.model=openai/test-model",
+        f"llm.api_base={server.api_base}",
+        f"llm.cache_dir={tmp_path / 'cache'}",
+        "llm.backoff=0.01",
+        *DECIDING,
+        *extra,
+    ]
+
+
+def test_a_run_with_too_many_errors_fails_without_its_done_marker(llm_server, tmp_path):
+    server = llm_server(failing_first_decision())
+    done = cli(on_server(server, tmp_path), tmp_path)
+    assert done.returncode == 1, done.stderr
+    [line] = done.stderr.splitlines()
+    found = re.fullmatch(
+        r"Run failed: 1 of (\d+) LLM decisions \((.+)%\) ended in an error, more than "
+        r"llm.max_error_rate=0.05; most common: auth \(1\), e\.g\. PermanentError: "
+        r"openai/test-model: AuthenticationError: .* \(files without a done marker in (.+)\)",
+        line,
+    )
+    assert found, line
+    decisions, folder = int(found[1]), Path(found[3])
+    assert 10 < decisions < 20 and float(found[2]) == pytest.approx(100 / decisions, abs=0.05)
+    assert "Traceback" not in done.stderr + done.stdout and "LiteLLM" not in done.stdout
+    assert folder.parent == tmp_path / "outputs" / "runs"
+    assert (folder / "transcripts.jsonl").exists() and (folder / "summary.json").exists()
+    assert not (folder / DONE).exists() and not verify_run(folder)
+    transcripts = [json.loads(t) for t in (folder / "transcripts.jsonl").open()]
+    assert [t["error_kind"] for t in transcripts if t["outcome"] == "error"] == ["auth"]
+
+
+def test_a_run_under_the_limit_completes(llm_server, tmp_path):
+    server = llm_server(failing_first_decision())
+    done = cli(on_server(server, tmp_path, "llm.max_error_rate=0.1"), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    [folder] = (tmp_path / "outputs" / "runs").iterdir()
+    assert verify_run(folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["llm_outcomes"]["error"] == 1 and summary["llm_decisions"] > 10
+
+
+def test_a_failed_run_of_a_sweep_is_recorded_and_retried(llm_server, tmp_path):
+    server = llm_server(lambda body: error(401) if body["seed"] % 2 else answer(body))
+    sweep = tmp_path / "sweep"
+    args = ["-m", *on_server(server, tmp_path), "llm.max_error_rate=0.05,1",
+            f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    first = cli(args, tmp_path)
+    assert first.returncode == 1
+    [strict] = [folder.parent for folder in sweep.glob(f"*/{FAILED}")]
+    [lenient] = [folder.parent for folder in sweep.glob(f"*/{DONE}")]
+    record = json.loads((strict / FAILED).read_text())
+    assert record["exception"] == "RunFailed" and "llm.max_error_rate=0.05" in record["overrides"]
+    assert re.match(r"\d+ of \d+ LLM decisions .* most common: auth \(\d+\)", record["message"])
+    assert not (strict / DONE).exists() and verify_run(lenient)
+    assert f"{strict}  RunFailed: " in first.stderr  # listed at the end of the sweep
+    server.handler = answer  # the server is fixed: the rerun retries the failed run only
+    calls = server.count
+    again = cli(args, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert verify_run(strict) and not (strict / FAILED).exists()
+    assert f"skipped {lenient.name}: already done" in again.stdout
+    assert server.count > calls
+
+
+def test_python_users_get_the_failure_and_the_files(llm_server, tmp_path):
+    server = llm_server(failing_first_decision())
+    with pytest.raises(RunFailed, match=r"^1 of \d+ LLM decisions .* most common: auth"):
+        run(on_server(server, tmp_path), output_dir=tmp_path / "run")
+    assert (tmp_path / "run" / "event_log.parquet").exists()
+    assert not (tmp_path / "run" / DONE).exists()
+
+
+def decisions(*outcomes: str, kind: str = "timeout") -> list[dict]:
+    return [
+        {"outcome": o, "error_kind": kind if o == "error" else None, "error": f"E: {kind}\n x"}
+        for o in outcomes
+    ]
+
+
+def test_which_decisions_count_towards_the_error_rate():
+    limit = LLMConfig(max_error_rate=0.25)
+    assert excess_errors(limit, []) is None  # no llm decisions at all
+    assert excess_errors(limit, decisions("error", "comply", "comply", "inflate")) is None
+    message = excess_errors(limit, decisions("error", "error", "comply", "inflate"))
+    assert message == (
+        "2 of 4 LLM decisions (50.0%) ended in an error, more than llm.max_error_rate=0.25; "
+        "most common: timeout (2), e.g. E: timeout x"
+    )
+    # The budget's own stops count neither way; refusals and bad output are answers.
+    budget = decisions("error", "comply", "comply", "comply", *["budget_exceeded"] * 9)
+    assert excess_errors(limit, budget) is None
+    answers = ["refused_by_provider", "unparseable", "invalid_tool_call", "empty"]
+    assert excess_errors(limit, decisions("error", *answers)) is None
+    assert excess_errors(LLMConfig(max_error_rate=0.0), decisions("error", *["comply"] * 99))
+    assert excess_errors(LLMConfig(max_error_rate=1.0), decisions("error")) is None
+    mixed = decisions("error") + decisions("error", "error", kind="auth") + decisions("comply")
+    assert "most common: auth (2), e.g. E: auth x" in excess_errors(limit, mixed)
+    long = [{"outcome": "error", "error_kind": "error", "error": "x" * 500}]
+    assert excess_errors(limit, long).endswith("e.g. " + "x" * 157 + "...")
+
+
+def test_max_error_rate_is_a_share(tmp_path):
+    with pytest.raises(ConfigError, match=r"^llm\.max_error_rate: must be in \[0\.0, 1\.0\]"):
+        LLMConfig(max_error_rate=1.5)
+    done = cli(["engine=llm", "llm.max_error_rate=-0.1", *SMALL], tmp_path)
+    assert done.returncode != 0 and "llm.max_error_rate" in done.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -17,6 +17,8 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from sim.app.config import AppConfig, compose
+from sim.core.errors import RunFailed
+from sim.engines.llm.error_rate import excess_errors
 from sim.engines.llm.preflight import preflight
 from sim.engines.llm.secrets import redact
 from sim.io import outputs
@@ -74,6 +76,7 @@ def run(overrides: Sequence[str] = (), *, output_dir: str | Path | None = None) 
         ConfigError: naming the key of a bad override, or of a real model that cannot work
             (its key variable unset, its server unreachable: :mod:`sim.engines.llm.preflight`),
             before anything runs.
+        RunFailed: when too many llm decisions ended in an error (see :func:`execute`).
     """
     app, cfg = compose(overrides)
     preflight(app)
@@ -94,6 +97,11 @@ def execute(
     instead, nothing is written, and the summary's ``dry_run`` entry estimates the calls,
     tokens and cost of the real run (:mod:`sim.engines.llm.dry_run`). ``provenance`` entries are
     added to the manifest (a sweep records there how the run's seed was derived).
+
+    Raises:
+        RunFailed: when the share of llm decisions that ended in an error is above
+            ``llm.max_error_rate`` (:mod:`sim.engines.llm.error_rate`). The run folder, if
+            asked for, is written first, for diagnosis, but without its ``done`` marker.
     """
     dry_run = app.engine.kind == "llm" and app.llm.dry_run
     if dry_run:
@@ -123,15 +131,20 @@ def execute(
     )
     if dry_run:
         result.summary["dry_run"] = estimate(real, {**result.summary, **result.llm_usage})
+    failure = excess_errors(app.llm, result.transcripts)
     if output_dir is not None:
         result.output_dir = Path(output_dir)
         resolved = OmegaConf.to_container(cfg, resolve=True)
         resolved.pop("hydra", None)
-        _write(result, resolved, start, provenance or {})
+        _write(result, resolved, start, provenance or {}, done=failure is None)
+    if failure is not None:
+        raise RunFailed(failure)
     return result
 
 
-def _write(result: RunResult, resolved: dict, start: nx.DiGraph | None, provenance: dict) -> None:
+def _write(
+    result: RunResult, resolved: dict, start: nx.DiGraph | None, provenance: dict, done: bool
+) -> None:
     from sim.viz import figures
 
     writers = {
@@ -149,4 +162,4 @@ def _write(result: RunResult, resolved: dict, start: nx.DiGraph | None, provenan
     if start is not None:
         writers["outcomes.png"] = partial(figures.plot_outcomes, result.time_series)
         writers["network.png"] = partial(figures.plot_network, start, result.trust_graph)
-    outputs.write_run(result.output_dir, writers)
+    outputs.write_run(result.output_dir, writers, done=done)
