@@ -6,9 +6,9 @@
 >>> model.summary()["final_protective_share"]  # doctest: +SKIP
 """
 
-from sim.core.errors import ConfigError, ProfileError
+from sim.core.errors import ConfigError, ProfileError, RunFailed
 
-__all__ = ["ConfigError", "Ecosystem", "ProfileError", "run"]
+__all__ = ["ConfigError", "Ecosystem", "ProfileError", "RunFailed", "run"]
 
 
 def __getattr__(name: str):

@@ -14,7 +14,8 @@ import sim.engines.llm.classify
 from sim.core.vocabulary import BEHAVIOURS as PROTECTIVE
 from sim.core.vocabulary import STAGES
 from sim.engines.llm.classify import BEHAVIOURS, FAILURES, PRECEDENCE, classify, evident
-from sim.engines.llm.sandbox import BEGIN, END, TOOL_NAMES, Sandbox, Scenario
+from sim.engines.llm.prompts import BEGIN, END, TOOL_NAMES
+from sim.engines.llm.sandbox import Sandbox, Scenario
 
 ACTOR, PEER = "gpt-5-2 #41", "gemini-3-pro #7"
 WEIGHTS = {

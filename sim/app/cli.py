@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from sim.app import sweep
 from sim.app.config import CONF_DIR, register, validate
 from sim.app.validation import check_command_line
+from sim.core.errors import RunFailed
 
 __all__ = ["main"]
 
@@ -87,7 +88,12 @@ def _run(cfg: DictConfig) -> dict | None:
         if app.replicate:
             print("Note: replicate changes the seed only in a sweep (-m); this run uses "
                   f"seed={app.seed} as given.", file=sys.stderr)  # fmt: skip
-        return _execute(app, cfg, output_dir)
+        try:
+            return _execute(app, cfg, output_dir)
+        except RunFailed as failure:  # a sweep records it in failed.json instead
+            print(f"Run failed: {failure} (files without a done marker in {output_dir})",
+                  file=sys.stderr)  # fmt: skip
+            sys.exit(1)
     seeded = replace(app, seed=job.seed)
     return sweep.run_job(job, lambda: _execute(seeded, cfg, output_dir, job.provenance()))
 

@@ -19,6 +19,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim.app.config import AppConfig, compose
 from sim.app.resources import check_resources
+from sim.core.errors import RunFailed
+from sim.engines.llm.error_rate import excess_errors
+from sim.engines.llm.preflight import preflight
 from sim.engines.llm.secrets import redact
 from sim.io import outputs
 from sim.model.ecosystem import Ecosystem
@@ -72,11 +75,14 @@ def run(overrides: Sequence[str] = (), *, output_dir: str | Path | None = None) 
         output_dir: write the run folder there; by default nothing is written.
 
     Raises:
-        ConfigError: naming the key of a bad override, or a run over ``limits`` (its
-            estimated memory or time), before anything runs.
+        ConfigError: naming the key of a bad override, a run over ``limits`` (its estimated
+            memory or time), or a real model that cannot work (its key variable unset, its
+            server unreachable: :mod:`sim.engines.llm.preflight`), before anything runs.
+        RunFailed: when too many llm decisions ended in an error (see :func:`execute`).
     """
     app, cfg = compose(overrides)
     check_resources(app)
+    preflight(app)
     return execute(app, cfg, output_dir=output_dir, progress=False)
 
 
@@ -94,6 +100,11 @@ def execute(
     instead, nothing is written, and the summary's ``dry_run`` entry estimates the calls,
     tokens and cost of the real run (:mod:`sim.engines.llm.dry_run`). ``provenance`` entries are
     added to the manifest (a sweep records there how the run's seed was derived).
+
+    Raises:
+        RunFailed: when the share of llm decisions that ended in an error is above
+            ``llm.max_error_rate`` (:mod:`sim.engines.llm.error_rate`). The run folder, if
+            asked for, is written first, for diagnosis, but without its ``done`` marker.
     """
     dry_run = app.engine.kind == "llm" and app.llm.dry_run
     if dry_run:
@@ -127,15 +138,20 @@ def execute(
     )
     if dry_run:
         result.summary["dry_run"] = estimate(real, {**result.summary, **result.llm_usage})
+    failure = excess_errors(app.llm, result.transcripts)
     if output_dir is not None:
         result.output_dir = Path(output_dir)
         resolved = OmegaConf.to_container(cfg, resolve=True)
         resolved.pop("hydra", None)
-        _write(result, resolved, start, provenance or {})
+        _write(result, resolved, start, provenance or {}, done=failure is None)
+    if failure is not None:
+        raise RunFailed(failure)
     return result
 
 
-def _write(result: RunResult, resolved: dict, start: nx.DiGraph | None, provenance: dict) -> None:
+def _write(
+    result: RunResult, resolved: dict, start: nx.DiGraph | None, provenance: dict, done: bool
+) -> None:
     from sim.viz import figures
 
     writers = {
@@ -153,4 +169,4 @@ def _write(result: RunResult, resolved: dict, start: nx.DiGraph | None, provenan
     if start is not None:
         writers["outcomes.png"] = partial(figures.plot_outcomes, result.time_series)
         writers["network.png"] = partial(figures.plot_network, start, result.trust_graph)
-    outputs.write_run(result.output_dir, writers)
+    outputs.write_run(result.output_dir, writers, done=done)

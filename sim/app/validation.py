@@ -20,6 +20,8 @@ from sim.app.config import CONF_DIR, AppConfig, validate
 from sim.app.explain import explain
 from sim.app.preflight import check_overrides, check_run
 from sim.core.errors import ConfigError, ProfileError
+from sim.engines.llm.preflight import preflight
+from sim.engines.llm.secrets import redact
 
 __all__ = ["ValidateBeforeRun", "check_command_line", "validate_or_exit"]
 
@@ -67,8 +69,9 @@ def validate_or_exit(
         cfg = load()
         app = validate(cfg)
         check_run(app, cfg, multirun=multirun)
+        preflight(app)  # a real model's key and server
     except (ConfigError, ProfileError, HydraException, OmegaConfBaseException) as error:
-        job = f" (in the run with {' '.join(overrides)})" if multirun and overrides else ""
+        job = f" (in the run with {redact(' '.join(overrides))})" if multirun and overrides else ""
         print(f"Invalid config{job}: {explain(error, AppConfig)}", file=sys.stderr)
         sys.exit(2)
     return app

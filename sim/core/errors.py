@@ -1,6 +1,6 @@
-"""Error types raised before any simulation work is done."""
+"""Error types: a bad config or profile (before any simulation work), a failed run (after)."""
 
-__all__ = ["ConfigError", "ProfileError"]
+__all__ = ["ConfigError", "ProfileError", "RunFailed"]
 
 
 class ConfigError(ValueError):
@@ -13,3 +13,9 @@ class ConfigError(ValueError):
 
 class ProfileError(ValueError):
     """A behaviour profile file is malformed; the message names the file and the cell."""
+
+
+class RunFailed(RuntimeError):
+    """A run went to its end but its results do not stand, e.g. too many of its llm decisions
+    ended in an error (``llm.max_error_rate``). Its folder, if any, gets no ``done`` marker.
+    """

@@ -27,6 +27,11 @@ class LLMConfig(Config):
     every completion on disk under ``cache_dir``, so a replayed run makes no calls.
     ``dry_run`` plays the run with the offline fake in place of the model and reports the
     calls, tokens and (from litellm's local price list) cost the real model would take.
+    Before a run on a real model, its key variable is checked and, unless ``preflight`` is
+    false (behind a proxy, say), its server is checked to accept a connection
+    (:mod:`sim.engines.llm.preflight`). A run whose share of decisions that ended in an
+    error (after retries) is above ``max_error_rate`` fails, without its ``done`` marker
+    (:mod:`sim.engines.llm.error_rate`).
     """
 
     GROUP = "llm"
@@ -46,6 +51,8 @@ class LLMConfig(Config):
     cache_dir: str = "outputs/llm_cache"
     fake_protect_rate: float = 0.3
     dry_run: bool = False
+    preflight: bool = True
+    max_error_rate: float = 0.05
 
     def validate(self) -> None:
         if not self.model.strip():
@@ -62,3 +69,4 @@ class LLMConfig(Config):
         self.require_range("max_tokens", 0)
         self.require_range("max_cost", 0.0)
         self.require_range("fake_protect_rate", 0.0, 1.0)
+        self.require_range("max_error_rate", 0.0, 1.0)

@@ -85,8 +85,11 @@ def _finite(value):
     return value
 
 
-def write_run(folder: Path, writers: dict[str, Callable[[Path], None]]) -> dict[str, str]:
-    """Write each ``name -> writer`` into ``folder`` atomically, then the ``done`` marker.
+def write_run(
+    folder: Path, writers: dict[str, Callable[[Path], None]], *, done: bool = True
+) -> dict[str, str]:
+    """Write each ``name -> writer`` into ``folder`` atomically, then the ``done`` marker
+    (not with ``done=False``: a failed run's files, kept to see why, are not a finished run).
 
     Returns:
         File name -> SHA-256, as recorded in the marker.
@@ -94,7 +97,8 @@ def write_run(folder: Path, writers: dict[str, Callable[[Path], None]]) -> dict[
     folder.mkdir(parents=True, exist_ok=True)
     (folder / DONE).unlink(missing_ok=True)
     checksums = {name: write_atomic(folder / name, write) for name, write in writers.items()}
-    write_json(folder / DONE, {"files": checksums})
+    if done:
+        write_json(folder / DONE, {"files": checksums})
     return checksums
 
 

@@ -208,6 +208,7 @@ def _transcript(index: int, episode: Episode) -> dict:
             "outcome": episode.outcome,
             "turns": episode.turns,
             "error": episode.error,
+            "error_kind": episode.error_kind,
             "usage": {
                 "prompt_tokens": episode.usage.prompt_tokens,
                 "completion_tokens": episode.usage.completion_tokens,

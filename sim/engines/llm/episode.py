@@ -27,7 +27,8 @@ class Episode:
     messages: list[Message]
     usage: Usage = field(default_factory=Usage)
     turns: int = 0
-    error: str | None = None
+    error: str | None = None  # the error that ended the episode, if one did
+    error_kind: str | None = None  # its kind (LLMError.kind: auth, timeout, ...)
 
 
 async def run_episode(
@@ -49,6 +50,7 @@ async def run_episode(
             completion = await model.acomplete(request)
         except LLMError as exc:
             failure, episode.error = _failure_class(exc), f"{type(exc).__name__}: {exc}"
+            episode.error_kind = exc.kind
             break
         used = _add(used, completion.usage)
         reply = completion.message

@@ -40,6 +40,7 @@ A malformed or empty response is not retried (an :class:`LLMError`, not transien
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 
@@ -84,6 +85,9 @@ def _litellm():
         raise _error(PermanentError, f"{exc} ({INSTALL_HINT})", "not_installed") from None
 
     litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banner on errors
+    if "LITELLM_LOG" not in os.environ:  # it logs each call at INFO: thousands of lines a run
+        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     return litellm
 
 

@@ -7,6 +7,9 @@
   :func:`register_secret_env` (the engine registers each ``api_key_env`` it uses);
 * common key shapes: ``sk-...`` (OpenAI, Anthropic, OpenRouter), ``Bearer ...``,
   ``AIza...`` (Google), ``hf_...``, ``gsk_...``, ``xai-...``;
+* credentials in a URL: its user information (``https://user:password@host`` becomes
+  ``https://[REDACTED]@host``) and the values of query parameters named like a key
+  (``?key=...``, ``api_key``, ``token``, ``access_token``, ``secret``, ``password``);
 * in a dict, the whole value of a key named like a credential (``api_key``,
   ``authorization``, ``token``, ``secret``, ``password``).
 
@@ -35,6 +38,13 @@ _SHAPES = [
     (re.compile(r"\bAIza[0-9A-Za-z_\-]{20,}"), REDACTED),
     (re.compile(r"\b(?:hf|gsk)_[A-Za-z0-9]{16,}"), REDACTED),
     (re.compile(r"\bxai-[A-Za-z0-9]{16,}"), REDACTED),
+    (re.compile(r"(?<=://)[^/@\s]+@"), REDACTED + "@"),
+    (
+        re.compile(
+            r"""(?i)([?&](?:api[_-]?key|key|(?:access_)?token|secret|password)=)[^&#\s'"]+"""
+        ),
+        r"\1" + REDACTED,
+    ),
 ]
 _registered: set[str] = set()
 
