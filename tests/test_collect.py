@@ -1,4 +1,5 @@
-"""Collecting a sweep folder into tables (sim/io/collect.py): statuses, schemas, refusals."""
+"""Collecting a sweep folder into tables (sim/io/collect.py, sim/io/runs.py) and its command
+line (sim/app/collect.py): statuses, schemas, refusals."""
 
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ import pytest
 import yaml
 
 import sim
+from sim.app.collect import main
 from sim.io.collect import (
     RUNS_TABLE,
     TIME_SERIES_TABLE,
     CollectError,
     DuplicateRunsError,
-    _parse_overrides,
     collect,
-    main,
 )
+from sim.io.locks import RUN_LOCK, SWEEP_LOCK
+from sim.io.runs import parse_overrides
 
 SMALL = ["population.n_agents=30", "steps=5", "figures=false"]
 #: Run folder (relative to the sweep) -> the overrides it was run with.
@@ -141,7 +143,7 @@ def test_runs_table_has_one_row_per_run_with_parameters_and_metrics(sweep, capsy
 
 
 def test_overrides_are_typed_as_hydra_parses_them():
-    params, _ = _parse_overrides(
+    params, _ = parse_overrides(
         [
             "a.b=0.1",
             "n=3",
@@ -166,7 +168,7 @@ def test_overrides_are_typed_as_hydra_parses_them():
     }
     assert type(values["n"]) is int and type(values["flag"]) is bool
     # The same point written differently is the same point.
-    assert _parse_overrides(["a=0.10", "+b=1"])[1] == _parse_overrides(["b=1", "a=0.1"])[1]
+    assert parse_overrides(["a=0.10", "+b=1"])[1] == parse_overrides(["b=1", "a=0.1"])[1]
 
 
 # ----------------------------------------------------------------------------- the long table
@@ -296,7 +298,7 @@ def test_a_run_folder_is_never_the_output(sweep, capsys):
 
 def test_module_entry_point(sweep, tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "sim.io.collect", str(sweep), "--out", str(tmp_path / "out")],
+        [sys.executable, "-m", "sim.app.collect", str(sweep), "--out", str(tmp_path / "out")],
         capture_output=True,
         text=True,
         check=False,
@@ -310,3 +312,16 @@ def test_a_failure_record_wins_over_a_done_marker(sweep):
     runs = collect(sweep).runs.set_index("run")
     assert runs.loc["1", "status"] == "failed"
     assert runs.loc["1", ["final_protective_share"]].isna().all()
+
+
+def test_lock_files_play_no_part(sweep, tmp_path):
+    before = collect(sweep)
+    (sweep / SWEEP_LOCK).touch()
+    for name in ("0", "more/10"):
+        (sweep / name / RUN_LOCK).touch()
+    (sweep / "lonely").mkdir()  # a folder holding only a lock is not a run
+    (sweep / "lonely" / RUN_LOCK).touch()
+    after = collect(sweep)
+    pd.testing.assert_frame_equal(after.runs, before.runs)
+    pd.testing.assert_frame_equal(after.time_series, before.time_series)
+    assert main([str(sweep), "--out", str(tmp_path / "out")]) == 0

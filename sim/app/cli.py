@@ -3,7 +3,8 @@
 With no arguments it runs the default fleet and prints a summary and the run folder.
 Every config is validated before Hydra creates any output folder, by the
 :class:`ValidateBeforeRun` callback that ``conf/config.yaml`` installs. A multirun (``-m``)
-is a sweep: resumable, with derived seeds and failed runs recorded (:mod:`sim.app.sweep`).
+is a sweep: resumable, with derived seeds, each run computed once and failed runs recorded
+(:mod:`sim.app.sweep`, :mod:`sim.app.sweep_book`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from sim.app import sweep
+from sim.app import naming, sweep
 from sim.app.config import CONF_DIR, describe, register, validate
 from sim.core.errors import ConfigError, ProfileError
 
 __all__ = ["ValidateBeforeRun", "main"]
+
+# At import, not in main(): launcher workers import this module (to unpickle the task
+# function) and resolve the folder names in their jobs' configs.
+naming.register_resolvers()
 
 #: Summary entries printed after a run, with their labels.
 SHOWN = {
