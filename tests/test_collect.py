@@ -1,9 +1,10 @@
 """Collecting a sweep folder into tables (sim/io/collect.py, sim/io/runs.py) and its command
-line (sim/app/collect.py): statuses, schemas, refusals."""
+line (sim/app/collect.py): statuses, schemas, refusals, output folders that cannot be written."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -325,3 +326,62 @@ def test_lock_files_play_no_part(sweep, tmp_path):
     pd.testing.assert_frame_equal(after.runs, before.runs)
     pd.testing.assert_frame_equal(after.time_series, before.time_series)
     assert main([str(sweep), "--out", str(tmp_path / "out")]) == 0
+
+
+# ----------------------------------------------------------------------------- --out
+
+
+def collect_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["peersim-collect", *args], capture_output=True, text=True, check=False, timeout=120
+    )
+
+
+@pytest.fixture
+def read_only(request):
+    """Makes a folder read-only, so nothing can be created in it; immutable too when running
+    as root, which ignores permission bits. Undone at the end of the test."""
+
+    def make(folder: Path) -> Path:
+        folder.chmod(0o555)
+        request.addfinalizer(lambda: folder.chmod(0o755))
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            if subprocess.run(["chattr", "+i", str(folder)], check=False).returncode:
+                pytest.skip("running as root without chattr +i: no folder is read-only")
+            request.addfinalizer(lambda: subprocess.run(["chattr", "-i", str(folder)]))
+        return folder
+
+    return make
+
+
+@pytest.mark.parametrize("where", ["proc", "under-a-file", "read-only"])
+def test_an_unwritable_out_is_one_line_and_exit_2_before_any_work(
+    where, sweep, tmp_path, read_only
+):
+    if where == "proc":
+        if not Path("/proc").is_dir():
+            pytest.skip("no /proc")
+        out, problem = Path("/proc/x"), "cannot create a folder in /proc ("
+    elif where == "under-a-file":
+        (tmp_path / "a-file").write_text("")
+        out, problem = tmp_path / "a-file" / "tables", f"{tmp_path / 'a-file'} is not a folder"
+    else:
+        (tmp_path / "locked").mkdir()
+        out = read_only(tmp_path / "locked") / "tables"
+        problem = f"cannot create a folder in {out.parent} ("
+    (sweep / "1" / ".hydra" / "overrides.yaml").write_text("[")  # read, it would be listed
+    done = collect_cli(str(sweep), "--out", str(out))
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()  # one line, no traceback
+    assert line.startswith(f"peersim-collect: --out {out}: {problem}")
+    assert tables_in(sweep) == []
+
+
+def test_an_unwritable_sweep_folder_needs_out(sweep, tmp_path, read_only):
+    read_only(sweep)
+    done = collect_cli(str(sweep))
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"peersim-collect: {sweep} (pass --out): cannot create a folder in")
+    assert collect_cli(str(sweep), "--out", str(tmp_path / "out")).returncode == 0
