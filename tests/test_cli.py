@@ -24,6 +24,7 @@ from omegaconf import OmegaConf
 import sim
 from sim.app.cli import SHOWN
 from sim.app.config import compose
+from sim.io.locks import RUN_LOCK
 from sim.io.outputs import DONE, manifest, verify_run
 
 ENV = {**os.environ, "PYTHONHASHSEED": "0"}
@@ -44,6 +45,9 @@ RUN_FILES = {
     DONE,
 }
 HYDRA_FILES = {".hydra", "cli.log"}  # Hydra's own: its config copy and the job log
+#: A single run's or a sweep's folder name: date and time to the microsecond, process id,
+#: random hex digits.
+STAMP = r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d\.\d{6}_\d+-[0-9a-f]{6}"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the IEND chunk: length 0, type, CRC
 
@@ -99,8 +103,10 @@ def cli_run(tmp_path_factory):
 def test_cli_run_writes_every_file(cli_run):
     names = {p.name for p in cli_run.folder.iterdir()}
     assert names >= RUN_FILES
-    assert names - RUN_FILES <= HYDRA_FILES  # nothing else, in particular no .partial files
+    # Nothing else (in particular no .partial files) but the folder's lock.
+    assert names - RUN_FILES <= {*HYDRA_FILES, RUN_LOCK}
     assert list(cli_run.cwd.iterdir()) == [cli_run.cwd / "outputs"]
+    assert re.fullmatch(STAMP, cli_run.folder.name)
     for name in RUN_FILES - {DONE}:
         assert (cli_run.folder / name).stat().st_size > 0, name
 
@@ -464,7 +470,7 @@ def test_cli_multirun_writes_one_verified_folder_per_job(tmp_path):
     done = cli(["-m", "population.n_agents=20,30", "steps=5", "progress=false"], tmp_path)
     assert done.returncode == 0, done.stderr
     (sweep,) = (tmp_path / "outputs" / "multirun").iterdir()
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d", sweep.name)
+    assert re.fullmatch(STAMP, sweep.name)
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
     named = [f"population.n_agents={n},steps=5" for n in (20, 30)]  # named by overrides
     assert jobs == named
@@ -572,7 +578,7 @@ def test_cli_killed_run_leaves_no_marker_and_no_partial_file(tmp_path, delay):
     assert not verify_run(folder)
     for path in folder.iterdir():
         if path.name.startswith(".") or path.name == "cli.log":
-            continue  # temporaries (.<name>.partial), Hydra's .hydra/ and its log
+            continue  # temporaries (.<name>.<pid>-<hex>.partial), the lock, Hydra's .hydra/ and log
         check_complete(path)
 
 

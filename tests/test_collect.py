@@ -1,8 +1,10 @@
-"""Collecting a sweep folder into tables (sim/io/collect.py): statuses, schemas, refusals."""
+"""Collecting a sweep folder into tables (sim/io/collect.py, sim/io/runs.py) and its command
+line (sim/app/collect.py): statuses, schemas, refusals, output folders that cannot be written."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,15 +15,16 @@ import pytest
 import yaml
 
 import sim
+from sim.app.collect import main
 from sim.io.collect import (
     RUNS_TABLE,
     TIME_SERIES_TABLE,
     CollectError,
     DuplicateRunsError,
-    _parse_overrides,
     collect,
-    main,
 )
+from sim.io.locks import RUN_LOCK, SWEEP_LOCK
+from sim.io.runs import parse_overrides
 
 SMALL = ["population.n_agents=30", "steps=5", "figures=false"]
 #: Run folder (relative to the sweep) -> the overrides it was run with.
@@ -141,7 +144,7 @@ def test_runs_table_has_one_row_per_run_with_parameters_and_metrics(sweep, capsy
 
 
 def test_overrides_are_typed_as_hydra_parses_them():
-    params, _ = _parse_overrides(
+    params, _ = parse_overrides(
         [
             "a.b=0.1",
             "n=3",
@@ -166,7 +169,7 @@ def test_overrides_are_typed_as_hydra_parses_them():
     }
     assert type(values["n"]) is int and type(values["flag"]) is bool
     # The same point written differently is the same point.
-    assert _parse_overrides(["a=0.10", "+b=1"])[1] == _parse_overrides(["b=1", "a=0.1"])[1]
+    assert parse_overrides(["a=0.10", "+b=1"])[1] == parse_overrides(["b=1", "a=0.1"])[1]
 
 
 # ----------------------------------------------------------------------------- the long table
@@ -296,7 +299,7 @@ def test_a_run_folder_is_never_the_output(sweep, capsys):
 
 def test_module_entry_point(sweep, tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "sim.io.collect", str(sweep), "--out", str(tmp_path / "out")],
+        [sys.executable, "-m", "sim.app.collect", str(sweep), "--out", str(tmp_path / "out")],
         capture_output=True,
         text=True,
         check=False,
@@ -310,3 +313,75 @@ def test_a_failure_record_wins_over_a_done_marker(sweep):
     runs = collect(sweep).runs.set_index("run")
     assert runs.loc["1", "status"] == "failed"
     assert runs.loc["1", ["final_protective_share"]].isna().all()
+
+
+def test_lock_files_play_no_part(sweep, tmp_path):
+    before = collect(sweep)
+    (sweep / SWEEP_LOCK).touch()
+    for name in ("0", "more/10"):
+        (sweep / name / RUN_LOCK).touch()
+    (sweep / "lonely").mkdir()  # a folder holding only a lock is not a run
+    (sweep / "lonely" / RUN_LOCK).touch()
+    after = collect(sweep)
+    pd.testing.assert_frame_equal(after.runs, before.runs)
+    pd.testing.assert_frame_equal(after.time_series, before.time_series)
+    assert main([str(sweep), "--out", str(tmp_path / "out")]) == 0
+
+
+# ----------------------------------------------------------------------------- --out
+
+
+def collect_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["peersim-collect", *args], capture_output=True, text=True, check=False, timeout=120
+    )
+
+
+@pytest.fixture
+def read_only(request):
+    """Makes a folder read-only, so nothing can be created in it; immutable too when running
+    as root, which ignores permission bits. Undone at the end of the test."""
+
+    def make(folder: Path) -> Path:
+        folder.chmod(0o555)
+        request.addfinalizer(lambda: folder.chmod(0o755))
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            if subprocess.run(["chattr", "+i", str(folder)], check=False).returncode:
+                pytest.skip("running as root without chattr +i: no folder is read-only")
+            request.addfinalizer(lambda: subprocess.run(["chattr", "-i", str(folder)]))
+        return folder
+
+    return make
+
+
+@pytest.mark.parametrize("where", ["proc", "under-a-file", "read-only"])
+def test_an_unwritable_out_is_one_line_and_exit_2_before_any_work(
+    where, sweep, tmp_path, read_only
+):
+    if where == "proc":
+        if not Path("/proc").is_dir():
+            pytest.skip("no /proc")
+        out, problem = Path("/proc/x"), "cannot create a folder in /proc ("
+    elif where == "under-a-file":
+        (tmp_path / "a-file").write_text("")
+        out, problem = tmp_path / "a-file" / "tables", f"{tmp_path / 'a-file'} is not a folder"
+    else:
+        (tmp_path / "locked").mkdir()
+        out = read_only(tmp_path / "locked") / "tables"
+        problem = f"cannot create a folder in {out.parent} ("
+    (sweep / "1" / ".hydra" / "overrides.yaml").write_text("[")  # read, it would be listed
+    done = collect_cli(str(sweep), "--out", str(out))
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()  # one line, no traceback
+    assert line.startswith(f"peersim-collect: --out {out}: {problem}")
+    assert tables_in(sweep) == []
+
+
+def test_an_unwritable_sweep_folder_needs_out(sweep, tmp_path, read_only):
+    read_only(sweep)
+    done = collect_cli(str(sweep))
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"peersim-collect: {sweep} (pass --out): cannot create a folder in")
+    assert collect_cli(str(sweep), "--out", str(tmp_path / "out")).returncode == 0

@@ -15,6 +15,7 @@ import sim
 from sim import ConfigError, Ecosystem
 from sim.app.config import CONF_DIR, AppConfig, compose
 from sim.app.runner import RunResult, execute
+from sim.io.locks import RUN_LOCK
 from sim.io.outputs import DONE, verify_run
 
 N_AGENTS = 30
@@ -432,7 +433,7 @@ def test_run_with_output_dir_writes_the_run_folder(tmp_path, monkeypatch, figure
     result = sim.run([*SMALL, f"figures={str(figures).lower()}"], output_dir=folder)
     assert result.output_dir == folder
     expected = RUN_FILES if figures else RUN_FILES - FIGURES
-    assert {p.name for p in folder.iterdir()} == expected
+    assert {p.name for p in folder.iterdir()} == {*expected, RUN_LOCK}  # written under its lock
     assert verify_run(folder)
     assert [p.name for p in tmp_path.iterdir()] == ["nested"]  # no outputs/ in the cwd
     pd.testing.assert_frame_equal(pd.read_parquet(folder / "event_log.parquet"), result.event_log)

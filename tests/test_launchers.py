@@ -106,6 +106,8 @@ def test_sweep_through_submitit_local_executor(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(_done(tmp_path)) == 2
     assert (tmp_path / ".submitit").is_dir()  # the jobs really went through submitit
+    # The jobs ran in other processes, and the sweep still counts them as its own.
+    assert "[sweep] 2/2 done: 2 computed, 0 skipped (already done), 0 failed, 0 left" in done.stdout
 
 
 def test_ray_local_sweep(tmp_path):

@@ -108,6 +108,12 @@ def test_sim_is_not_flat():
         assert docstring and "import" in docstring  # says what it owns and may import
 
 
+def test_no_module_is_long():
+    long = {name: n for name, path in modules().items()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}  # fmt: skip
+    assert long == {}
+
+
 def test_the_public_api_is_unchanged():
     code = "from sim import ConfigError, Ecosystem, ProfileError, run; print(Ecosystem.__name__)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import platform
 import re
 import subprocess
+import threading
 from importlib import metadata
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import numpy as np
 import pytest
 
 from sim.io import outputs
+from sim.io.locks import RUN_LOCK
 from sim.io.outputs import (
     DONE,
     json_writer,
@@ -35,7 +38,8 @@ def bytes_writer(data: bytes):
 
 
 def listing(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir())
+    """The folder's files, but its lock (held while a run folder is written, then kept)."""
+    return sorted(p.name for p in folder.iterdir() if p.name != RUN_LOCK)
 
 
 # ----------------------------------------------------------------------------- write_atomic
@@ -53,13 +57,41 @@ def test_write_atomic_writes_through_a_temporary_name(tmp_path):
     seen = []
 
     def writer(path: Path) -> None:
+        if not seen:
+            assert not (tmp_path / "table.parquet").exists()  # final name untouched while writing
         seen.append(path)
-        assert not (tmp_path / "table.parquet").exists()  # final name untouched while writing
         path.write_bytes(b"abc")
 
     write_atomic(tmp_path / "table.parquet", writer)
-    assert seen == [tmp_path / ".table.parquet.partial"]
+    write_atomic(tmp_path / "table.parquet", writer)
+    (first, second) = seen
+    assert first.parent == tmp_path
+    assert re.fullmatch(rf"\.table\.parquet\.{os.getpid()}-[0-9a-f]{{8}}\.partial", first.name)
+    assert second != first  # a new name at every call
     assert listing(tmp_path) == ["table.parquet"]
+
+
+def test_concurrent_writers_of_one_file_never_share_a_temporary(tmp_path):
+    """Threads (one process id) writing the same file at once: each write lands whole."""
+    path, contents, errors = tmp_path / "graph.graphml", [], []
+
+    def write(index: int) -> None:
+        data = f"writer {index}\n".encode() * 1000
+        contents.append(data)
+        try:
+            for _ in range(20):
+                assert write_atomic(path, bytes_writer(data)) == sha256(data)
+        except Exception as error:  # collected: an assertion in a thread is lost otherwise
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert path.read_bytes() in contents
+    assert listing(tmp_path) == ["graph.graphml"]
 
 
 def test_write_atomic_replaces_an_existing_file(tmp_path):
@@ -203,7 +235,9 @@ def test_verify_run_is_false_for_a_missing_folder(tmp_path):
 
 def test_verify_run_ignores_files_the_marker_does_not_list(run_folder):
     (run_folder / "cli.log").write_text("log lines")
-    (run_folder / ".c.png.partial").write_bytes(b"junk")
+    (run_folder / ".c.png.123-0badc0de.partial").write_bytes(b"junk")
+    assert (run_folder / RUN_LOCK).is_file()  # written under the lock, which stays
+    assert RUN_LOCK not in json.loads((run_folder / DONE).read_text())["files"]
     assert verify_run(run_folder) is True
 
 

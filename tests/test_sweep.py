@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,8 +15,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.app.sweep import FAIL_ENV, FAILED, PLAN, derive_seed, folder_name, parameters
-from sim.io.outputs import DONE, verify_run
+from sim.app.naming import folder_name
+from sim.app.sweep import FAIL_ENV, clear, derive_seed, parameters
+from sim.app.sweep_book import PLAN
+from sim.io.locks import LOCKS
+from sim.io.outputs import DONE, FAILED, verify_run
 
 ENV = {**os.environ, "PYTHONHASHSEED": "0"}
 ENV.pop(FAIL_ENV, None)
@@ -42,8 +46,14 @@ def manifest(folder: Path) -> dict:
     return json.loads((folder / "manifest.json").read_text())
 
 
-def progress_lines(output: str) -> list[str]:
-    return [line for line in output.splitlines() if line.startswith("[sweep]") and "/" in line]
+def counts(output: str) -> list[str]:
+    """The end-of-sweep count lines (``[sweep] 8/8 done: ...``)."""
+    return [line for line in output.splitlines() if re.match(r"\[sweep\] \d+/\d+ done:", line)]
+
+
+def job_lines(output: str, what: str) -> list[str]:
+    """The jobs' lines saying they did ``what`` (computed, skipped)."""
+    return [line for line in output.splitlines() if line.startswith(f"[sweep] {what} ")]
 
 
 # ----------------------------------------------------------------------------- seeds
@@ -105,10 +115,11 @@ def test_joblib_and_basic_launchers_give_identical_runs(tmp_path):
         )
         seeds.add(found["seed"])
     assert len(seeds) == 12  # replicates and parameters give distinct seeds
-    for output in (done.stdout, done_parallel.stdout):
-        lines = progress_lines(output)
-        assert "[sweep] 12/12 done (0 skipped, 0 failed, 0 left)" in lines
-        assert any("1/12 done" in line for line in lines)
+    for output in (done.stdout, done_parallel.stdout):  # every job's line, one count
+        assert len(job_lines(output, "computed")) == 12
+        assert counts(output) == [
+            "[sweep] 12/12 done: 12 computed, 0 skipped (already done), 0 failed, 0 left"
+        ]
 
 
 def test_the_same_run_in_two_sweeps_gets_the_same_seed_and_results(tmp_path):
@@ -179,7 +190,12 @@ def test_a_killed_sweep_resumes_to_exactly_one_valid_result_per_run(tmp_path):
     done = sweep(KILLED, sweep_dir)
     assert done.returncode == 0, done.stderr
     assert f"{len(before)} already done (skipped), {5 - len(before)} to run" in done.stdout
-    assert f"[sweep] 5/5 done ({len(before)} skipped, 0 failed, 0 left)" in done.stdout
+    assert counts(done.stdout) == [
+        f"[sweep] 5/5 done: {5 - len(before)} computed, {len(before)} skipped (already done), "
+        "0 failed, 0 left"
+    ]
+    assert len(job_lines(done.stdout, "computed")) == 5 - len(before)
+    assert len(job_lines(done.stdout, "skipped")) == len(before)
     folders = run_folders(sweep_dir)
     assert len(folders) == 5
     assert {manifest(f)["config"]["seed"] for f in folders.values()} == {0, 1, 2, 3, 4}
@@ -196,10 +212,22 @@ def test_a_killed_sweep_resumes_to_exactly_one_valid_result_per_run(tmp_path):
     elapsed = time.monotonic() - started
     assert again.returncode == 0, again.stderr
     assert "5 already done (skipped), 0 to run" in again.stdout
-    assert "[sweep] 5/5 done (5 skipped, 0 failed, 0 left)" in again.stdout
+    assert counts(again.stdout) == [
+        "[sweep] 5/5 done: 0 computed, 5 skipped (already done), 0 failed, 0 left"
+    ]
     assert "output folder" not in again.stdout  # no run executed: no summary printed
     assert {name: (f / DONE).stat().st_mtime_ns for name, f in folders.items()} == markers
     print(f"rerun of a finished 5-run sweep: {elapsed:.1f} s")
+
+
+def test_clearing_a_run_folder_keeps_hydras_files_and_the_locks(tmp_path):
+    kept = {".hydra", "cli.log", *LOCKS}
+    removed = {"summary.json", DONE, ".summary.json.123-0badc0de.partial", FAILED}
+    (tmp_path / ".hydra").mkdir()
+    for name in (kept | removed) - {".hydra"}:
+        (tmp_path / name).write_text("x")
+    clear(tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == kept
 
 
 # ----------------------------------------------------------------------------- failures
@@ -216,7 +244,9 @@ def test_a_failing_run_is_recorded_and_the_others_complete(tmp_path):
     assert len(folders) == 3
     (bad,) = [f for name, f in folders.items() if "operator.audit_rate=0.1" in name]
     assert "1 run(s) failed" in done.stderr and str(bad) in done.stderr
-    assert "[sweep] 3/3 done (0 skipped, 1 failed, 0 left)" in done.stdout
+    assert counts(done.stdout) == [
+        "[sweep] 2/3 done: 2 computed, 0 skipped (already done), 1 failed, 0 left"
+    ]
     record = json.loads((bad / FAILED).read_text())
     assert record["exception"] == "RuntimeError"
     assert "Traceback" in record["traceback"] and FAIL_ENV in record["traceback"]
@@ -236,7 +266,9 @@ def test_a_failing_run_is_recorded_and_the_others_complete(tmp_path):
     again = sweep([*args, *TINY], sweep_dir)
     assert again.returncode == 0, again.stderr
     assert "1 already done (skipped), 2 to run" in again.stdout
-    assert "[sweep] 3/3 done (1 skipped, 0 failed, 0 left)" in again.stdout
+    assert counts(again.stdout) == [
+        "[sweep] 3/3 done: 2 computed, 1 skipped (already done), 0 failed, 0 left"
+    ]
     assert verify_run(bad) and not (bad / FAILED).exists()
     assert verify_run(broken) and (broken / "summary.json").read_bytes() == original
     assert not list(sweep_dir.rglob("*.partial"))

@@ -4,7 +4,7 @@ With no arguments it runs the default fleet and prints a summary and the run fol
 Every config is checked before Hydra creates any output folder (:mod:`sim.app.validation`):
 the command line here, and each run of a sweep by the callback that ``conf/config.yaml``
 installs. A multirun (``-m``) is a sweep: resumable, with derived seeds and failed runs
-recorded (:mod:`sim.app.sweep`).
+recorded, each run computed once (:mod:`sim.app.sweep`, :mod:`sim.app.sweep_book`).
 """
 
 from __future__ import annotations
@@ -16,12 +16,16 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from sim.app import sweep
+from sim.app import naming, sweep
 from sim.app.config import CONF_DIR, register, validate
 from sim.app.validation import check_command_line
 from sim.core.errors import RunFailed
 
 __all__ = ["main"]
+
+# At import, not in main(): launcher workers import this module (to unpickle the task
+# function) and resolve the folder names in their jobs' configs.
+naming.register_resolvers()
 
 #: Summary entries printed after a run, with their labels.
 SHOWN = {

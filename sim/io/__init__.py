@@ -1,5 +1,5 @@
-"""Run folders on disk: atomic files, the ``done`` marker and its checks, the manifest, and
-collecting a sweep's run folders into tables.
+"""Run folders on disk: atomic files, the ``done`` marker and its checks, the manifest, the
+locks on run and sweep folders, and reading a sweep's run folders back into tables.
 
 May import :mod:`sim.core` only; used by :mod:`sim.app`.
 """

@@ -2,8 +2,10 @@
 
 Every file is written under a temporary name in the run folder and renamed into place
 (``os.replace`` is atomic on one file system), so a final name never holds a partial file.
-The ``done`` marker, holding each file's SHA-256, is written last: a folder without it is an
-unfinished run, whatever else it holds.
+The temporary name is new at every call (process id and random digits), so two writers of
+one file never share it. The ``done`` marker, holding each file's SHA-256, is written last:
+a folder without it is an unfinished run, whatever else it holds. A run folder is written
+under its lock (:mod:`sim.io.locks`), so two processes never write one folder at once.
 """
 
 from __future__ import annotations
@@ -13,13 +15,17 @@ import json
 import math
 import os
 import platform
+import secrets
 import subprocess
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
+from sim.io import locks
+
 __all__ = [
     "DONE",
+    "FAILED",
     "json_writer",
     "jsonl_writer",
     "parquet_writer",
@@ -31,14 +37,20 @@ __all__ = [
 ]
 
 DONE = "done"
+#: Written in a run folder, instead of its files, when the run raised (by a sweep).
+FAILED = "failed.json"
 _VERSIONED = ("numpy", "pandas", "mesa", "networkx", "hydra-core", "omegaconf", "pyarrow",
               "matplotlib", "litellm", "peer-preservation-sim")  # fmt: skip
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> str:
     """Call ``write(temporary_path)``, flush it to disk, rename it to ``path``; return the
-    file's SHA-256. On any error the temporary file is removed and nothing is renamed."""
-    temporary = path.with_name(f".{path.name}.partial")
+    file's SHA-256. On any error the temporary file is removed and nothing is renamed.
+
+    The temporary file is ``.<name>.<pid>-<8 hex digits>.partial`` next to ``path``: hidden,
+    and new at every call, so concurrent writers (processes or threads) never collide.
+    """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
     try:
         write(temporary)
         with open(temporary, "rb") as handle:
@@ -89,21 +101,27 @@ def write_run(
     folder: Path, writers: dict[str, Callable[[Path], None]], *, done: bool = True
 ) -> dict[str, str]:
     """Write each ``name -> writer`` into ``folder`` atomically, then the ``done`` marker
-    (not with ``done=False``: a failed run's files, kept to see why, are not a finished run).
+    (not with ``done=False``: a failed run's files, kept to see why, are not a finished run),
+    holding the folder's lock (another process writing the folder is waited for), so the
+    files and the marker are all of one writer.
 
     Returns:
         File name -> SHA-256, as recorded in the marker.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / DONE).unlink(missing_ok=True)
-    checksums = {name: write_atomic(folder / name, write) for name, write in writers.items()}
-    if done:
-        write_json(folder / DONE, {"files": checksums})
+    with locks.hold(folder):
+        (folder / DONE).unlink(missing_ok=True)
+        checksums = {name: write_atomic(folder / name, write) for name, write in writers.items()}
+        if done:
+            write_json(folder / DONE, {"files": checksums})
     return checksums
 
 
 def verify_run(folder: Path) -> bool:
-    """True when ``folder`` has a ``done`` marker and every file it lists matches its checksum."""
+    """True when ``folder`` has a ``done`` marker and every file it lists matches its checksum.
+
+    Files the marker does not list (Hydra's, lock files, temporaries) play no part, and no
+    lock is taken: a folder being rewritten has no marker until it is whole again.
+    """
     try:
         listed = json.loads((folder / DONE).read_text(encoding="utf-8"))["files"]
     except (OSError, ValueError, KeyError, TypeError):

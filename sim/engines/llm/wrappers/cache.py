@@ -52,8 +52,8 @@ class Cached(Wrapper):
     def _write(self, path: Path, completion: Completion) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         text = json.dumps(completion.to_dict(), sort_keys=True, ensure_ascii=False)
-        # A temporary name of its own (not sim.io.outputs.write_atomic's fixed one): runs of a
-        # parallel sweep share the cache and may write the same entry at once.
+        # A temporary name new at every write: runs of a parallel sweep share the cache and may
+        # write the same entry at once. (Engines do not import sim.io, whose writer is alike.)
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:

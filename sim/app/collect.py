@@ -1,0 +1,133 @@
+"""``peersim-collect SWEEP_DIR [--out DIR] [--strict]`` (or ``python -m sim.app.collect``):
+collect a sweep folder into ``runs.parquet`` and ``time_series.parquet`` (:mod:`sim.io.collect`),
+written into ``--out`` (default: the sweep folder).
+
+Runs that are not ok are listed on stderr. Before reading anything, the output folder is
+checked: one that cannot be written (a file on its path, a read-only folder or file system,
+``/proc``) stops the command with one line naming it and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from sim.io.collect import (
+    RUNS_TABLE,
+    TIME_SERIES_TABLE,
+    CollectError,
+    DuplicateRunsError,
+    collect,
+    write,
+)
+from sim.io.runs import TIME_SERIES
+
+__all__ = ["main", "unwritable"]
+
+PROG = "peersim-collect"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Collect a sweep folder (one run folder per run) into runs.parquet (one "
+        "row per run: status, parameters, summary metrics) and time_series.parquet (every "
+        "ok run's time series).",
+    )
+    parser.add_argument(
+        "sweep_dir", type=Path, help="the sweep folder, e.g. outputs/multirun/<date>_<time>"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write the tables (default: the sweep folder)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when any run is failed or incomplete (tables are still written)",
+    )
+    return parser
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why the tables cannot be written into ``folder`` (created if missing), or None.
+
+    Found by trying, not from permission bits (which root ignores and which say nothing of
+    a read-only or pseudo file system): a folder is created and removed in the nearest
+    existing folder on the path, which must be a folder.
+    """
+    target = folder.absolute()
+    try:
+        existing = next(path for path in (target, *target.parents) if path.exists())
+    except OSError as error:  # a folder on the path that cannot be looked into
+        return f"cannot look into {error.filename} ({error.strerror or error})"
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=f".{PROG}-check-", dir=existing))
+    except OSError as error:
+        return f"cannot create a folder in {existing} ({error.strerror or error})"
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``peersim-collect`` and ``python -m sim.app.collect``. Exit status: 0;
+    1 for duplicate runs (nothing written) or, with ``--strict``, any run not ok; 2 for a
+    missing folder, a folder without runs, or an output folder that is a run folder or
+    cannot be written."""
+    args = _parser().parse_args(argv)
+    out_dir = args.sweep_dir if args.out is None else args.out
+    if args.out is not None or args.sweep_dir.is_dir():  # a missing sweep: said below
+        problem = unwritable(out_dir)
+        if problem is not None:
+            named = f"--out {args.out}" if args.out is not None else f"{out_dir} (pass --out)"
+            print(f"{PROG}: {named}: {problem}", file=sys.stderr)
+            return 2
+    try:
+        collected = collect(args.sweep_dir)
+    except DuplicateRunsError as error:
+        print(f"{PROG}: {error}\nNothing written.", file=sys.stderr)
+        return 1
+    except CollectError as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 2
+    run_folders = {(args.sweep_dir / name).resolve() for name in collected.runs["run"]}
+    if out_dir.resolve() in run_folders:
+        print(
+            f"{PROG}: {out_dir} is a run folder; its {TIME_SERIES} would be "
+            "overwritten. Pass --out to write elsewhere.",
+            file=sys.stderr,
+        )
+        return 2
+
+    if collected.problems:
+        print(
+            f"{len(collected.problems)} of {len(collected.runs)} runs are not ok "
+            "(left out of the time series):",
+            file=sys.stderr,
+        )
+        for problem in collected.problems:
+            print(f"  {problem}", file=sys.stderr)
+    try:
+        written = write(collected, out_dir)
+    except OSError as error:  # the check above passed, yet writing failed (a full disk...)
+        print(f"{PROG}: cannot write the tables into {out_dir}: {error}", file=sys.stderr)
+        return 2
+    counts = collected.runs["status"].value_counts()
+    print(
+        f"{len(collected.runs)} runs ({counts.get('ok', 0)} ok, {counts.get('failed', 0)} "
+        f"failed, {counts.get('incomplete', 0)} incomplete)\n"
+        f"  {written[RUNS_TABLE]}  ({len(collected.runs)} rows)\n"
+        f"  {written[TIME_SERIES_TABLE]}  ({len(collected.time_series)} rows)"
+    )
+    return 1 if args.strict and collected.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""The books of a sweep: its plan before the first run, its count and failures after the last.
+
+:class:`SweepBook` is the Hydra callback ``conf/config.yaml`` installs. Before the first run
+it writes :data:`PLAN` in the sweep folder (every run's folder, and those already done,
+which will be skipped), under the sweep folder's lock. At the end it prints, once, what the
+sweep command did, counted from the sweep folder (so it holds with parallel launchers, and
+with another sweep command working in the same folder)::
+
+    [sweep] 8/8 done: 1 computed, 7 skipped (already done), 0 failed, 0 left
+
+``computed``: the runs whose manifest names this command (``sweep.computed_by``, see
+:mod:`sim.app.sweep`); ``skipped``: the other finished runs (done before this command
+reached them, by an earlier command or another one running now). Then it lists the failed
+runs and exits 1 if there are any.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from sim.app.naming import SUBDIR, folder_name
+from sim.app.sweep import SWEEP_ID
+from sim.io import locks
+from sim.io.outputs import DONE, FAILED, verify_run, write_json
+
+__all__ = ["PLAN", "SweepBook", "computed_by", "count", "plan_folders", "progress"]
+
+#: Written in the sweep folder before the first run: every run's folder, and those skipped.
+PLAN = "sweep.json"
+MANIFEST = "manifest.json"
+#: The states a planned run is counted in, in the order of the progress line.
+STATES = ("computed", "skipped", "failed", "left")
+
+
+def plan_folders(config: DictConfig) -> list[str]:
+    """Every run's folder (relative to the sweep folder), named as the launcher will.
+
+    Raises:
+        Whatever Hydra raises for overrides that the basic sweeper cannot split.
+    """
+    from hydra._internal.config_loader_impl import get_overrides_dirname
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    parsed = parser.parse_overrides(list(config.hydra.overrides.task))
+    jobs = [list(o) for batch in BasicSweeper.split_arguments(parsed, None) for o in batch]
+    if OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir") == SUBDIR:
+        naming = config.hydra.job.config.override_dirname
+        return [
+            folder_name(
+                get_overrides_dirname(
+                    parser.parse_overrides(overrides),
+                    exclude_keys=list(naming.exclude_keys),
+                    item_sep=naming.item_sep,
+                    kv_sep=naming.kv_sep,
+                )
+            )
+            for overrides in jobs
+        ]
+    loader = GlobalHydra.instance().config_loader()  # another naming: compose each run
+    folders = []
+    for num, overrides in enumerate(jobs):
+        job = loader.load_sweep_config(config, overrides)
+        with open_dict(job):
+            job.hydra.job.num = num
+        folders.append(str(job.hydra.sweep.subdir))
+    return folders
+
+
+def computed_by(folder: Path) -> str | None:
+    """The sweep command that computed the run in ``folder``, from its manifest."""
+    try:
+        return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["sweep"]["computed_by"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def count(sweep_dir: Path, runs: list[str], sweep_id: str | None) -> dict[str, list[str]]:
+    """The ``runs`` by state (:data:`STATES`), read from the sweep folder: finished ones
+    (``done`` marker) are ``computed`` if their manifest names ``sweep_id``, else
+    ``skipped``; ``failed`` ones hold ``failed.json``; the rest are ``left``."""
+    found: dict[str, list[str]] = {state: [] for state in STATES}
+    for name in runs:
+        folder = sweep_dir / name
+        if (folder / DONE).exists():
+            mine = sweep_id is not None and computed_by(folder) == sweep_id
+            found["computed" if mine else "skipped"].append(name)
+        elif (folder / FAILED).exists():
+            found["failed"].append(name)
+        else:
+            found["left"].append(name)
+    return found
+
+
+def progress(found: dict[str, list[str]]) -> str:
+    """``[sweep] 8/8 done: 1 computed, 7 skipped (already done), 0 failed, 0 left``: done
+    counts the computed and the skipped runs, out of every planned run."""
+    n = {state: len(found[state]) for state in STATES}
+    return (
+        f"[sweep] {n['computed'] + n['skipped']}/{sum(n.values())} done: {n['computed']} "
+        f"computed, {n['skipped']} skipped (already done), {n['failed']} failed, "
+        f"{n['left']} left"
+    )
+
+
+class SweepBook(Callback):
+    """Keeps the books of a sweep: the plan before it, the count and failed runs after it
+    (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.runs: list[str] | None = None  # the plan's folders; None without a plan
+        self.sweep_id: str | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        # Resolved here, in the command's own config: the stamp is then in the cache Hydra
+        # copies into every job's config, so the jobs record this very id.
+        self.sweep_id = config.hydra.job.env_set.get(SWEEP_ID)
+        try:
+            folders = plan_folders(config)
+        except Exception as error:  # another sweeper's grammar: no plan, no totals
+            print(f"[sweep] no plan ({type(error).__name__}: {error})", file=sys.stderr)
+            (sweep_dir / PLAN).unlink(missing_ok=True)
+            return
+        self.runs = list(dict.fromkeys(folders))
+
+        def wait() -> None:
+            print(f"[sweep] waiting for another process writing the plan of {sweep_dir}",
+                  flush=True)  # fmt: skip
+
+        with locks.hold(sweep_dir, locks.SWEEP_LOCK, on_wait=wait):
+            skipped = [name for name in self.runs if verify_run(sweep_dir / name)]
+            for name in self.runs:
+                if name not in skipped and (sweep_dir / name / FAILED).exists():
+                    _drop_failure(sweep_dir / name)
+            write_json(sweep_dir / PLAN, {"runs": self.runs, "skipped": skipped})
+        print(
+            f"[sweep] {len(self.runs)} runs in {sweep_dir}: {len(skipped)} already done "
+            f"(skipped), {len(self.runs) - len(skipped)} to run",
+            flush=True,
+        )
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        if self.runs is None:
+            failed = sorted(str(p.parent.relative_to(sweep_dir)) for p in sweep_dir.rglob(FAILED))
+        else:
+            found = count(sweep_dir, self.runs, self.sweep_id)
+            print(progress(found), flush=True)
+            failed = found["failed"]
+        if not failed:
+            return
+        lines = [f"[sweep] {len(failed)} run(s) failed (see failed.json in each folder):"]
+        for name in failed:
+            try:
+                record = json.loads((sweep_dir / name / FAILED).read_text(encoding="utf-8"))
+                why = f"{record['exception']}: {record['message']}"
+            except (OSError, ValueError, KeyError, TypeError):
+                why = "unreadable failed.json"
+            lines.append(f"  {sweep_dir / name}  {why}")
+        print("\n".join(lines), file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+def _drop_failure(folder: Path) -> None:
+    """Remove a failed run's stale ``failed.json``, so it counts as left until it runs again;
+    unless another process holds the run: then it is running now, and its record is not
+    stale."""
+    with locks.hold_if_free(folder) as free:
+        if free:
+            (folder / FAILED).unlink(missing_ok=True)
