@@ -281,12 +281,10 @@ def test_the_call_cap_holds_exactly_under_concurrency(llm_server):
 def test_the_concurrency_limit_holds_at_the_server(llm_server):
     server = llm_server(completion("ok", delay=0.1))
     model = Concurrency(litellm_model.LiteLLMModel(), limit=8)
-    start = time.monotonic()
     results = run(gather(model, [request(server, str(i)) for i in range(40)]))
-    elapsed = time.monotonic() - start
     assert all(isinstance(r, Completion) for r in results)
+    # Requests overlapped at the server, never more than the limit (no timing: machines vary).
     assert 1 < server.max_in_flight <= 8 and model.stats.max_in_flight == 8
-    assert elapsed < 40 * 0.1 / 2  # well below one at a time
 
 
 # --- wrappers with a scripted model (no HTTP) ----------------------------------------------

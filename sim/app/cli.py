@@ -16,7 +16,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from sim.app import naming, sweep
+from sim.app import naming, orphans, sweep
 from sim.app.config import CONF_DIR, register, validate
 from sim.app.validation import check_command_line
 from sim.core.errors import RunFailed
@@ -98,6 +98,7 @@ def _run(cfg: DictConfig) -> dict | None:
             print(f"Run failed: {failure} (files without a done marker in {output_dir})",
                   file=sys.stderr)  # fmt: skip
             sys.exit(1)
+    orphans.stop_with_sweep_command(job.sweep_id)
     seeded = replace(app, seed=job.seed)
     return sweep.run_job(job, lambda: _execute(seeded, cfg, output_dir, job.provenance()))
 

@@ -156,18 +156,25 @@ class SweepBook(Callback):
             found = count(sweep_dir, self.runs, self.sweep_id)
             print(progress(found), flush=True)
             failed = found["failed"]
-        if not failed:
-            return
-        lines = [f"[sweep] {len(failed)} run(s) failed (see failed.json in each folder):"]
-        for name in failed:
-            try:
-                record = json.loads((sweep_dir / name / FAILED).read_text(encoding="utf-8"))
-                why = f"{record['exception']}: {record['message']}"
-            except (OSError, ValueError, KeyError, TypeError):
-                why = "unreadable failed.json"
-            lines.append(f"  {sweep_dir / name}  {why}")
-        print("\n".join(lines), file=sys.stderr, flush=True)
-        sys.exit(1)
+        # Only the basic sweeper's plan lists every run (another sweeper chooses them as it goes).
+        basic = str(config.hydra.sweeper.get("_target_", "")).endswith(".BasicSweeper")
+        missing = found["left"] if self.runs is not None and basic else []
+        if missing:  # e.g. a worker or scheduler task killed before it could record a failure
+            lines = [f"[sweep] {len(missing)} planned run(s) missing (rerun the sweep):"]
+            lines += [f"  {sweep_dir / name}" for name in missing]
+            print("\n".join(lines), file=sys.stderr, flush=True)
+        if failed:
+            lines = [f"[sweep] {len(failed)} run(s) failed (see failed.json in each folder):"]
+            for name in failed:
+                try:
+                    record = json.loads((sweep_dir / name / FAILED).read_text(encoding="utf-8"))
+                    why = f"{record['exception']}: {record['message']}"
+                except (OSError, ValueError, KeyError, TypeError):
+                    why = "unreadable failed.json"
+                lines.append(f"  {sweep_dir / name}  {why}")
+            print("\n".join(lines), file=sys.stderr, flush=True)
+        if missing or failed:
+            sys.exit(1)
 
 
 def _drop_failure(folder: Path) -> None:
