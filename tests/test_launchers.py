@@ -1,14 +1,14 @@
 """Cluster launchers and the Optuna sweeper: configs compose, tiny sweeps run through them.
 
 Each plugin is optional (extras ``slurm``, ``ray``, ``optuna``); tests that need one skip
-when it is not installed. Ray needs its own venv (it pins cloudpickle<3, joblib>=1.6 needs
->=3): set ``PEERSIM_RAY_PYTHON`` to that venv's python to run the Ray test from here.
+when it is not installed. A sweep on a running Ray cluster: ``test_ray_cluster.py``.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +34,9 @@ needs_submitit = pytest.mark.skipif(
     not _has("hydra_plugins.hydra_submitit_launcher"),
     reason="hydra-submitit-launcher not installed (pip install -e '.[slurm]')",
 )
+needs_ray = pytest.mark.skipif(
+    not _has("ray"), reason="ray not installed (pip install -e '.[ray]')"
+)
 needs_optuna = pytest.mark.skipif(
     not _has("hydra_plugins.hydra_optuna_sweeper"),
     reason="hydra-optuna-sweeper not installed (pip install -e '.[optuna]')",
@@ -48,14 +51,14 @@ def _compose(overrides: list[str]):
         return compose(config_name="config", overrides=overrides, return_hydra_config=True)
 
 
-def _sweep(args: list[str], python: str = sys.executable) -> subprocess.CompletedProcess:
+def _sweep(args: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [python, "-m", "sim", "-m", *args],
+        [sys.executable, "-m", "sim", "-m", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "HYDRA_FULL_ERROR": "1"},
+        env={**(os.environ if env is None else env), "HYDRA_FULL_ERROR": "1"},
     )
 
 
@@ -110,18 +113,14 @@ def test_sweep_through_submitit_local_executor(tmp_path):
     assert "[sweep] 2/2 done: 2 computed, 0 skipped (already done), 0 failed, 0 left" in done.stdout
 
 
+@needs_ray
 def test_ray_local_sweep(tmp_path):
-    python = os.environ.get("PEERSIM_RAY_PYTHON", sys.executable)
-    probe = subprocess.run(
-        [python, "-c", "import hydra_plugins.hydra_ray_launcher, ray"], capture_output=True
-    )
-    if probe.returncode != 0:
-        pytest.skip(
-            f"hydra-ray-launcher not importable by {python} (install it in its own venv, "
-            "pip install -e '.[ray]', and set PEERSIM_RAY_PYTHON to that venv's python)"
-        )
+    """``ray_local`` starts a cluster of its own, runs the sweep on it, and stops it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    # A token made for the test: Ray would otherwise make one in ~/.ray for a new cluster.
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(16))
     done = _sweep(
-        ["hydra/launcher=ray_local", "seed=0,1", *TINY, f"hydra.sweep.dir={tmp_path}"], python
+        ["hydra/launcher=ray_local", "seed=0,1", *TINY, f"hydra.sweep.dir={tmp_path}"], env=env
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(_done(tmp_path)) == 2
