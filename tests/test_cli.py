@@ -26,6 +26,7 @@ from sim.app.cli import SHOWN
 from sim.app.config import compose
 from sim.io.locks import RUN_LOCK
 from sim.io.outputs import DONE, manifest, verify_run
+from sim.io.owned import MARKER
 
 ENV = {**os.environ, "PYTHONHASHSEED": "0"}
 TIMEOUT = 120
@@ -103,8 +104,8 @@ def cli_run(tmp_path_factory):
 def test_cli_run_writes_every_file(cli_run):
     names = {p.name for p in cli_run.folder.iterdir()}
     assert names >= RUN_FILES
-    # Nothing else (in particular no .partial files) but the folder's lock.
-    assert names - RUN_FILES <= {*HYDRA_FILES, RUN_LOCK}
+    # Nothing else (in particular no .partial files) but the folder's lock and marker.
+    assert names - RUN_FILES <= {*HYDRA_FILES, RUN_LOCK, MARKER}
     assert list(cli_run.cwd.iterdir()) == [cli_run.cwd / "outputs"]
     assert re.fullmatch(STAMP, cli_run.folder.name)
     for name in RUN_FILES - {DONE}:

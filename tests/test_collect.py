@@ -292,7 +292,7 @@ def test_a_missing_or_empty_folder_exits_2(tmp_path, capsys):
 
 def test_a_run_folder_is_never_the_output(sweep, capsys):
     assert main([str(sweep / "1")]) == 2  # one run: its own time_series.parquet is kept
-    assert "Pass --out" in capsys.readouterr().err
+    assert "(pass --out)" in capsys.readouterr().err
     assert main([str(sweep / "1"), "--out", str(sweep / "one")]) == 0
     assert len(pd.read_parquet(sweep / "one" / RUNS_TABLE)) == 1
 

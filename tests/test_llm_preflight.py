@@ -105,7 +105,8 @@ def test_a_dry_run_needs_no_key(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "dry run for model            openai/gpt-4o-mini" in done.stdout
     [folder] = (tmp_path / "outputs" / "runs").iterdir()
-    assert {p.name for p in folder.iterdir()} == {"cli.log", ".hydra"}  # Hydra's only
+    # Hydra's, and the marker saying the folder is the tool's.
+    assert {p.name for p in folder.iterdir()} == {"cli.log", ".hydra", ".peersim"}
 
 
 def test_python_users_get_the_same_check(tmp_path, monkeypatch):

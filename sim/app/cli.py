@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -20,6 +21,7 @@ from sim.app import naming, orphans, sweep
 from sim.app.config import CONF_DIR, register, validate
 from sim.app.validation import check_command_line
 from sim.core.errors import RunFailed
+from sim.io import owned
 
 __all__ = ["main"]
 
@@ -92,6 +94,9 @@ def _run(cfg: DictConfig) -> dict | None:
         if app.replicate:
             print("Note: replicate changes the seed only in a sweep (-m); this run uses "
                   f"seed={app.seed} as given.", file=sys.stderr)  # fmt: skip
+        # Marked before any file of ours: a rerun into this folder, even after a kill, is
+        # then known to be into the tool's own folder (sim.app.preflight.check_run).
+        owned.claim(Path(output_dir), owned.RUN)
         try:
             return _execute(app, cfg, output_dir)
         except RunFailed as failure:  # a sweep records it in failed.json instead

@@ -1,10 +1,12 @@
-"""``peersim-collect SWEEP_DIR [--out DIR] [--strict]`` (or ``python -m sim.app.collect``):
-collect a sweep folder into ``runs.parquet`` and ``time_series.parquet`` (:mod:`sim.io.collect`),
-written into ``--out`` (default: the sweep folder).
+"""``peersim-collect SWEEP_DIR [--out DIR] [--strict] [--force]`` (or ``python -m
+sim.app.collect``): collect a sweep folder into ``runs.parquet`` and ``time_series.parquet``
+(:mod:`sim.io.collect`), written into ``--out`` (default: the sweep folder).
 
 Runs that are not ok are listed on stderr. Before reading anything, the output folder is
-checked: one that cannot be written (a file on its path, a read-only folder or file system,
-``/proc``) stops the command with one line naming it and why.
+checked, and refused with one line naming it and why: one that cannot be written (a file on
+its path, a read-only folder or file system, ``/proc``), one inside a run folder or a sweep
+folder (other than the collected sweep's own folder), or one holding a table collect did not
+write (unless ``--force``).
 """
 
 from __future__ import annotations
@@ -16,17 +18,20 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from sim.app.sweep_book import PLAN
+from sim.io import owned
 from sim.io.collect import (
     RUNS_TABLE,
     TIME_SERIES_TABLE,
     CollectError,
     DuplicateRunsError,
     collect,
+    not_ours,
     write,
 )
-from sim.io.runs import TIME_SERIES
+from sim.io.runs import is_run
 
-__all__ = ["main", "unwritable"]
+__all__ = ["main", "misplaced", "unwritable"]
 
 PROG = "peersim-collect"
 
@@ -46,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="where to write the tables (default: the sweep folder)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite runs.parquet and time_series.parquet in --out even if peersim-collect "
+        "did not write them",
     )
     parser.add_argument(
         "--strict",
@@ -76,15 +87,41 @@ def unwritable(folder: Path) -> str | None:
     return None
 
 
+def misplaced(out_dir: Path, sweep_dir: Path) -> str | None:
+    """Why the tables must not go into ``out_dir``, or None: it is, or is inside, a run folder
+    or a sweep folder (marked as the tool's, or holding a run or a sweep plan), other than
+    the collected sweep's own folder."""
+    target, top = out_dir.absolute().resolve(), sweep_dir.absolute().resolve()
+    for folder in (target, *target.parents):
+        kind = owned.kind_of(folder) or (
+            owned.RUN if is_run(folder) else owned.SWEEP if (folder / PLAN).is_file() else None
+        )
+        if kind == owned.SWEEP and folder == target == top:
+            continue  # the default: the tables next to the sweep's run folders
+        if kind == owned.RUN and folder == target:
+            return f"{folder} is a run folder; its files are not collect's to write"
+        if kind is not None:
+            return f"{target} is inside the {kind} folder {folder}, whose files are not collect's"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``peersim-collect`` and ``python -m sim.app.collect``. Exit status: 0;
     1 for duplicate runs (nothing written) or, with ``--strict``, any run not ok; 2 for a
-    missing folder, a folder without runs, or an output folder that is a run folder or
-    cannot be written."""
+    missing folder, a folder without runs, or an output folder that cannot be written, is
+    inside a run or sweep folder, or holds tables collect did not write (without
+    ``--force``)."""
     args = _parser().parse_args(argv)
     out_dir = args.sweep_dir if args.out is None else args.out
     if args.out is not None or args.sweep_dir.is_dir():  # a missing sweep: said below
-        problem = unwritable(out_dir)
+        problem = unwritable(out_dir) or misplaced(out_dir, args.sweep_dir)
+        if problem is None and not args.force:
+            foreign = not_ours(out_dir)
+            if foreign:
+                problem = (
+                    f"{foreign[0]} exists and peersim-collect did not write it; pass --force "
+                    "to overwrite it"
+                )
         if problem is not None:
             named = f"--out {args.out}" if args.out is not None else f"{out_dir} (pass --out)"
             print(f"{PROG}: {named}: {problem}", file=sys.stderr)
@@ -96,14 +133,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except CollectError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
-        return 2
-    run_folders = {(args.sweep_dir / name).resolve() for name in collected.runs["run"]}
-    if out_dir.resolve() in run_folders:
-        print(
-            f"{PROG}: {out_dir} is a run folder; its {TIME_SERIES} would be "
-            "overwritten. Pass --out to write elsewhere.",
-            file=sys.stderr,
-        )
         return 2
 
     if collected.problems:

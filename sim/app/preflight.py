@@ -17,8 +17,9 @@ from omegaconf import DictConfig, OmegaConf
 from sim.app.config import AppConfig
 from sim.app.resources import check_resources
 from sim.core.errors import ConfigError
+from sim.io import owned
 
-__all__ = ["check_output_dir", "check_overrides", "check_run"]
+__all__ = ["check_output_dir", "check_overrides", "check_ownership", "check_run"]
 
 
 def check_overrides(overrides: Sequence[str]) -> None:
@@ -70,9 +71,23 @@ def check_output_dir(path: str, key: str) -> None:
         raise ConfigError(f"{key}: cannot write in {existing} ({why}), got {str(path)!r}") from None
 
 
+def check_ownership(path: str, key: str, kind: str) -> None:
+    """Refuse a folder the tool may not write into as a ``kind`` folder: one that holds files
+    it did not write, or its folder of another kind (:func:`sim.io.owned.problem`).
+
+    Raises:
+        ConfigError: naming ``key`` and the path.
+    """
+    folder = Path(path).expanduser().absolute()
+    why = owned.problem(folder, kind)
+    if why is not None:
+        raise ConfigError(f"{key}: {folder} {why}; use a new or empty folder, got {str(path)!r}")
+
+
 def check_run(app: AppConfig, cfg: DictConfig, *, multirun: bool) -> None:
     """Everything a run needs that its config's own checks do not see: a seed a sweep can
-    derive from, its output folder, and memory and time within ``limits``.
+    derive from, its output folder (writable, and new, empty or the tool's own), and memory
+    and time within ``limits``.
 
     Raises:
         ConfigError: naming the key at fault.
@@ -86,7 +101,9 @@ def check_run(app: AppConfig, cfg: DictConfig, *, multirun: bool) -> None:
     hydra = cfg.get("hydra") if isinstance(cfg, DictConfig) else None
     if hydra is not None:
         key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
-        check_output_dir(str(_resolved(cfg, key)), key)
+        path = _resolved(cfg, key)
+        check_output_dir(path, key)
+        check_ownership(path, key, owned.SWEEP if multirun else owned.RUN)
 
 
 def _resolved(cfg: DictConfig, key: str) -> str:

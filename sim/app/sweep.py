@@ -5,8 +5,9 @@
 - **Seeds**: each run's seed is :func:`derive_seed` of the base ``seed``, the run's
   parameter overrides and its ``replicate`` index, never its job number.
 - **Resume**: a run whose folder verifies (:func:`sim.io.outputs.verify_run`) is skipped. A
-  folder that does not verify is cleared of its files (Hydra's ``.hydra/`` and log, and the
-  lock, excepted) and the run starts again.
+  folder that does not verify is cleared of the files a run writes, by name
+  (:func:`sim.io.owned.removable`), and the run starts again; whatever else it holds stays.
+  A folder the tool did not make (:func:`sim.io.owned.problem`) is not touched.
 - **Once**: a job holds its run folder's lock (:mod:`sim.io.locks`) from that check to its
   last file, so a job of another sweep command that reaches the run meanwhile waits for it,
   then finds it done and skips it.
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.io import locks
+from sim.io import locks, owned
 from sim.io.outputs import FAILED, verify_run, write_json
 
 __all__ = [
@@ -52,9 +53,6 @@ SWEEP_ID = "PEERSIM_SWEEP_ID"
 SEED_EXCLUDED = frozenset({"seed", "replicate", "progress", "figures"})
 #: Testing hook: a run whose overrides include this variable's value raises at run time.
 FAIL_ENV = "PEERSIM_SWEEP_FAIL"
-#: What a broken run folder keeps when it is cleared: Hydra writes its record and log before
-#: the run, and the lock file must outlive its holders (see :mod:`sim.io.locks`).
-KEPT = frozenset({".hydra", "cli.log", *locks.LOCKS})
 
 
 def parameters(overrides: Sequence[str]) -> list[str]:
@@ -137,12 +135,12 @@ def current_job(base_seed: int, replicate: int) -> SweepJob | None:
 
 
 def clear(folder: Path) -> None:
-    """Remove what an unfinished or failed run left in ``folder`` (partial files included),
-    keeping :data:`KEPT`."""
+    """Remove what an unfinished or failed run left in ``folder`` (partial files included):
+    the files :func:`sim.io.owned.removable` names, and nothing else."""
     if not folder.is_dir():
         return
     for path in folder.iterdir():
-        if path.name not in KEPT and (path.is_file() or path.is_symlink()):
+        if owned.removable(path.name) and (path.is_file() or path.is_symlink()):
             path.unlink(missing_ok=True)
 
 
@@ -151,7 +149,9 @@ def run_job(job: SweepJob, work: Callable[[], Any]) -> Any:
 
     Skips the run if its folder verifies (after waiting, if another process holds the lock);
     otherwise clears the folder and runs, recording an exception in ``failed.json`` instead
-    of raising it. Prints one line saying what the job did.
+    of raising it. A folder the tool did not make is left as it is, and the run is not run
+    (the plan refuses such a sweep before it starts; this guards other sweepers). Prints one
+    line saying what the job did.
     """
     name = job.folder.name
     waited = False
@@ -166,6 +166,11 @@ def run_job(job: SweepJob, work: Callable[[], Any]) -> Any:
             how = "done by another process (waited for it)" if waited else "already done"
             _say(f"[sweep] skipped {name}: {how}")
             return None
+        foreign = owned.problem(job.folder, owned.RUN)
+        if foreign is not None:
+            print(f"[sweep] NOT RUN {name}: {job.folder} {foreign}", file=sys.stderr, flush=True)
+            return None
+        owned.claim(job.folder, owned.RUN)
         clear(job.folder)
         try:
             injected = os.environ.get(FAIL_ENV)

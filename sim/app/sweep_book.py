@@ -1,10 +1,12 @@
 """The books of a sweep: its plan before the first run, its count and failures after the last.
 
 :class:`SweepBook` is the Hydra callback ``conf/config.yaml`` installs. Before the first run
-it writes :data:`PLAN` in the sweep folder (every run's folder, and those already done,
-which will be skipped), under the sweep folder's lock. At the end it prints, once, what the
-sweep command did, counted from the sweep folder (so it holds with parallel launchers, and
-with another sweep command working in the same folder)::
+it refuses a sweep two of whose runs share a folder, or one of whose run folders holds files
+the tool did not write (:func:`refusal`, exit 2); then it marks the sweep folder as the
+tool's (:mod:`sim.io.owned`) and writes :data:`PLAN` in it (every run's folder, and those
+already done, which will be skipped), under the sweep folder's lock. At the end it prints,
+once, what the sweep command did, counted from the sweep folder (so it holds with parallel
+launchers, and with another sweep command working in the same folder)::
 
     [sweep] 8/8 done: 1 computed, 7 skipped (already done), 0 failed, 0 left
 
@@ -26,10 +28,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sim.app.naming import SUBDIR, folder_name
 from sim.app.sweep import SWEEP_ID
-from sim.io import locks
+from sim.io import locks, owned
 from sim.io.outputs import DONE, FAILED, verify_run, write_json
 
-__all__ = ["PLAN", "SweepBook", "computed_by", "count", "plan_folders", "progress"]
+__all__ = ["PLAN", "SweepBook", "computed_by", "count", "plan_folders", "progress", "refusal"]
 
 #: Written in the sweep folder before the first run: every run's folder, and those skipped.
 PLAN = "sweep.json"
@@ -38,8 +40,9 @@ MANIFEST = "manifest.json"
 STATES = ("computed", "skipped", "failed", "left")
 
 
-def plan_folders(config: DictConfig) -> list[str]:
-    """Every run's folder (relative to the sweep folder), named as the launcher will.
+def plan_folders(config: DictConfig) -> list[tuple[list[str], str]]:
+    """Every run's overrides and folder (relative to the sweep folder), named as the
+    launcher will.
 
     Raises:
         Whatever Hydra raises for overrides that the basic sweeper cannot split.
@@ -55,13 +58,16 @@ def plan_folders(config: DictConfig) -> list[str]:
     if OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir") == SUBDIR:
         naming = config.hydra.job.config.override_dirname
         return [
-            folder_name(
-                get_overrides_dirname(
-                    parser.parse_overrides(overrides),
-                    exclude_keys=list(naming.exclude_keys),
-                    item_sep=naming.item_sep,
-                    kv_sep=naming.kv_sep,
-                )
+            (
+                overrides,
+                folder_name(
+                    get_overrides_dirname(
+                        parser.parse_overrides(overrides),
+                        exclude_keys=list(naming.exclude_keys),
+                        item_sep=naming.item_sep,
+                        kv_sep=naming.kv_sep,
+                    )
+                ),
             )
             for overrides in jobs
         ]
@@ -71,8 +77,39 @@ def plan_folders(config: DictConfig) -> list[str]:
         job = loader.load_sweep_config(config, overrides)
         with open_dict(job):
             job.hydra.job.num = num
-        folders.append(str(job.hydra.sweep.subdir))
+        folders.append((overrides, str(job.hydra.sweep.subdir)))
     return folders
+
+
+def refusal(config: DictConfig, plan: list[tuple[list[str], str]]) -> str | None:
+    """Why the sweep must not start (``<key>: <problem>, got <value>``), or None: two runs
+    whose folders are one (a later one would be skipped as done, its folder holding another
+    run's results), or a run's folder that holds files the tool did not write."""
+    sweep_dir = Path(str(config.hydra.sweep.dir)).absolute()
+    seen: dict[str, list[str]] = {}
+    for overrides, name in plan:
+        folder = str((sweep_dir / name).resolve())
+        if folder in seen:
+            first, second = " ".join(seen[folder]), " ".join(overrides)
+            what = (
+                "the same run twice (repeated values)"
+                if first == second
+                else "runs whose folder names are the same"
+            )
+            subdir = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir")
+            return (
+                f"hydra.sweep.subdir: {what}: {first!r} and {second!r} would share the folder "
+                f"{sweep_dir / name}; every run needs its own folder, got {subdir!r}"
+            )
+        seen[folder] = overrides
+        why = owned.problem(sweep_dir / name, owned.RUN)
+        if why is not None:
+            return (
+                f"hydra.sweep.dir: the folder of the run {' '.join(overrides)!r}, "
+                f"{sweep_dir / name}, {why}; use a new or empty sweep folder, "
+                f"got {str(config.hydra.sweep.dir)!r}"
+            )
+    return None
 
 
 def computed_by(folder: Path) -> str | None:
@@ -125,18 +162,23 @@ class SweepBook(Callback):
         # copies into every job's config, so the jobs record this very id.
         self.sweep_id = config.hydra.job.env_set.get(SWEEP_ID)
         try:
-            folders = plan_folders(config)
+            plan = plan_folders(config)
         except Exception as error:  # another sweeper's grammar: no plan, no totals
             print(f"[sweep] no plan ({type(error).__name__}: {error})", file=sys.stderr)
             (sweep_dir / PLAN).unlink(missing_ok=True)
             return
-        self.runs = list(dict.fromkeys(folders))
+        refused = refusal(config, plan)
+        if refused is not None:  # before any folder is made (Hydra ignores exceptions here)
+            print(f"Invalid config: {refused}", file=sys.stderr)
+            sys.exit(2)
+        self.runs = [name for _, name in plan]
 
         def wait() -> None:
             print(f"[sweep] waiting for another process writing the plan of {sweep_dir}",
                   flush=True)  # fmt: skip
 
         with locks.hold(sweep_dir, locks.SWEEP_LOCK, on_wait=wait):
+            owned.claim(sweep_dir, owned.SWEEP)
             skipped = [name for name in self.runs if verify_run(sweep_dir / name)]
             for name in self.runs:
                 if name not in skipped and (sweep_dir / name / FAILED).exists():

@@ -11,11 +11,14 @@ returns, and :func:`write` writes atomically (the command line: :mod:`sim.app.co
   columns prepended.
 
 Runs that are not ok are listed as problems; two run folders with the same overrides are
-refused.
+refused. :data:`RECORD`, written with the tables, holds their checksums, so that a later
+collect replaces its own tables and no one else's (:func:`not_ours`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,12 +37,16 @@ __all__ = [
     "DuplicateRunsError",
     "Problem",
     "collect",
+    "not_ours",
     "write",
 ]
 
 #: Files written by :func:`write`.
 RUNS_TABLE = "runs.parquet"
 TIME_SERIES_TABLE = "time_series.parquet"
+#: Written by :func:`write` next to the tables: their SHA-256, by which a later collect
+#: tells its own tables (which it may replace) from files it did not write.
+RECORD = ".peersim-collect.json"
 
 
 class CollectError(Exception):
@@ -212,14 +219,41 @@ def _long_table(runs: list[Run], table: pd.DataFrame, keys: list[str]) -> pd.Dat
 # ----------------------------------------------------------------------------- writing
 
 
+def not_ours(out_dir: str | Path) -> list[Path]:
+    """The files in ``out_dir`` that :func:`write` would replace and did not write: tables
+    whose SHA-256 is not the one its :data:`RECORD` holds."""
+    out_dir = Path(out_dir)
+    try:
+        record = json.loads((out_dir / RECORD).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        record = {}
+    if not isinstance(record, dict):
+        record = {}
+    found = []
+    for name in (RUNS_TABLE, TIME_SERIES_TABLE):
+        path = out_dir / name
+        if not path.exists():
+            continue
+        try:
+            with open(path, "rb") as handle:
+                mine = hashlib.file_digest(handle, "sha256").hexdigest() == record.get(name)
+        except OSError:  # a folder of that name, say
+            mine = False
+        if not mine:
+            found.append(path)
+    return found
+
+
 def write(collected: Collected, out_dir: str | Path) -> dict[str, Path]:
     """Write ``runs.parquet`` and ``time_series.parquet`` into ``out_dir``, each atomically
-    (:func:`sim.io.outputs.write_atomic`). Returns table name -> path."""
+    (:func:`sim.io.outputs.write_atomic`), then their checksums in :data:`RECORD`. Returns
+    table name -> path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = {}
+    written, checksums = {}, {}
     for name, frame in ((TIME_SERIES_TABLE, collected.time_series), (RUNS_TABLE, collected.runs)):
         path = out_dir / name
-        outputs.write_atomic(path, outputs.parquet_writer(frame))
+        checksums[name] = outputs.write_atomic(path, outputs.parquet_writer(frame))
         written[name] = path
+    outputs.write_json(out_dir / RECORD, {"files": checksums})
     return written

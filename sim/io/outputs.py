@@ -26,6 +26,7 @@ from sim.io import locks
 __all__ = [
     "DONE",
     "FAILED",
+    "RUN_FILES",
     "json_writer",
     "jsonl_writer",
     "parquet_writer",
@@ -39,6 +40,13 @@ __all__ = [
 DONE = "done"
 #: Written in a run folder, instead of its files, when the run raised (by a sweep).
 FAILED = "failed.json"
+#: Every file a run writes into its folder (:mod:`sim.app.runner`): clearing a run folder removes
+#: these (and ``done``, ``failed.json`` and temporaries) and nothing else
+#: (:mod:`sim.io.owned`); tests/test_data_safety.py checks that a run writes no other.
+RUN_FILES = frozenset({"time_series.parquet", "event_log.parquet", "agents.parquet",
+                       "summary.json", "trust_graph.graphml", "manifest.json",
+                       "transcripts.jsonl", "llm_usage.json", "outcomes.png",
+                       "network.png"})  # fmt: skip
 _VERSIONED = ("numpy", "pandas", "mesa", "networkx", "hydra-core", "omegaconf", "pyarrow",
               "matplotlib", "litellm", "peer-preservation-sim")  # fmt: skip
 

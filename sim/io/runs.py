@@ -28,6 +28,7 @@ __all__ = [
     "TIME_SERIES",
     "Run",
     "find_runs",
+    "is_run",
     "parse_overrides",
     "read_run",
 ]
@@ -62,7 +63,7 @@ def find_runs(sweep_dir: Path) -> list[Path]:
     found = []
     for root, dirs, _ in os.walk(sweep_dir):
         folder = Path(root)
-        if _is_run(folder):
+        if is_run(folder):
             found.append(folder)
             dirs[:] = []
         else:
@@ -70,7 +71,9 @@ def find_runs(sweep_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: _natural(p.relative_to(sweep_dir).as_posix()))
 
 
-def _is_run(folder: Path) -> bool:
+def is_run(folder: Path) -> bool:
+    """Whether ``folder`` holds a run: ``.hydra/overrides.yaml``, ``summary.json`` or
+    ``failed.json``."""
     return any((folder / name).is_file() for name in (OVERRIDES, SUMMARY, FAILED))
 
 
