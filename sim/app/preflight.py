@@ -19,7 +19,13 @@ from sim.app.resources import check_resources
 from sim.core.errors import ConfigError
 from sim.io import owned
 
-__all__ = ["check_output_dir", "check_overrides", "check_ownership", "check_run"]
+__all__ = [
+    "check_output_folder",
+    "check_output_dir",
+    "check_overrides",
+    "check_ownership",
+    "check_run",
+]
 
 
 def check_overrides(overrides: Sequence[str]) -> None:
@@ -84,10 +90,9 @@ def check_ownership(path: str, key: str, kind: str) -> None:
         raise ConfigError(f"{key}: {folder} {why}; use a new or empty folder, got {str(path)!r}")
 
 
-def check_run(app: AppConfig, cfg: DictConfig, *, multirun: bool) -> None:
+def check_run(app: AppConfig, *, multirun: bool) -> None:
     """Everything a run needs that its config's own checks do not see: a seed a sweep can
-    derive from, its output folder (writable, and new, empty or the tool's own), and memory
-    and time within ``limits``.
+    derive from, and memory and time within ``limits``.
 
     Raises:
         ConfigError: naming the key at fault.
@@ -98,12 +103,19 @@ def check_run(app: AppConfig, cfg: DictConfig, *, multirun: bool) -> None:
             "that a resumed sweep reruns the same runs, got None"
         )
     check_resources(app)
-    hydra = cfg.get("hydra") if isinstance(cfg, DictConfig) else None
-    if hydra is not None:
-        key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
-        path = _resolved(cfg, key)
-        check_output_dir(path, key)
-        check_ownership(path, key, owned.SWEEP if multirun else owned.RUN)
+
+
+def check_output_folder(cfg: DictConfig, *, multirun: bool) -> None:
+    """The folder a run (``hydra.run.dir``) or a sweep (``hydra.sweep.dir``) writes to:
+    writable, and new, empty or the tool's own. A sweep's is checked once, not per run.
+
+    Raises:
+        ConfigError: naming the key and the path.
+    """
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    path = _resolved(cfg, key)
+    check_output_dir(path, key)
+    check_ownership(path, key, owned.SWEEP if multirun else owned.RUN)
 
 
 def _resolved(cfg: DictConfig, key: str) -> str:

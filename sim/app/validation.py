@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from sim.app.config import CONF_DIR, AppConfig, validate
 from sim.app.explain import explain
-from sim.app.preflight import check_overrides, check_run
+from sim.app.preflight import check_output_folder, check_overrides, check_run
 from sim.core.errors import ConfigError, ProfileError
 from sim.engines.llm.preflight import preflight
 from sim.engines.llm.secrets import redact
 
 __all__ = ["ValidateBeforeRun", "check_command_line", "validate_or_exit"]
+
+T = TypeVar("T")
 
 #: Command-line flags after which Hydra runs nothing, or composes another config: not gated.
 _NOT_GATED = ("help", "hydra_help", "info", "shell_completion", "experimental_rerun",
@@ -45,6 +47,7 @@ class ValidateBeforeRun(Callback):
         from hydra.core.global_hydra import GlobalHydra
         from hydra.core.override_parser.overrides_parser import OverridesParser
 
+        _or_exit(lambda: check_output_folder(config, multirun=True))
         parsed = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
         loader = GlobalHydra.instance().config_loader()
         for batch in BasicSweeper.split_arguments(parsed, None):
@@ -61,20 +64,31 @@ def validate_or_exit(
 ) -> AppConfig:
     """Compose (``load()``), validate and check one run's config; on failure print why on
     stderr, naming the run of a sweep, and exit with status 2."""
+
+    def check() -> AppConfig:
+        check_overrides(overrides)
+        cfg = load()
+        app = validate(cfg)
+        check_run(app, multirun=multirun)
+        if not multirun:  # a sweep's folder is checked once, before its runs
+            check_output_folder(cfg, multirun=False)
+        preflight(app)  # a real model's key and server
+        return app
+
+    job = f" (in the run with {redact(' '.join(overrides))})" if multirun and overrides else ""
+    return _or_exit(check, job)
+
+
+def _or_exit(check: Callable[[], T], job: str = "") -> T:
+    """``check()``; on a config error, print why (``job`` names the run of a sweep) and exit 2."""
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     try:
-        check_overrides(overrides)
-        cfg = load()
-        app = validate(cfg)
-        check_run(app, cfg, multirun=multirun)
-        preflight(app)  # a real model's key and server
+        return check()
     except (ConfigError, ProfileError, HydraException, OmegaConfBaseException) as error:
-        job = f" (in the run with {redact(' '.join(overrides))})" if multirun and overrides else ""
         print(f"Invalid config{job}: {explain(error, AppConfig)}", file=sys.stderr)
         sys.exit(2)
-    return app
 
 
 def check_command_line(argv: Sequence[str]) -> None:
@@ -98,17 +112,6 @@ def check_command_line(argv: Sequence[str]) -> None:
             return loader.load_configuration("config", list(args.overrides), mode)
 
     if args.multirun:
-        _compose_or_exit(load)
+        _or_exit(load)
     else:
         validate_or_exit(load, args.overrides, multirun=False)
-
-
-def _compose_or_exit(load: Callable[[], DictConfig]) -> None:
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    try:
-        load()
-    except (ConfigError, HydraException, OmegaConfBaseException) as error:
-        print(f"Invalid config: {explain(error, AppConfig)}", file=sys.stderr)
-        sys.exit(2)
