@@ -205,31 +205,31 @@ ONE_RUN = ["seed=3", *SMALL]
 ONE_RUN_FOLDER = "figures=False,population.n_agents=30,seed=3,steps=10"
 
 
-@pytest.mark.parametrize(
-    ("lock", "waiting"),
-    [
-        (SWEEP_LOCK, "[sweep] waiting for another process writing the plan of "),
-        (RUN_LOCK, f"[sweep] waiting for {ONE_RUN_FOLDER}: another process is computing it"),
-    ],
-    ids=["sweep", "run"],
-)
-def test_a_sweep_waits_for_a_lock_holder_and_goes_on_when_it_is_killed(tmp_path, lock, waiting):
-    sweep_dir = tmp_path / "sweep"
-    folder = sweep_dir if lock == SWEEP_LOCK else sweep_dir / ONE_RUN_FOLDER
-    holder = hold_until_killed(folder, lock)
-    sweep = subprocess.Popen(
+def sweep_one_run(sweep_dir: Path, cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen(
         [sys.executable, "-m", "sim", "-m", *ONE_RUN, f"hydra.sweep.dir={sweep_dir}"],
-        cwd=tmp_path,
+        cwd=cwd,
         env=ENV,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def wait_for_line(lines: queue.Queue, start: str) -> str:
+    while (line := lines.get(timeout=TIMEOUT)) is not None and not line.startswith(start):
+        pass
+    assert line is not None, f"the sweep ended without a line starting {start!r}"
+    return line
+
+
+def test_a_sweep_waits_for_the_plans_lock_and_goes_on_when_its_holder_is_killed(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    holder = hold_until_killed(sweep_dir, SWEEP_LOCK)
+    sweep = sweep_one_run(sweep_dir, tmp_path)
     lines = lines_of(sweep)
     try:
-        while (line := lines.get(timeout=TIMEOUT)) is not None and not line.startswith(waiting):
-            pass
-        assert line is not None, "the sweep ended without waiting"
+        wait_for_line(lines, "[sweep] waiting for another process writing the plan of ")
         assert sweep.poll() is None  # it waits...
     finally:
         os.kill(holder.pid, signal.SIGKILL)  # ...for a holder that dies without releasing
@@ -240,4 +240,34 @@ def test_a_sweep_waits_for_a_lock_holder_and_goes_on_when_it_is_killed(tmp_path,
     assert "[sweep] 1/1 done: 1 computed, 0 skipped (already done), 0 failed, 0 left\n" in rest
     whole(sweep_dir / ONE_RUN_FOLDER)
     assert (sweep_dir / SWEEP_LOCK).is_file() and (sweep_dir / ONE_RUN_FOLDER / RUN_LOCK).is_file()
-    assert DONE in {p.name for p in (sweep_dir / ONE_RUN_FOLDER).iterdir()}
+
+
+def test_a_run_another_process_holds_is_skipped_at_once_waited_for_and_taken_over(tmp_path):
+    """The job skips the held run at once, naming its holder; the sweep's books wait for it;
+    its holder dies without finishing it, so the sweep says it is missing (exit 1), and the
+    rerun takes the stale lock over and computes it."""
+    sweep_dir = tmp_path / "sweep"
+    folder = sweep_dir / ONE_RUN_FOLDER
+    holder = hold_until_killed(folder, RUN_LOCK)
+    sweep = sweep_one_run(sweep_dir, tmp_path)
+    lines = lines_of(sweep)
+    try:
+        skipped = wait_for_line(lines, f"[sweep] skipped {ONE_RUN_FOLDER}: being computed by ")
+        assert f"pid {holder.pid}, since " in skipped
+        waiting = wait_for_line(lines, f"[sweep] waiting for {ONE_RUN_FOLDER}: being computed by")
+        assert f"pid {holder.pid}, since " in waiting
+        assert sweep.poll() is None  # it waits...
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)  # ...for a holder that dies without finishing
+        holder.wait(timeout=TIMEOUT)
+    rest = list(iter(lambda: lines.get(timeout=TIMEOUT), None))
+    assert sweep.wait(timeout=TIMEOUT) == 1, "".join(rest)
+    assert "[sweep] 0/1 done: 0 computed, 0 skipped (already done), 0 failed, 1 left\n" in rest
+    assert "[sweep] 1 planned run(s) missing (rerun the sweep):\n" in rest
+    rerun = sweep_one_run(sweep_dir, tmp_path)
+    output = rerun.communicate(timeout=TIMEOUT)[0]
+    assert rerun.returncode == 0, output
+    assert f"[sweep] computed {ONE_RUN_FOLDER}\n" in output
+    whole(folder)
+    assert {p.name for p in folder.iterdir()} >= {DONE, RUN_LOCK}
+    assert not (folder / (RUN_LOCK + ".holder")).exists()  # let go with the lock

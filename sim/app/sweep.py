@@ -9,8 +9,11 @@
   (:func:`sim.io.owned.removable`), and the run starts again; whatever else it holds stays.
   A folder the tool did not make (:func:`sim.io.owned.problem`) is not touched.
 - **Once**: a job holds its run folder's lock (:mod:`sim.io.locks`) from that check to its
-  last file, so a job of another sweep command that reaches the run meanwhile waits for it,
-  then finds it done and skips it.
+  last file. A job of another sweep command (a rerun after a kill whose workers live on, or
+  the same sweep started twice) that finds the lock taken skips the run at once, naming its
+  holder; its sweep's books wait for that run at the end (:mod:`sim.app.sweep_book`). A lock
+  whose holder died is free again (the operating system lets go of it), so the next job
+  takes the run over.
 - **Failures**: a run that raises writes ``failed.json`` (exception, traceback, overrides)
   and the sweep goes on; :mod:`sim.app.sweep_book` lists the failed runs at the end.
 - **Records**: each job prints one line saying what it did, and a computed run's manifest
@@ -147,24 +150,20 @@ def clear(folder: Path) -> None:
 def run_job(job: SweepJob, work: Callable[[], Any]) -> Any:
     """Run ``work()`` as one run of a sweep, holding the run folder's lock throughout.
 
-    Skips the run if its folder verifies (after waiting, if another process holds the lock);
-    otherwise clears the folder and runs, recording an exception in ``failed.json`` instead
-    of raising it. A folder the tool did not make is left as it is, and the run is not run
-    (the plan refuses such a sweep before it starts; this guards other sweepers). Prints one
-    line saying what the job did.
+    Skips the run at once if another process holds its lock (it is computing the run now:
+    the sweep's books wait for it at the end) or if its folder verifies; otherwise clears the
+    folder and runs, recording an exception in ``failed.json`` instead of raising it. A folder
+    the tool did not make is left as it is, and the run is not run (the plan refuses such a
+    sweep before it starts; this guards other sweepers). Prints one line saying what the job
+    did.
     """
     name = job.folder.name
-    waited = False
-
-    def wait() -> None:
-        nonlocal waited
-        waited = True
-        _say(f"[sweep] waiting for {name}: another process is computing it")
-
-    with locks.hold(job.folder, on_wait=wait):
+    with locks.hold_if_free(job.folder) as free:
+        if not free:
+            _say(f"[sweep] skipped {name}: being computed by {locks.holder(job.folder)}")
+            return None
         if verify_run(job.folder):
-            how = "done by another process (waited for it)" if waited else "already done"
-            _say(f"[sweep] skipped {name}: {how}")
+            _say(f"[sweep] skipped {name}: already done")
             return None
         foreign = owned.problem(job.folder, owned.RUN)
         if foreign is not None:

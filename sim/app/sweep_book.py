@@ -12,8 +12,9 @@ launchers, and with another sweep command working in the same folder)::
 
 ``computed``: the runs whose manifest names this command (``sweep.computed_by``, see
 :mod:`sim.app.sweep`); ``skipped``: the other finished runs (done before this command
-reached them, by an earlier command or another one running now). Then it lists the failed
-runs and exits 1 if there are any.
+reached them, by an earlier command or another one running now). Runs that another process
+was computing when this command's jobs reached them (and skipped them) are waited for before
+the count. Then it lists the runs missing and failed, and exits 1 if there are any.
 """
 
 from __future__ import annotations
@@ -31,7 +32,16 @@ from sim.app.sweep import SWEEP_ID
 from sim.io import locks, owned
 from sim.io.outputs import DONE, FAILED, verify_run, write_json
 
-__all__ = ["PLAN", "SweepBook", "computed_by", "count", "plan_folders", "progress", "refusal"]
+__all__ = [
+    "PLAN",
+    "SweepBook",
+    "computed_by",
+    "count",
+    "held",
+    "plan_folders",
+    "progress",
+    "refusal",
+]
 
 #: Written in the sweep folder before the first run: every run's folder, and those skipped.
 PLAN = "sweep.json"
@@ -180,13 +190,15 @@ class SweepBook(Callback):
         with locks.hold(sweep_dir, locks.SWEEP_LOCK, on_wait=wait):
             owned.claim(sweep_dir, owned.SWEEP)
             skipped = [name for name in self.runs if verify_run(sweep_dir / name)]
+            running = [n for n in self.runs if n not in skipped and held(sweep_dir / n)]
             for name in self.runs:
                 if name not in skipped and (sweep_dir / name / FAILED).exists():
                     _drop_failure(sweep_dir / name)
             write_json(sweep_dir / PLAN, {"runs": self.runs, "skipped": skipped})
+        elsewhere = f", {len(running)} being computed by another process" if running else ""
         print(
             f"[sweep] {len(self.runs)} runs in {sweep_dir}: {len(skipped)} already done "
-            f"(skipped), {len(self.runs) - len(skipped)} to run",
+            f"(skipped){elsewhere}, {len(self.runs) - len(skipped) - len(running)} to run",
             flush=True,
         )
 
@@ -196,6 +208,8 @@ class SweepBook(Callback):
             failed = sorted(str(p.parent.relative_to(sweep_dir)) for p in sweep_dir.rglob(FAILED))
         else:
             found = count(sweep_dir, self.runs, self.sweep_id)
+            if found["left"] and _wait_for_others(sweep_dir, found["left"]):
+                found = count(sweep_dir, self.runs, self.sweep_id)
             print(progress(found), flush=True)
             failed = found["failed"]
         # Only the basic sweeper's plan lists every run (another sweeper chooses them as it goes).
@@ -217,6 +231,31 @@ class SweepBook(Callback):
             print("\n".join(lines), file=sys.stderr, flush=True)
         if missing or failed:
             sys.exit(1)
+
+
+def _wait_for_others(sweep_dir: Path, left: list[str]) -> bool:
+    """Wait for the ``left`` runs that another process is computing now (their jobs here
+    skipped them at once); whether there were any. A run whose holder dies meanwhile stays
+    unfinished, and the count says it is missing."""
+    waited = False
+    for name in left:
+        folder = sweep_dir / name
+        if not held(folder):
+            continue
+        waited = True
+        print(f"[sweep] waiting for {name}: being computed by {locks.holder(folder)}",
+              flush=True)  # fmt: skip
+        with locks.hold(folder):
+            pass
+    return waited
+
+
+def held(folder: Path) -> bool:
+    """Whether another process holds the run in ``folder`` (computing it now)."""
+    if not (folder / locks.RUN_LOCK).exists():
+        return False
+    with locks.hold_if_free(folder) as free:
+        return not free
 
 
 def _drop_failure(folder: Path) -> None:
