@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sim import Ecosystem
+from tests.ray_head import ray_head  # noqa: F401  (a fixture for every test module)
 
 
 def build(seed: int = 0, **groups) -> Ecosystem:

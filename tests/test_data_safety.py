@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import sim
 from sim.app.naming import folder_name
 from sim.app.sweep import FAIL_ENV
@@ -149,8 +151,24 @@ def test_a_single_run_into_its_own_folder_reruns_there(tmp_path):
 
 def test_a_run_writes_only_files_the_tool_knows_as_its_own(tmp_path):
     sim.run(["population.n_agents=20", "steps=3"], output_dir=tmp_path / "run")
-    written = {p.name for p in (tmp_path / "run").iterdir()} - {DONE, ".run.lock"}
+    written = {p.name for p in (tmp_path / "run").iterdir()} - {DONE, ".run.lock", MARKER}
     assert written <= RUN_FILES and "outcomes.png" in written
+    assert json.loads((tmp_path / "run" / MARKER).read_text())["kind"] == "run"
+
+
+def test_python_runs_refuse_a_foreign_folder_and_rerun_in_their_own(tmp_path):
+    """``sim.run(output_dir=...)`` follows the command line's rule: new, empty or its own."""
+    before = snapshot(foreign(tmp_path / "theirs"))
+    with pytest.raises(sim.ConfigError, match=r"^output_dir: .*theirs holds files peersim did "
+                       r"not write \(notes.txt, sub/, summary.json\)"):  # fmt: skip
+        sim.run(TINY, output_dir=tmp_path / "theirs")
+    assert snapshot(tmp_path / "theirs") == before
+    with pytest.raises(sim.ConfigError, match=r"^output_dir: .* is a file, not a folder"):
+        sim.run(TINY, output_dir=tmp_path / "theirs" / "notes.txt" / "run")
+    sim.run(TINY, output_dir=tmp_path / "mine")
+    sim.run([*TINY, "seed=1"], output_dir=tmp_path / "mine")  # its own folder: rerun there
+    assert verify_run(tmp_path / "mine")
+    assert json.loads((tmp_path / "mine" / "manifest.json").read_text())["seed"] == 1
 
 
 # ----------------------------------------------------------------------------- collisions

@@ -4,9 +4,9 @@ says so and exits 1."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -17,14 +17,15 @@ import pytest
 from omegaconf import OmegaConf
 
 from sim.app import orphans
-from sim.app.sweep_book import FAILED, SweepBook
+from sim.app.collect import main as collect_main
+from sim.app.sweep_book import FAILED, SweepBook, computed_by, held
+from sim.io.locks import RUN_LOCK
 from sim.io.outputs import DONE, verify_run
 
 ENV = {**os.environ, "PYTHONHASHSEED": "0"}
 ENV.pop("PEERSIM_SWEEP_FAIL", None)
 #: Runs long enough (seconds each) that the command can be killed while they compute.
-SLOW = ["population.n_agents=3000", "steps=300", "progress=false", "figures=false"]
-SWEEP = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=1,2,3,4"]
+SLOW = ["population.n_agents=2000", "steps=150", "progress=false", "figures=false"]
 TIMEOUT = 600
 BASIC = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
@@ -53,46 +54,96 @@ def test_the_sweep_command_pid_is_read_from_the_sweep_id():
     assert orphans.sweep_command_pid("not-a-stamp") is None
 
 
-def test_workers_of_a_killed_sweep_stop_and_a_rerun_computes_each_run_once(tmp_path):
-    args = [*SWEEP, *SLOW, f"hydra.sweep.dir={tmp_path / 'sweep'}"]
-    command = subprocess.Popen(
-        [sys.executable, "-m", "sim", *args],
-        cwd=tmp_path,
-        env=ENV,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def _has(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+#: Every launcher the README names that runs on this machine (SLURM: tests/test_slurm.py),
+#: and the module it needs.
+LAUNCHERS = {
+    "basic": ([], "hydra"),
+    "joblib": (
+        ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+        "hydra_plugins.hydra_joblib_launcher",
+    ),
+    "submitit_local": (
+        ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10"],
+        "hydra_plugins.hydra_submitit_launcher",
+    ),
+    "ray_local": (["hydra/launcher=ray_local"], "ray"),
+    "ray_cluster": (["hydra/launcher=ray_cluster"], "ray"),
+}
+#: How long after the kill every run's lock must be free: no process computes a run any
+#: more. Our own workers check every CHECK_EVERY seconds; Ray kills the tasks of a driver
+#: that died once it notices; the rest is a busy machine's margin.
+STOP_WITHIN = 60
+
+
+#: The launchers whose workers are the sweep command's own processes, which must all exit
+#: (Ray's belong to the cluster, which stops a dead driver's tasks; its locks say so).
+WATCHED = {"joblib", "submitit_local"}
+
+
+def descendants(pid: int) -> set[int]:
+    found = children(pid)
+    for child in list(found):
+        found |= descendants(child)
+    return found
+
+
+def held_runs(sweep_dir: Path) -> list[str]:
+    return [lock.parent.name for lock in sweep_dir.glob(f"*/{RUN_LOCK}") if held(lock.parent)]
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_a_killed_sweep_stops_and_a_rerun_computes_each_run_once(tmp_path, launcher, request):
+    """SIGKILL of the sweep command while a run computes: within STOP_WITHIN seconds no
+    process computes a run; the rerun skips every run finished before it, computes the others
+    once, and ends with every run done, none failed, collected by ``collect --strict``."""
+    args, module = LAUNCHERS[launcher]
+    if not _has(module):
+        pytest.skip(f"{module} not installed")
+    env = request.getfixturevalue("ray_head") if launcher == "ray_cluster" else ENV
+    sweep_dir = tmp_path / "sweep"
+    command = [sys.executable, "-m", "sim", "-m", *args, "seed=1,2,3,4", *SLOW,
+               f"hydra.sweep.dir={sweep_dir}"]  # fmt: skip
+    sweep = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + TIMEOUT
-    locks = []
-    # Until both workers have taken a run (a worker that never took one is not watched).
-    while len(locks) < 2 and time.monotonic() < deadline:
+    while not held_runs(sweep_dir) and sweep.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert held_runs(sweep_dir), "no run was computing"
+    workers = descendants(sweep.pid) if launcher in WATCHED else set()
+    sweep.send_signal(signal.SIGKILL)
+    sweep.wait()
+    stop_by = time.monotonic() + STOP_WITHIN
+    while (held_runs(sweep_dir) or any(map(alive, workers))) and time.monotonic() < stop_by:
         time.sleep(0.5)
-        locks = list((tmp_path / "sweep").glob("*/.run.lock"))
-    workers = children(command.pid)
-    assert len(locks) >= 2 and workers
-    command.send_signal(signal.SIGKILL)
-    command.wait()
-    stop_by = time.monotonic() + orphans.CHECK_EVERY + 30  # the check, plus a busy machine
-    while any(alive(w) for w in workers) and time.monotonic() < stop_by:
-        time.sleep(0.5)
-    assert not [w for w in workers if alive(w)]
-    finished_before = {p.parent.name for p in (tmp_path / "sweep").glob(f"*/{DONE}")}
-
-    rerun = subprocess.run(
-        [sys.executable, "-m", "sim", *args],
-        cwd=tmp_path,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert rerun.returncode == 0, rerun.stderr
-    runs = sorted(p for p in (tmp_path / "sweep").iterdir() if p.is_dir() and "seed=" in p.name)
+    assert not held_runs(sweep_dir), "runs still computed after the sweep command was killed"
+    assert not [w for w in workers if alive(w)], "workers outlived the sweep command"
+    finished_before = {p.parent.name for p in sweep_dir.glob(f"*/{DONE}")}
+    assert len(finished_before) < 4
+    rerun = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=TIMEOUT)  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    runs = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and "seed=" in p.name)
     assert len(runs) == 4 and all(verify_run(run) for run in runs)
     assert not [run for run in runs if (run / FAILED).exists()]
-    summary = re.search(r"4/4 done: (\d) computed, (\d) skipped", rerun.stdout)
-    assert summary, rerun.stdout
-    assert int(summary.group(2)) == len(finished_before)  # no finished run is computed again
+    computed = 4 - len(finished_before)
+    assert (
+        f"[sweep] 4/4 done: {computed} computed, {len(finished_before)} skipped (already done), "
+        "0 failed, 0 left"
+    ) in rerun.stdout, rerun.stdout
+    # Each run computed once: the ones finished before the kill by the first command, the
+    # others by the rerun.
+    first = {computed_by(run) for run in runs if run.name in finished_before}
+    second = {computed_by(run) for run in runs if run.name not in finished_before}
+    assert len(first) <= 1 and len(second) == 1 and not first & second
+    assert collect_main([str(sweep_dir), "--strict"]) == 0
 
 
 def test_a_sweep_that_ends_with_planned_runs_missing_exits_1(tmp_path, capsys):

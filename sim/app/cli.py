@@ -103,7 +103,7 @@ def _run(cfg: DictConfig) -> dict | None:
             print(f"Run failed: {failure} (files without a done marker in {output_dir})",
                   file=sys.stderr)  # fmt: skip
             sys.exit(1)
-    orphans.stop_with_sweep_command(job.sweep_id)
+    orphans.stop_with_sweep_command(job.sweep_id, HydraConfig.get().launcher.get("_target_", ""))
     seeded = replace(app, seed=job.seed)
     return sweep.run_job(job, lambda: _execute(seeded, cfg, output_dir, job.provenance()))
 

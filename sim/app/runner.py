@@ -18,12 +18,13 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from sim.app.config import AppConfig, compose
+from sim.app.preflight import check_output_dir, check_ownership
 from sim.app.resources import check_resources
 from sim.core.errors import RunFailed
 from sim.engines.llm.error_rate import excess_errors
 from sim.engines.llm.preflight import preflight
 from sim.engines.llm.secrets import redact
-from sim.io import outputs
+from sim.io import outputs, owned
 from sim.model.ecosystem import Ecosystem
 
 __all__ = ["RunResult", "execute", "run"]
@@ -72,17 +73,25 @@ def run(overrides: Sequence[str] = (), *, output_dir: str | Path | None = None) 
 
     Args:
         overrides: e.g. ``["population.n_agents=500", "graph=labs", "experiment=dyad"]``.
-        output_dir: write the run folder there; by default nothing is written.
+        output_dir: write the run folder there (new, empty, or a run folder of this tool's,
+            as on the command line); by default nothing is written.
 
     Raises:
-        ConfigError: naming the key of a bad override, a run over ``limits`` (its estimated
-            memory or time), or a real model that cannot work (its key variable unset, its
-            server unreachable: :mod:`sim.engines.llm.preflight`), before anything runs.
+        ConfigError: naming the key of a bad override, an ``output_dir`` the run may not
+            write (not writable, or holding files the tool did not write), a run over
+            ``limits`` (its estimated memory or time), or a real model that cannot work (its
+            key variable unset, its server unreachable: :mod:`sim.engines.llm.preflight`),
+            before anything runs.
         RunFailed: when too many llm decisions ended in an error (see :func:`execute`).
     """
     app, cfg = compose(overrides)
+    if output_dir is not None:
+        check_output_dir(str(output_dir), "output_dir")
+        check_ownership(str(output_dir), "output_dir", owned.RUN)
     check_resources(app)
     preflight(app)
+    if output_dir is not None:
+        owned.claim(Path(output_dir), owned.RUN)
     return execute(app, cfg, output_dir=output_dir, progress=False)
 
 
