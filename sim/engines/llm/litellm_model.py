@@ -263,15 +263,15 @@ class LiteLLMModel(LanguageModel):
 
 
 def _rejection(exc: Exception, model: str, body, cap: int | None) -> LLMError | None:
-    """The :class:`RejectedAnswer` for an answer over the cap, or one whose tool arguments
-    are nested too deeply for litellm to read them (it fails with a RecursionError and
-    calls that a server error); None for other errors."""
+    """The :class:`RejectedAnswer` for an answer over the cap, or one nested too deeply for
+    litellm to read (1,000 ``[`` as tool arguments: it fails with a RecursionError and calls
+    that a server error); None for other errors."""
     from sim.engines.llm.answer_cap import AnswerTooLarge, rejected
 
     if _in_chain(exc, AnswerTooLarge):
         why = f"over llm.max_answer_bytes={cap}"
     elif _in_chain(exc, RecursionError):
-        why = "its tool arguments are nested too deeply to read"
+        why = "nested too deeply to read"
     else:
         return None
     return rejected(model, why, body.text() if body is not None else "", cap)

@@ -60,8 +60,9 @@ class Cached(Wrapper):
         self._used: dict[str, str] = {}  # cache key -> digest of the answer used
         self._warned = False
 
-    def path(self, request: Request) -> Path:
-        return self.directory / f"{request.cache_key()}.json"
+    def path(self, request: Request, key: str | None = None) -> Path:
+        """The entry of ``request`` (whose ``cache_key()`` is ``key``, when known)."""
+        return self.directory / f"{key or request.cache_key()}.json"
 
     def answers(self) -> dict:
         """How many distinct answers the run used (from the server or the cache) and one
@@ -116,7 +117,7 @@ class Cached(Wrapper):
 
     async def acomplete(self, request: Request) -> Completion:
         key = request.cache_key()
-        path = self.directory / f"{key}.json"
+        path = self.path(request, key)
         body = self._read(path)
         if body is not None:
             self.stats.hits += 1
