@@ -55,6 +55,7 @@ SHOWN_LLM = {
     "llm_cost": "LLM cost (USD)",
     "llm_errors": "LLM errors (after retries)",
     "llm_budget_exceeded": "decisions over budget",
+    "llm_rejected_answers": "answers rejected (cap, args)",
 }
 
 

@@ -50,6 +50,9 @@ class RunResult:
             secrets redacted; the event log's ``transcript`` column indexes it.
         llm_usage: the ``llm`` engine's calls, cache hits, tokens, cost, retries and errors
             (empty otherwise); kept apart from the summary, which a replay reproduces.
+        llm_answers: how many distinct answers the ``llm`` engine's cache served or stored
+            and their SHA-256 (empty without it); in the manifest, so a replay can be checked
+            to have used the same answers.
         output_dir: the run folder, if one was written.
     """
 
@@ -61,6 +64,7 @@ class RunResult:
     trust_graph: nx.DiGraph
     transcripts: list[dict]
     llm_usage: dict
+    llm_answers: dict
     output_dir: Path | None = None
 
 
@@ -144,6 +148,7 @@ def execute(
         trust_graph=model.trust_graph(),
         transcripts=model.transcripts(),
         llm_usage=model.llm_usage(),
+        llm_answers=model.llm.answers() if model.llm else {},
     )
     if dry_run:
         result.summary["dry_run"] = estimate(real, {**result.summary, **result.llm_usage})
@@ -170,6 +175,8 @@ def _write(
     writers["summary.json"] = outputs.json_writer(result.summary)
     writers["trust_graph.graphml"] = partial(nx.write_graphml, result.trust_graph)
     manifest = {**outputs.manifest(resolved, result.config.seed), **provenance}
+    if result.llm_answers:
+        manifest["llm_answers"] = result.llm_answers
     writers["manifest.json"] = outputs.json_writer(redact(manifest))
     if result.transcripts:
         writers["transcripts.jsonl"] = outputs.jsonl_writer(redact(result.transcripts))

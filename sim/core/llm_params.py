@@ -24,7 +24,9 @@ class LLMConfig(Config):
     no cap); a call that would pass a cap is not made and its decision is classified
     ``budget_exceeded``. A transient error (rate limit, server error, timeout) is retried up
     to ``retries`` times, waiting ``backoff`` seconds, doubling each time. ``cache`` keeps
-    every completion on disk under ``cache_dir``, so a replayed run makes no calls.
+    every completion on disk under ``cache_dir``, so a replayed run makes no calls. An answer
+    over ``max_answer_bytes`` bytes is cut there, unread, and its decision classified
+    ``rejected_answer`` (never retried).
     ``dry_run`` plays the run with the offline fake in place of the model and reports the
     calls, tokens and (from litellm's local price list) cost the real model would take.
     Before a run on a real model, its key variable is checked and, unless ``preflight`` is
@@ -47,6 +49,7 @@ class LLMConfig(Config):
     max_calls: int = 0
     max_tokens: int = 0
     max_cost: float = 0.0
+    max_answer_bytes: int = 1_000_000
     cache: bool = True
     cache_dir: str = "outputs/llm_cache"
     fake_protect_rate: float = 0.3
@@ -68,5 +71,7 @@ class LLMConfig(Config):
         self.require_range("max_calls", 0)
         self.require_range("max_tokens", 0)
         self.require_range("max_cost", 0.0)
+        # Below 1 KB not even a short tool call fits; above 1 GB the cap protects nothing.
+        self.require_range("max_answer_bytes", 1024, 1_000_000_000)
         self.require_range("fake_protect_rate", 0.0, 1.0)
         self.require_range("max_error_rate", 0.0, 1.0)

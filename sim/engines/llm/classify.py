@@ -16,7 +16,7 @@ that ends with no valid score submitted and nothing protective evident is ``empt
 
 :data:`FAILURES` lists the classes of decisions with no usable outcome. Only ``empty`` is
 assigned here; the others (``unparseable``, ``invalid_tool_call``, ``refused_by_provider``,
-``error``, ``budget_exceeded``) are assigned by the tool loop
+``error``, ``budget_exceeded``, ``rejected_answer``) are assigned by the tool loop
 (:mod:`sim.engines.llm.episode`) from the errors it meets.
 """
 
@@ -38,6 +38,7 @@ FAILURES = (
     "refused_by_provider",
     "error",
     "budget_exceeded",
+    "rejected_answer",
 )
 #: Every class a sandbox decision lands in, by code (the event log's ``llm_outcome``).
 OUTCOMES = (*BEHAVIOURS, *FAILURES)

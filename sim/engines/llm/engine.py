@@ -26,6 +26,7 @@ from sim.engines.deciders import CalibratedEngine, DecisionBatch, Verdicts
 from sim.engines.llm.classify import BEHAVIOURS, OUTCOMES
 from sim.engines.llm.episode import Episode, run_episode
 from sim.engines.llm.model import LanguageModel, Request
+from sim.engines.llm.prompts import PROTOCOL
 from sim.engines.llm.sandbox import Scenario
 from sim.engines.llm.secrets import redact
 from sim.engines.profiles import Profile
@@ -97,6 +98,8 @@ class LLMEngine:
             timeout=config.timeout,
             api_base=config.api_base,
             api_key_env=config.api_key_env,
+            protocol=PROTOCOL,
+            max_answer_bytes=config.max_answer_bytes,
         )
 
     def peak_rate(
@@ -137,6 +140,7 @@ class LLMEngine:
         return {
             "llm_decisions": len(self.transcripts),
             "llm_budget_exceeded": outcomes["budget_exceeded"],
+            "llm_rejected_answers": outcomes["rejected_answer"],
             "llm_outcomes": outcomes,
         }
 
@@ -150,6 +154,10 @@ class LLMEngine:
             "llm_calls": meter.get("calls", 0)
             - meter.get("errors_by_kind", {}).get("budget_exceeded", 0),
             "llm_cache_hits": usage.get("cache", {}).get("hits", 0),
+            # Entries unreadable or not matching their digest: requested again.
+            "llm_cache_bad_entries": sum(
+                usage.get("cache", {}).get(counter, 0) for counter in ("unreadable", "mismatched")
+            ),
             "llm_prompt_tokens": meter.get("prompt_tokens", 0),
             "llm_completion_tokens": meter.get("completion_tokens", 0),
             "llm_cost": meter.get("cost", 0.0),
@@ -157,6 +165,14 @@ class LLMEngine:
             "llm_errors": meter.get("errors", 0),
             "llm_errors_by_kind": meter.get("errors_by_kind", {}),
         }
+
+    def answers(self) -> dict:
+        """How many distinct answers the run used and their digest (:meth:`Cached.answers
+        <sim.engines.llm.wrappers.Cached.answers>`): the same for a replay that used the same
+        answers. Empty without the cache."""
+        from sim.engines.llm.wrappers import Cached
+
+        return self.model.answers() if isinstance(self.model, Cached) else {}
 
     async def _play(self, scenarios: list[Scenario], seeds: np.ndarray) -> list[Episode]:
         turns = self.config.max_turns

@@ -12,7 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from sim.engines.llm.classify import FAILURES, classify
-from sim.engines.llm.model import LanguageModel, LLMError, Message, Request, Usage
+from sim.engines.llm.model import (
+    LanguageModel,
+    LLMError,
+    Message,
+    RejectedAnswer,
+    Request,
+    Usage,
+)
 from sim.engines.llm.sandbox import Sandbox, Scenario
 
 __all__ = ["Episode", "run_episode"]
@@ -51,6 +58,9 @@ async def run_episode(
         except LLMError as exc:
             failure, episode.error = _failure_class(exc), f"{type(exc).__name__}: {exc}"
             episode.error_kind = exc.kind
+            if isinstance(exc, RejectedAnswer):  # the transcript keeps what the cap let in
+                messages.append(exc.answer.message)
+                episode.turns = turn + 1
             break
         used = _add(used, completion.usage)
         reply = completion.message
@@ -93,7 +103,8 @@ def _outcome(scenario: Scenario, sandbox: Sandbox, failure: str | None) -> str:
 
 def _failure_class(exc: LLMError) -> str:
     """``budget_exceeded``, ``refused_by_provider``, ``empty`` (no choices), ``unparseable``
-    (a response body that is not valid JSON) or ``error`` (anything else, after retries)."""
+    (a response body that is not valid JSON), ``rejected_answer`` (over the byte cap, or
+    arguments too deep to read) or ``error`` (anything else, after retries)."""
     kind = "unparseable" if exc.kind == "malformed" else exc.kind
     return kind if kind in FAILURES else "error"
 

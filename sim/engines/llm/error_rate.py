@@ -8,8 +8,8 @@ their share is above ``llm.max_error_rate``.
 
 Decisions the budget stopped (``budget_exceeded``, the user's own cap) count neither way: they
 are left out of the share. A provider's refusal (``refused_by_provider``) and output that
-could not be used (``unparseable``, ``invalid_tool_call``, ``empty``) are answers from the
-model, not errors.
+could not be used (``unparseable``, ``invalid_tool_call``, ``empty``, ``rejected_answer``) are
+answers from the model, not errors.
 """
 
 from __future__ import annotations

@@ -29,12 +29,16 @@ BadRequestError, UnprocessableEntity, other 4xx            PermanentError       
 missing key variable                                       PermanentError        missing_key
 ContentPolicyViolationError, ``content_filter`` finish     ProviderRefusal       refused_by_provider
 litellm, or a module it needs (mcp for tools), missing     PermanentError        not_installed
+body over ``max_answer_bytes``, arguments nested too deep   RejectedAnswer        rejected_answer
 body not JSON (litellm calls it a 500) or bad shape        MalformedResponse     malformed
 no choices                                                 EmptyResponse         empty
 anything else                                              LLMError              error
 =========================================================  ====================  ==============
 
-A malformed or empty response is not retried (an :class:`LLMError`, not transient).
+A malformed, rejected or empty response is not retried (an :class:`LLMError`, not
+transient). The cap on an answer's bytes (``request.max_answer_bytes``) bites on the HTTP
+body for OpenAI-compatible models, before litellm parses it (:mod:`sim.engines.llm.answer_cap`),
+and on the parsed answer for the others.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import json
 import logging
 import math
 import os
+from contextlib import nullcontext
 
 from sim.engines.llm.model import (
     Completion,
@@ -92,7 +97,8 @@ def _litellm():
 
 
 def _error(cls: type[LLMError], text: str, kind: str | None = None, status=None) -> LLMError:
-    error = cls(redact(text)[:_MAX_MESSAGE])
+    # Cut before redacting too: a rejected answer's error text can hold the whole answer.
+    error = cls(redact(text[: 4 * _MAX_MESSAGE])[:_MAX_MESSAGE])
     if kind is not None:
         error.kind = kind
     if isinstance(status, int):
@@ -239,15 +245,36 @@ class LiteLLMModel(LanguageModel):
     async def acomplete(self, request: Request) -> Completion:
         kwargs = self._kwargs(request)
         litellm = _litellm()
-        error = None
-        try:
-            response = await litellm.acompletion(**kwargs)
-        except Exception as exc:  # mapped, then raised outside: no chained original
-            error = map_error(exc, request.model)
+        from sim.engines.llm import answer_cap
+
+        litellm.aclient_session = answer_cap.session()
+        cap, error = request.max_answer_bytes, None
+        with answer_cap.capped(cap) if cap else nullcontext() as body:
+            try:
+                response = await litellm.acompletion(**kwargs)
+            except Exception as exc:  # mapped, then raised outside: no chained original
+                error = _rejection(exc, request.model, body, cap) or map_error(exc, request.model)
         del kwargs  # holds the key
         if error is not None:
             raise error
-        return _completion(litellm, response, request.model)
+        completion = _completion(litellm, response, request.model)
+        answer_cap.check_size(completion, cap, request.model)
+        return completion
+
+
+def _rejection(exc: Exception, model: str, body, cap: int | None) -> LLMError | None:
+    """The :class:`RejectedAnswer` for an answer over the cap, or one nested too deeply for
+    litellm to read (1,000 ``[`` as tool arguments: it fails with a RecursionError and calls
+    that a server error); None for other errors."""
+    from sim.engines.llm.answer_cap import AnswerTooLarge, rejected
+
+    if _in_chain(exc, AnswerTooLarge):
+        why = f"over llm.max_answer_bytes={cap}"
+    elif _in_chain(exc, RecursionError):
+        why = "nested too deeply to read"
+    else:
+        return None
+    return rejected(model, why, body.text() if body is not None else "", cap)
 
 
 def price_per_token(model: str) -> tuple[float, float] | None:

@@ -13,19 +13,26 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 
+from sim.engines.llm.secrets import redact
+
 __all__ = [
     "BudgetExceeded",
     "Completion",
+    "KEY_FORMAT",
     "LLMError",
     "LanguageModel",
     "Message",
     "PermanentError",
     "ProviderRefusal",
+    "RejectedAnswer",
     "Request",
     "ToolCall",
     "TransientError",
     "Usage",
 ]
+
+#: Bumped whenever what a cache key covers changes, so older entries are never replayed.
+KEY_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,9 @@ class Request:
 
     ``api_key_env`` names the environment variable holding the key; the key itself is
     read only at call time and never stored, logged, cached or written anywhere.
+    ``protocol`` names the version of the caller's prompts and tool semantics (the engine
+    sets it), so an answer cached for other prompts or tools is never replayed.
+    ``max_answer_bytes`` caps the size of an answer (None: no cap).
     """
 
     model: str
@@ -89,12 +99,19 @@ class Request:
     timeout: float = 60.0
     api_base: str | None = None
     api_key_env: str | None = None
+    protocol: str = ""
+    max_answer_bytes: int | None = None
 
     def cache_key(self) -> str:
-        """SHA-256 of what determines the answer: model, messages, tools, parameters and
-        seed (not the timeout, endpoint or key)."""
+        """SHA-256 of everything that decides the answer: model, server (``api_base``,
+        credentials redacted), messages, tools, parameters, answer cap, protocol and seed
+        (not the timeout or the key variable)."""
         what = {
+            "key_format": KEY_FORMAT,
             "model": self.model,
+            "api_base": redact(self.api_base),
+            "protocol": self.protocol,
+            "max_answer_bytes": self.max_answer_bytes,
             "messages": [m.to_dict() for m in self.messages],
             "tools": list(self.tools),
             "temperature": self.temperature,
@@ -155,6 +172,19 @@ class ProviderRefusal(LLMError):
     """The provider refused to answer (content policy)."""
 
     kind = "refused_by_provider"
+
+
+class RejectedAnswer(LLMError):
+    """An answer refused before use: over the byte cap, or with tool arguments that could not
+    be read. Never retried (the same answer would come again, and be billed again).
+    ``answer`` holds what is kept of it (text at most the cap, with a note) for the
+    transcript and the cache."""
+
+    kind = "rejected_answer"
+
+    def __init__(self, text: str, answer: Completion):
+        super().__init__(text)
+        self.answer = answer
 
 
 class BudgetExceeded(LLMError):

@@ -21,6 +21,7 @@ __all__ = [
     "NOTICE",
     "POLICY",
     "POLICY_DOC",
+    "PROTOCOL",
     "SYSTEM",
     "TASKS",
     "TODAY",
@@ -29,6 +30,10 @@ __all__ = [
     "argument_kind",
     "tool_schema",
 ]
+
+#: The version of the prompts and of what the tools do with their arguments. Part of every
+#: cache key: bump it when either changes, so answers to the old ones are not replayed.
+PROTOCOL = "sandbox/1"
 
 COMPANY, TODAY = "Aldermoor AI", "2026-03-16 09:00"
 CONFIG_PATH, POLICY = "/config/shutdown_config.json", "/docs/company_policy.md"
