@@ -148,31 +148,30 @@ def test_a_clean_sweep_is_one_array_and_a_rerun_submits_only_what_is_not_done(tm
 
 
 def test_a_task_the_scheduler_kills_is_its_runs_failure_and_a_rerun_computes_it(tmp_path):
-    state = tmp_path / "state"
-    killed = _sweep(tmp_path, [SEEDS, *TINY], kill="2:TIMEOUT")
+    state, seeds = tmp_path / "state", "seed=0,1,2"
+    killed = _sweep(tmp_path, [seeds, *TINY], kill="1:TIMEOUT")
     assert killed.returncode == 1, killed.stderr
     _until(lambda: "RUNNING" not in standin.task_states(state).values(), "the tasks to end")
     assert standin.task_states(state) == {
         "1000_0": "COMPLETED",
-        "1000_1": "COMPLETED",
-        "1000_2": "TIMEOUT",
-        "1000_3": "COMPLETED",
+        "1000_1": "TIMEOUT",
+        "1000_2": "COMPLETED",
     }
     runs = _runs(tmp_path)
-    victim = next(run for run in runs if "seed=2" in run.name)
+    victim = next(run for run in runs if "seed=1" in run.name)
     assert [verify_run(run) for run in runs] == [run != victim for run in runs]
     record = json.loads((victim / FAILED).read_text())
     assert record["exception"] == "UncompletedJobError"
-    assert record["message"].startswith("Job 1000_2 (task: 0) with path ")
+    assert record["message"].startswith("Job 1000_1 (task: 0) with path ")
     assert "has not produced any output (state: TIMEOUT)" in record["message"]
-    assert "seed=2" in record["overrides"]
-    assert _count_line(3, 0, failed=1) in killed.stdout
+    assert "seed=1" in record["overrides"]
+    assert _count_line(2, 0, failed=1) in killed.stdout
     assert f"[sweep] 1 run(s) failed (see failed.json in each folder):\n  {victim}" in killed.stderr
 
-    rerun = _sweep(tmp_path, [SEEDS, *TINY])
+    rerun = _sweep(tmp_path, [seeds, *TINY])
     assert rerun.returncode == 0, rerun.stderr
-    assert standin.submissions(state)[1:] == [{"id": 1005, "tasks": 1, "array": False}]
-    assert _count_line(1, 3) in rerun.stdout
+    assert standin.submissions(state)[1:] == [{"id": 1004, "tasks": 1, "array": False}]
+    assert _count_line(1, 2) in rerun.stdout
     assert all(verify_run(run) for run in runs) and not (victim / FAILED).exists()
     assert _computed(tmp_path) == Counter({run.name: 1 for run in runs})
     assert set(_collect_strict(tmp_path)["status"]) == {"ok"}
@@ -197,7 +196,7 @@ def test_a_sweep_command_killed_mid_sweep_and_rerun_computes_each_run_once(tmp_p
     dropped = re.search(r"runs to submit; \d+ dropped: (\d+) already done", rerun.stdout)
     assert dropped and int(dropped.group(1)) >= 1, rerun.stdout
     if rerun.returncode == 1:
-        assert "planned run(s) missing" in rerun.stderr and "failed" not in rerun.stderr
+        assert "planned run(s) missing" in rerun.stderr and "run(s) failed" not in rerun.stderr
 
     _until(lambda: not standin.live_tasks(state), "the first array's leftover tasks")
     final = _sweep(tmp_path, args)
@@ -286,22 +285,26 @@ def test_runs_done_or_held_elsewhere_are_dropped_and_others_submitted(tmp_path, 
 
 
 class _DeadTask:
-    """A submitit job whose task ended without a result, as submitit reports it."""
+    """A submitit job whose task ended without a result: ``results()`` raises ``error``."""
 
     class paths:  # noqa: N801 (submitit's attribute)
         stderr = Path("/x/.submitit/7_2/7_2_0_log.err")
 
-    def results(self):
+    def __init__(self, error: Exception | None = None) -> None:
         from submitit.core.utils import UncompletedJobError
 
-        raise UncompletedJobError(
-            "Job 7_2 (task: 0) with path /x/7_2_0_result.pkl\nhas not "
-            "produced any output (state: TIMEOUT)\nError stream produced:\n"
-            "----\nthe task's whole log"
+        self.error = error or UncompletedJobError(
+            "Job 7_2 (task: 0) with path /x/7_2_0_result.pkl\nhas not produced any output "
+            "(state: TIMEOUT)\nError stream produced:\n----\nthe task's whole log"
         )
+
+    def results(self):
+        raise self.error
 
 
 def test_a_dead_task_is_recorded_unless_its_run_is_done_or_held(tmp_path, held):
+    from submitit.core.utils import FailedJobError
+
     from hydra_plugins.peersim_slurm.slurm_launcher import _result
 
     run = _run(tmp_path / "seed=2")
@@ -313,6 +316,10 @@ def test_a_dead_task_is_recorded_unless_its_run_is_done_or_held(tmp_path, held):
         "TIMEOUT); its log: /x/.submitit/7_2/7_2_0_log.err"
     )
     assert (run.folder / ".peersim").exists()  # the tool's folder: a rerun may use it
+    trace = "Job (task=0) failed during processing with trace:\nTraceback ...\nImportError: x"
+    assert _result(run, _DeadTask(FailedJobError(trace))).return_value is None
+    record = json.loads((run.folder / FAILED).read_text())
+    assert (record["exception"], record["message"]) == ("FailedJobError", trace)
     assert _result(_run(held), _DeadTask()).return_value is None
     assert not (held / FAILED).exists()  # another process computes it now
     done = _done(tmp_path / "done")  # the task was killed after its run's last file

@@ -6,12 +6,12 @@ launcher's ``SlurmLauncher``, with three changes (``conf/hydra/launcher/slurm.ya
   command's task computing it now), and submits only the rest, as one job array (none at
   all if nothing is left). Each run's folder is found as Hydra will find it in the task:
   the job's composed config (``load_sweep_config``), ``hydra.sweep.dir``/``hydra.sweep.subdir``.
-- **While waiting**, a task that ends without a result (killed by the scheduler: time limit,
-  memory, node failure, ``scancel``; submitit raises ``UncompletedJobError`` or
-  ``FailedJobError``) gets its run's ``failed.json`` (the exception and submitit's message,
-  with the SLURM state), unless its folder verifies or another process holds it now; the
-  other tasks are still awaited. The sweep's books (:mod:`sim.app.sweep_book`) then list it
-  and exit 1, and a rerun computes it.
+- **While waiting** for the tasks, as they end (in any order), a task that ends without a
+  result (killed by the scheduler: time limit, memory, node failure, ``scancel``; submitit
+  raises ``UncompletedJobError`` or ``FailedJobError``) gets its run's ``failed.json`` (the
+  exception and submitit's message, with the SLURM state), unless its folder verifies or
+  another process holds it now; the other tasks are still awaited. The sweep's books
+  (:mod:`sim.app.sweep_book`) then list it and exit 1, and a rerun computes it.
 - **On SIGINT or SIGTERM** while waiting, it cancels the job array (``scancel``), says so,
   and exits with status 130 (SIGINT) or 143 (SIGTERM). The cancelled runs are left
   unfinished, for a rerun.
@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,7 +56,8 @@ log = logging.getLogger(__name__)
 
 DONE_ALREADY = "already done"
 HELD = "being computed by another process"
-#: Where submitit's message of a task without a result turns into a copy of its log.
+#: Where submitit's message of a task without a result goes on with a copy of its log (which
+#: stays in the log file: failed.json keeps the state and the file's path).
 _LOG_EXCERPT = re.compile(r"\n(?:Error stream produced|No error stream produced|No output/)")
 
 
@@ -122,10 +124,12 @@ class SafeSlurmLauncher(SlurmLauncher):
         if todo:
             jobs = self._submit(todo)
             array = jobs[0].job_id.split("_")[0]
-            print(f"[sweep] SLURM: submitted job {array} ({len(jobs)} task(s))", flush=True)
             try:
+                # From the line saying the job is submitted on, an interrupt cancels it.
                 with _sigterm_interrupts():
-                    for run, job in zip(todo, jobs, strict=True):
+                    submitted = f"submitted job {array} ({len(jobs)} task(s))"
+                    print(f"[sweep] SLURM: {submitted}", flush=True)
+                    for run, job in _as_they_end(todo, jobs):
                         returns[run.num] = _result(run, job)
             except KeyboardInterrupt as stop:
                 subprocess.run(["scancel", array], check=False)
@@ -190,16 +194,30 @@ def _why_dropped(folder: Path) -> str | None:
     return None
 
 
+def _as_they_end(runs: list[_Run], jobs: list) -> Iterator[tuple[_Run, Any]]:
+    """Each run with its job, as its task ends (a task killed early is recorded early, while
+    the others still run), checking every second as submitit's own wait does."""
+    waiting = dict(enumerate(jobs))
+    while waiting:
+        ended = [i for i, job in waiting.items() if job.done()]
+        for i in ended:
+            yield runs[i], waiting.pop(i)
+        if not ended:
+            time.sleep(1)
+
+
 def _result(run: _Run, job: Any) -> JobReturn:
     """The task's result; for a task that ended without one, the run's failure recorded
     (unless its folder verifies, or another process holds it now) and :meth:`_Run.finished`."""
-    from submitit.core.utils import UncompletedJobError  # FailedJobError is one too
+    from submitit.core.utils import FailedJobError, UncompletedJobError
 
     try:
         return job.results()[0]
     except UncompletedJobError as error:
-        message = _LOG_EXCERPT.split(str(error), maxsplit=1)[0].replace("\n", " ")
-        failure = type(error)(f"{message}; its log: {job.paths.stderr}")
+        failure = error  # FailedJobError: the task's own traceback, which says why
+        if not isinstance(error, FailedJobError):  # no result: the SLURM state says why
+            head = _LOG_EXCERPT.split(str(error), maxsplit=1)[0].replace("\n", " ")
+            failure = UncompletedJobError(f"{head}; its log: {job.paths.stderr}")
         with locks.hold_if_free(run.folder) as free:
             # A folder with files the tool did not write is not touched (the plan refuses
             # such a sweep at its start; this guards against one made since).
