@@ -33,6 +33,15 @@ DEADLINE = 300  # seconds for any one command or wait: generous, for a loaded ma
 COMPUTED = re.compile(r"^\[sweep\] computed (\S+)$", re.MULTILINE)
 
 
+@pytest.fixture(autouse=True)
+def _stand_in_ends(tmp_path):
+    """Nothing of the stand-in outlives a test, and its schedulers end by themselves once
+    their tasks are final."""
+    yield
+    if (tmp_path / "state" / "jobs").is_dir():
+        assert standin.stop_all(tmp_path / "state") == []
+
+
 def _env(state: Path, kill: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PEERSIM_", "SLURM_"))}
     env.update(PATH=f"{STANDIN}{os.pathsep}{env['PATH']}", PYTHONHASHSEED="0")
@@ -231,7 +240,9 @@ def test_an_interrupted_sweep_cancels_its_array(tmp_path, signum):
     assert standin.live_tasks(state) == []
     runs = [p for p in (tmp_path / "sweep").iterdir() if "seed=" in p.name]
     assert not [run for run in runs if (run / FAILED).exists()]  # interrupted, not failed
-    assert sum(verify_run(run) for run in runs) == list(states.values()).count("COMPLETED")
+    # A task cancelled in its last moments may have finished its run: at least the completed.
+    done = sum(verify_run(run) for run in runs)
+    assert list(states.values()).count("COMPLETED") <= done < 4
 
 
 def _run(folder: Path):

@@ -20,7 +20,7 @@ and ``srun`` (the scripts next to this module) behave enough like SLURM's for su
   submitit parses them; **squeue** lists the tasks pending or running; **scancel ID**
   (``ID`` a job or one task, ``<id>_<index>``) marks pending and running tasks
   ``CANCELLED by <uid>`` and kills the running ones' process groups (SIGTERM, then SIGKILL:
-  submitit's tasks ignore SIGTERM); ``--signal SIG`` only signals them.
+  submitit's tasks ignore SIGTERM).
 - **srun** [options] COMMAND runs COMMAND in place, its output appended to ``--output`` and
   ``--error`` (``%A %a %j %t %x %N %%`` expanded).
 """
@@ -43,12 +43,14 @@ from pathlib import Path
 __all__ = [
     "KILL_ENV",
     "STATE_ENV",
+    "cancel",
     "live_tasks",
     "sacct",
     "sbatch",
     "scancel",
     "srun",
     "squeue",
+    "stop_all",
     "submissions",
     "task_states",
 ]
@@ -171,13 +173,14 @@ def sbatch(argv: Sequence[str]) -> int:
         with open(state / "submissions.jsonl", "a") as log:
             log.write(json.dumps(entry) + "\n")
     with open(folder / "scheduler.log", "ab") as log:
-        subprocess.Popen(
+        scheduler = subprocess.Popen(
             [sys.executable, __file__, str(number)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
             start_new_session=True,
         )
+    _write(folder / "scheduler.json", {"pid": scheduler.pid})
     print(f"Submitted batch job {number}")
     return 0
 
@@ -266,9 +269,13 @@ def schedule(job: str) -> None:
                         folder / "tasks" / f"{index}.json",
                         {"state": "RUNNING", "pgid": process.pid},
                     )
-            if not running and all(t["state"] in FINAL for t in _tasks(state, job).values()):
+            if not running and all(_final(t) for t in _tasks(state, job).values()):
                 return
         time.sleep(0.1)
+
+
+def _final(task: dict) -> bool:
+    return task["state"].split(" by ")[0] in FINAL  # "CANCELLED by <uid>"
 
 
 def _kill_group(pgid: int, signum: int) -> None:
@@ -324,24 +331,20 @@ def _targets(state: Path, ids: Sequence[str]) -> Iterator[tuple[str, int]]:
 
 
 def scancel(argv: Sequence[str]) -> int:
-    """``scancel [--signal SIG] ID...``: cancel (or only signal) jobs or array tasks."""
-    state, args = _state(), list(argv)
-    signum = None
-    for flag in ("--signal", "-s"):
-        if flag in args:
-            at = args.index(flag)
-            name = args.pop(at + 1).upper()
-            signum = signal.Signals[name if name.startswith("SIG") else f"SIG{name}"]
-            args.pop(at)
+    """``scancel ID...``: cancel jobs or array tasks (``<id>`` or ``<id>_<index>``)."""
+    cancel(_state(), argv)
+    return 0
+
+
+def cancel(state: Path, ids: Sequence[str]) -> None:
+    """Mark the pending and running tasks of ``ids`` cancelled and kill the running ones'
+    process groups: SIGTERM, then SIGKILL after :data:`KILL_WAIT` (submitit's tasks ignore
+    SIGTERM, as SLURM expects of a job that checkpoints)."""
     groups = []
     with _locked(state):
-        for job, index in _targets(state, args):
+        for job, index in _targets(state, ids):
             path = state / "jobs" / job / "tasks" / f"{index}.json"
             task = _read(path)
-            if signum is not None:
-                if task["state"] == "RUNNING":
-                    _kill_group(task["pgid"], signum)
-                continue
             if task["state"] in ("PENDING", "RUNNING"):
                 if task["state"] == "RUNNING":
                     groups.append(task["pgid"])
@@ -354,7 +357,24 @@ def scancel(argv: Sequence[str]) -> int:
         time.sleep(0.1)
     for pgid in groups:
         _kill_group(pgid, signal.SIGKILL)
-    return 0
+
+
+def stop_all(state: Path, wait: float = 30.0) -> list[str]:
+    """Cancel every job of ``state`` and wait for their schedulers to end (a test's cleanup:
+    nothing of the stand-in outlives it). Returns the jobs whose scheduler did not end
+    within ``wait`` seconds of that (it is then killed)."""
+    jobs = [path.parent for path in sorted((Path(state) / "jobs").glob("*/scheduler.json"))]
+    cancel(Path(state), [job.name for job in jobs])
+    deadline = time.monotonic() + wait
+    stuck = []
+    for job in jobs:
+        scheduler = _read(job / "scheduler.json")["pid"]
+        while _group_alive(scheduler) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _group_alive(scheduler):
+            _kill_group(scheduler, signal.SIGKILL)
+            stuck.append(job.name)
+    return stuck
 
 
 def _option(args: list[str], name: str) -> list[str]:
