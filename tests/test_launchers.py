@@ -69,7 +69,7 @@ def _done(sweep_dir: Path) -> list[Path]:
 @needs_submitit
 def test_slurm_launcher_config_composes():
     launcher = _compose(["hydra/launcher=slurm", "hydra.launcher.partition=short"]).hydra.launcher
-    assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
+    assert launcher._target_ == "hydra_plugins.peersim_slurm.slurm_launcher.SafeSlurmLauncher"
     assert launcher.timeout_min == 60
     assert launcher.cpus_per_task == 1
     assert launcher.mem_gb == 4

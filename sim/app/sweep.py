@@ -186,9 +186,10 @@ def run_job(job: SweepJob, work: Callable[[], Any]) -> Any:
 
 
 def record_failure(job: SweepJob, error: BaseException) -> None:
-    """Write ``failed.json`` atomically (the run's files are removed first)."""
+    """Write ``failed.json`` atomically (the run's files are removed first), in a folder
+    marked as the tool's (a task killed before its run started may not have marked it)."""
     clear(job.folder)
-    job.folder.mkdir(parents=True, exist_ok=True)
+    owned.claim(job.folder, owned.RUN)
     write_json(
         job.folder / FAILED,
         {
