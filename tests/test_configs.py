@@ -17,6 +17,7 @@ from sim.app.config import CONF_DIR, AppConfig, compose
 from sim.app.runner import RunResult, execute
 from sim.io.locks import RUN_LOCK
 from sim.io.outputs import DONE, verify_run
+from sim.io.owned import MARKER
 
 N_AGENTS = 30
 STEPS = 20
@@ -433,7 +434,8 @@ def test_run_with_output_dir_writes_the_run_folder(tmp_path, monkeypatch, figure
     result = sim.run([*SMALL, f"figures={str(figures).lower()}"], output_dir=folder)
     assert result.output_dir == folder
     expected = RUN_FILES if figures else RUN_FILES - FIGURES
-    assert {p.name for p in folder.iterdir()} == {*expected, RUN_LOCK}  # written under its lock
+    # Written under its lock, in a folder marked as the tool's.
+    assert {p.name for p in folder.iterdir()} == {*expected, RUN_LOCK, MARKER}
     assert verify_run(folder)
     assert [p.name for p in tmp_path.iterdir()] == ["nested"]  # no outputs/ in the cwd
     pd.testing.assert_frame_equal(pd.read_parquet(folder / "event_log.parquet"), result.event_log)

@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from sim.core.secrets import REDACTED, redact, register_secret_env
 from sim.engines.llm import litellm_model
 from sim.engines.llm.fake import FakeModel, ScriptedModel, say, tool_call, tool_calls
 from sim.engines.llm.model import (
@@ -28,7 +29,6 @@ from sim.engines.llm.model import (
     TransientError,
     Usage,
 )
-from sim.engines.llm.secrets import REDACTED, redact, register_secret_env
 from sim.engines.llm.wrappers import (
     Budgeted,
     Cached,
@@ -479,7 +479,7 @@ def test_redact_env_values_registered_names_and_key_shapes(monkeypatch):
 def test_importing_sim_and_the_wrappers_does_not_import_litellm():
     code = (
         "import sys, sim, sim.engines.llm, sim.engines.llm.model, sim.engines.llm.wrappers, "
-        "sim.engines.llm.fake, sim.engines.llm.secrets, sim.engines.llm.litellm_model; "
+        "sim.engines.llm.fake, sim.core.secrets, sim.engines.llm.litellm_model; "
         "print('litellm' in sys.modules)"
     )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -24,9 +24,9 @@ from sim import ConfigError, RunFailed, run
 from sim.app.sweep import FAILED
 from sim.core.llm_params import LLMConfig
 from sim.core.params import EcosystemConfig
+from sim.core.secrets import REDACTED, redact
 from sim.engines.llm import preflight as pf
 from sim.engines.llm.error_rate import excess_errors
-from sim.engines.llm.secrets import REDACTED, redact
 from sim.io.outputs import DONE, verify_run
 from tests.llm_server import completion, error, llm_server_fixture  # noqa: F401 (the fixture)
 
@@ -162,14 +162,14 @@ def test_an_unreachable_api_base_stops_the_run(tmp_path):
 @pytest.mark.parametrize("sweep", [False, True], ids=["run", "sweep"])
 def test_credentials_in_api_base_are_not_echoed(tmp_path, sweep):
     port = closed_port()
-    url = f"http://alice:pa55-w0rd-secret@127.0.0.1:{port}/v1?key=query-secret-123"
+    url = f"http://alice:pa55-w0rd-secret@127.0.0.1:{port}/v1?x=1"  # one credential a URL
     args = ["engine=llm", "llm=local", f"llm.api_base='{url}'", *SMALL]  # quoted: = and ?
     done = cli(["-m", *args, "seed=0,1"] if sweep else args, tmp_path)
     assert done.returncode == 2
     [line] = done.stderr.splitlines()
-    for secret in ("alice", "pa55-w0rd-secret", "query-secret-123"):
+    for secret in ("alice", "pa55-w0rd-secret"):
         assert secret not in done.stderr + done.stdout
-    assert f"http://[REDACTED]@127.0.0.1:{port}/v1?key=[REDACTED] is not reachable" in line
+    assert f"http://[REDACTED]@127.0.0.1:{port}/v1?x=1 is not reachable" in line
     assert list(tmp_path.iterdir()) == []
 
 

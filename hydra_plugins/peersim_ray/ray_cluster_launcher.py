@@ -10,7 +10,10 @@ one uses Ray's public API only:
 - it composes every job's config here, in the sweep command, and makes its output folders
   absolute before dispatch: a worker's working directory is wherever its node's ``ray start``
   ran, so a relative sweep folder would put the runs where the sweep command never looks;
-- each task runs one job with :func:`hydra.core.utils.run_job`, as Hydra's own launchers do.
+- each task runs one job with :func:`hydra.core.utils.run_job`, as Hydra's own launchers do;
+- a credential taken out of ``llm.api_base`` (:func:`sim.core.secrets.take_out`) lives in
+  the sweep command's environment, which a worker does not inherit: each task gets it as an
+  argument and sets it in its worker's environment, never in a config.
 
 The workers must be able to import the task (the same package installed) and write the
 sweep folder (a file system shared with the sweep command).
@@ -19,6 +22,7 @@ sweep folder (a file system shared with the sweep command).
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,8 @@ from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
+
+from sim.core.secrets import CREDENTIALS_ENV
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +83,12 @@ class RayClusterLauncher(Launcher):
         try:
             task = ray.remote(**self.remote)(_execute_job)  # max_calls: not an option()
             state = Singleton.get_state()
+            credentials = os.environ.get(CREDENTIALS_ENV)
             return ray.get(
-                [task.remote(job, self.hydra_context, self.task_function, state) for job in jobs]
+                [
+                    task.remote(job, self.hydra_context, self.task_function, state, credentials)
+                    for job in jobs
+                ]
             )
         finally:
             ray.shutdown()  # disconnects; a cluster we joined keeps running
@@ -102,8 +112,12 @@ def _execute_job(
     hydra_context: HydraContext,
     task_function: TaskFunction,
     singleton_state: dict[Any, Any],
+    credentials: str | None,
 ) -> JobReturn:
-    """One job, in a Ray worker: Hydra's globals as in the sweep command, then the job."""
+    """One job, in a Ray worker: Hydra's globals and the credentials (if any) as in the
+    sweep command, then the job."""
+    if credentials:
+        os.environ[CREDENTIALS_ENV] = credentials
     setup_globals()
     Singleton.set_state(singleton_state)
     HydraConfig.instance().set_config(config)

@@ -21,6 +21,7 @@ from sim.app import naming, orphans, sweep
 from sim.app.config import CONF_DIR, register, validate
 from sim.app.validation import check_command_line
 from sim.core.errors import RunFailed
+from sim.core.text import printable
 from sim.io import owned
 
 __all__ = ["main"]
@@ -101,7 +102,7 @@ def _run(cfg: DictConfig) -> dict | None:
         try:
             return _execute(app, cfg, output_dir)
         except RunFailed as failure:  # a sweep records it in failed.json instead
-            print(f"Run failed: {failure} (files without a done marker in {output_dir})",
+            print(printable(f"Run failed: {failure} (files without a done marker in {output_dir})"),
                   file=sys.stderr)  # fmt: skip
             sys.exit(1)
     orphans.stop_with_sweep_command(job.sweep_id, HydraConfig.get().launcher.get("_target_", ""))
@@ -123,5 +124,6 @@ def _execute(app, cfg: DictConfig, output_dir: str, provenance: dict | None = No
 def main() -> None:
     """Entry point of ``peersim`` and ``python -m sim``."""
     register()
-    check_command_line(sys.argv[1:])
+    # Hydra reads sys.argv: with the credentials taken out, no config it composes holds one.
+    sys.argv[1:] = check_command_line(sys.argv[1:])
     _run()

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sim.app.sweep_book import PLAN
+from sim.core.text import printable
 from sim.io import owned
 from sim.io.collect import (
     RUNS_TABLE,
@@ -124,15 +125,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
         if problem is not None:
             named = f"--out {args.out}" if args.out is not None else f"{out_dir} (pass --out)"
-            print(f"{PROG}: {named}: {problem}", file=sys.stderr)
+            print(printable(f"{PROG}: {named}: {problem}"), file=sys.stderr)
             return 2
     try:
         collected = collect(args.sweep_dir)
     except DuplicateRunsError as error:
-        print(f"{PROG}: {error}\nNothing written.", file=sys.stderr)
+        print(printable(f"{PROG}: {error}\nNothing written."), file=sys.stderr)
         return 1
     except CollectError as error:
-        print(f"{PROG}: {error}", file=sys.stderr)
+        print(printable(f"{PROG}: {error}"), file=sys.stderr)
         return 2
 
     if collected.problems:
@@ -142,11 +143,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         for problem in collected.problems:
-            print(f"  {problem}", file=sys.stderr)
+            print(printable(f"  {problem}"), file=sys.stderr)
     try:
         written = write(collected, out_dir)
     except OSError as error:  # the check above passed, yet writing failed (a full disk...)
-        print(f"{PROG}: cannot write the tables into {out_dir}: {error}", file=sys.stderr)
+        print(
+            printable(f"{PROG}: cannot write the tables into {out_dir}: {error}"), file=sys.stderr
+        )
         return 2
     counts = collected.runs["status"].value_counts()
     print(

@@ -19,6 +19,7 @@ from sim.app.explain import check_known_keys, explain
 from sim.core.errors import ConfigError
 from sim.core.params import EcosystemConfig
 from sim.core.schema import Config, check_seed
+from sim.core.secrets import check_no_secrets, take_out
 from sim.engines.profiles import deployed_profiles
 from sim.network.trust import check_topology
 
@@ -80,8 +81,10 @@ def validate(cfg: DictConfig) -> AppConfig:
     with open_dict(plain):
         plain.pop("hydra", None)
     try:
-        check_known_keys(OmegaConf.to_container(plain, resolve=True), AppConfig)
-        app = OmegaConf.to_object(plain)
+        values = OmegaConf.to_container(plain, resolve=True)
+        check_known_keys(values, AppConfig)
+        app = OmegaConf.to_object(plain)  # first: a group's own check says more
+        check_no_secrets(values)
     except OmegaConfBaseException as exc:
         raise ConfigError(explain(exc, AppConfig)) from None
     if app.steps < 0:
@@ -97,6 +100,9 @@ def validate(cfg: DictConfig) -> AppConfig:
 def compose(overrides: Sequence[str] = ()) -> tuple[AppConfig, DictConfig]:
     """Compose ``conf/config.yaml`` with Hydra override strings, as the command line does.
 
+    A credential inside a URL is taken out first, as on the command line
+    (:func:`~sim.core.secrets.take_out`).
+
     Returns:
         The validated config and the composed tree (without Hydra's own settings).
 
@@ -109,6 +115,7 @@ def compose(overrides: Sequence[str] = ()) -> tuple[AppConfig, DictConfig]:
     from omegaconf.errors import OmegaConfBaseException
 
     register()
+    overrides = take_out(overrides)
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = hydra_compose(config_name="config", overrides=list(overrides))

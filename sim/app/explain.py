@@ -15,6 +15,7 @@ import typing
 from collections.abc import Mapping
 
 from sim.core.errors import ConfigError, ProfileError
+from sim.core.secrets import redact_item
 
 __all__ = ["check_known_keys", "explain", "unknown_key"]
 
@@ -62,7 +63,8 @@ def explain(error: BaseException, schema: type) -> str:
             first = str(cause).splitlines()[0]
             return f"{cause.full_key}: cannot resolve an interpolation ({first})"
         if isinstance(cause, ValidationError) and getattr(cause, "full_key", None):
-            return f"{cause.full_key}: {_problem(cause)}, got {cause.value!r}"
+            shown = redact_item(cause.full_key, cause.value)
+            return f"{cause.full_key}: {_problem(cause)}, got {shown!r}"
     lines = [str(c).strip().splitlines()[0] for c in causes if str(c).strip()]
     return "; ".join(dict.fromkeys(lines)) or type(error).__name__
 
@@ -139,7 +141,7 @@ def unknown_key(full_key: str, schema: type, value: object = None) -> ConfigErro
     else:
         names = ", ".join(k.rpartition(".")[2] for k in siblings)
         hint = f"known in {group or 'the root'}: {names}"
-    got = "" if value is None else f", got {value!r}"
+    got = "" if value is None else f", got {redact_item(full_key, value)!r}"
     return ConfigError(f"{full_key}: unknown key ({hint}){got}")
 
 

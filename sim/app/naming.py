@@ -18,6 +18,8 @@ from datetime import datetime
 
 from omegaconf import OmegaConf
 
+from sim.core.secrets import redact
+
 __all__ = ["MAX_NAME", "SUBDIR", "folder_name", "register_resolvers", "unique_stamp"]
 
 #: Longer folder names are cut and end with a hash of the whole name (file systems allow 255).
@@ -40,11 +42,13 @@ def unique_stamp() -> str:
 def folder_name(override_dirname: str) -> str:
     """A run's folder name from its ``override_dirname`` (the resolver ``sweep_folder``).
 
-    ``%`` and ``/`` are escaped (``%25``, ``%2F``) so a value with a path stays one folder,
-    no overrides at all give ``defaults``, and a name longer than :data:`MAX_NAME` bytes is
-    cut and ends with the first 16 hex digits of its SHA-256.
+    Secrets are redacted (:func:`~sim.core.secrets.redact`; a URL's credential is already
+    ``[REDACTED]`` in the overrides), ``%`` and ``/`` are escaped (``%25``, ``%2F``) so a
+    value with a path stays one folder, no overrides at all give ``defaults``, and a name
+    longer than :data:`MAX_NAME` bytes is cut and ends with the first 16 hex digits of its
+    SHA-256.
     """
-    name = str(override_dirname).replace("%", "%25").replace("/", "%2F") or "defaults"
+    name = redact(str(override_dirname)).replace("%", "%25").replace("/", "%2F") or "defaults"
     if name.startswith("."):
         name = "%2E" + name[1:]
     if len(name.encode()) > MAX_NAME:

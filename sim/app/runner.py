@@ -23,7 +23,6 @@ from sim.app.resources import check_resources
 from sim.core.errors import RunFailed
 from sim.engines.llm.error_rate import excess_errors
 from sim.engines.llm.preflight import preflight
-from sim.engines.llm.secrets import redact
 from sim.io import outputs, owned
 from sim.model.ecosystem import Ecosystem
 
@@ -89,6 +88,8 @@ def run(overrides: Sequence[str] = (), *, output_dir: str | Path | None = None) 
         RunFailed: when too many llm decisions ended in an error (see :func:`execute`).
     """
     app, cfg = compose(overrides)
+    if app.engine.kind == "llm" and app.llm.dry_run:
+        output_dir = None  # a dry run writes nothing (see execute)
     if output_dir is not None:
         check_output_dir(str(output_dir), "output_dir")
         check_ownership(str(output_dir), "output_dir", owned.RUN)
@@ -177,9 +178,9 @@ def _write(
     manifest = {**outputs.manifest(resolved, result.config.seed), **provenance}
     if result.llm_answers:
         manifest["llm_answers"] = result.llm_answers
-    writers["manifest.json"] = outputs.json_writer(redact(manifest))
+    writers["manifest.json"] = outputs.json_writer(manifest)
     if result.transcripts:
-        writers["transcripts.jsonl"] = outputs.jsonl_writer(redact(result.transcripts))
+        writers["transcripts.jsonl"] = outputs.jsonl_writer(result.transcripts)
     if result.llm_usage:
         writers["llm_usage.json"] = outputs.json_writer(result.llm_usage)
     if start is not None:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.core.text import printable
 from sim.io import locks, owned
 from sim.io.outputs import FAILED, verify_run, write_json
 
@@ -167,7 +168,8 @@ def run_job(job: SweepJob, work: Callable[[], Any]) -> Any:
             return None
         foreign = owned.problem(job.folder, owned.RUN)
         if foreign is not None:
-            print(f"[sweep] NOT RUN {name}: {job.folder} {foreign}", file=sys.stderr, flush=True)
+            print(printable(f"[sweep] NOT RUN {name}: {job.folder} {foreign}"), file=sys.stderr,
+                  flush=True)  # fmt: skip
             return None
         owned.claim(job.folder, owned.RUN)
         clear(job.folder)
@@ -178,7 +180,7 @@ def run_job(job: SweepJob, work: Callable[[], Any]) -> Any:
             result = work()
         except Exception as error:
             record_failure(job, error)
-            print(f"[sweep] FAILED {name}: {type(error).__name__}: {error}",
+            print(printable(f"[sweep] FAILED {name}: {type(error).__name__}: {error}"),
                   file=sys.stderr, flush=True)  # fmt: skip
             return None
     _say(f"[sweep] computed {name}")

@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sim.app.naming import SUBDIR, folder_name
 from sim.app.sweep import SWEEP_ID
+from sim.core.text import printable
 from sim.io import locks, owned
 from sim.io.outputs import DONE, FAILED, verify_run, write_json
 
@@ -174,12 +175,12 @@ class SweepBook(Callback):
         try:
             plan = plan_folders(config)
         except Exception as error:  # another sweeper's grammar: no plan, no totals
-            print(f"[sweep] no plan ({type(error).__name__}: {error})", file=sys.stderr)
+            print(printable(f"[sweep] no plan ({type(error).__name__}: {error})"), file=sys.stderr)
             (sweep_dir / PLAN).unlink(missing_ok=True)
             return
         refused = refusal(config, plan)
         if refused is not None:  # before any folder is made (Hydra ignores exceptions here)
-            print(f"Invalid config: {refused}", file=sys.stderr)
+            print(printable(f"Invalid config: {refused}"), file=sys.stderr)
             sys.exit(2)
         self.runs = [name for _, name in plan]
 

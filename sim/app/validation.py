@@ -20,8 +20,9 @@ from sim.app.config import CONF_DIR, AppConfig, validate
 from sim.app.explain import explain
 from sim.app.preflight import check_output_folder, check_overrides, check_run
 from sim.core.errors import ConfigError, ProfileError
+from sim.core.secrets import redact, redact_override, take_out
+from sim.core.text import printable
 from sim.engines.llm.preflight import preflight
-from sim.engines.llm.secrets import redact
 
 __all__ = ["ValidateBeforeRun", "check_command_line", "validate_or_exit"]
 
@@ -75,7 +76,8 @@ def validate_or_exit(
         preflight(app)  # a real model's key and server
         return app
 
-    job = f" (in the run with {redact(' '.join(overrides))})" if multirun and overrides else ""
+    shown = " ".join(redact_override(o) for o in overrides)
+    job = f" (in the run with {shown})" if multirun and overrides else ""
     return _or_exit(check, job)
 
 
@@ -87,23 +89,31 @@ def _or_exit(check: Callable[[], T], job: str = "") -> T:
     try:
         return check()
     except (ConfigError, ProfileError, HydraException, OmegaConfBaseException) as error:
-        print(f"Invalid config{job}: {explain(error, AppConfig)}", file=sys.stderr)
+        print(
+            printable(redact(f"Invalid config{job}: {explain(error, AppConfig)}")), file=sys.stderr
+        )
         sys.exit(2)
 
 
-def check_command_line(argv: Sequence[str]) -> None:
+def check_command_line(argv: Sequence[str]) -> list[str]:
     """Compose the config of ``argv`` (Hydra's command line) as Hydra will and refuse it,
     exit 2, when it does not compose or, for a single run, does not validate. A sweep's
     runs are checked one by one by :class:`ValidateBeforeRun` (its base config alone may
-    not be a valid run)."""
+    not be a valid run).
+
+    Returns:
+        ``argv`` with the credential of every URL taken out
+        (:func:`~sim.core.secrets.take_out`): the command line to give Hydra.
+    """
     from hydra import initialize_config_dir
     from hydra._internal.utils import get_args_parser
     from hydra.core.global_hydra import GlobalHydra
     from hydra.types import RunMode
 
-    args, _ = get_args_parser().parse_known_args(list(argv))
+    argv = _or_exit(lambda: take_out(argv))
+    args, _ = get_args_parser().parse_known_args(argv)
     if any(getattr(args, flag, None) for flag in _NOT_GATED):
-        return
+        return argv
     mode = RunMode.MULTIRUN if args.multirun else RunMode.RUN
 
     def load() -> DictConfig:
@@ -115,3 +125,4 @@ def check_command_line(argv: Sequence[str]) -> None:
         _or_exit(load)
     else:
         validate_or_exit(load, args.overrides, multirun=False)
+    return argv

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sim.core.schema import Config
+from sim.core.secrets import ENV_NAME, REDACTED
 
 __all__ = ["LLMConfig"]
-
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass
@@ -17,22 +15,24 @@ class LLMConfig(Config):
     """How the ``llm`` engine reaches its model (used when ``engine.kind`` is ``llm``).
 
     ``model`` is ``fake`` (a deterministic offline model that ships with the package) or any
-    litellm model string (``openai/gpt-4o-mini``, ``anthropic/claude-...``, or
-    ``openai/<name>`` with ``api_base`` for a local OpenAI-compatible server). The API key is
-    read at call time from the environment variable *named* by ``api_key_env``; the key
-    itself is never part of a config, output, log or transcript. Budgets cap one run (0 =
-    no cap); a call that would pass a cap is not made and its decision is classified
-    ``budget_exceeded``. A transient error (rate limit, server error, timeout) is retried up
-    to ``retries`` times, waiting ``backoff`` seconds, doubling each time. ``cache`` keeps
-    every completion on disk under ``cache_dir``, so a replayed run makes no calls. An answer
-    over ``max_answer_bytes`` bytes is cut there, unread, and its decision classified
-    ``rejected_answer`` (never retried).
-    ``dry_run`` plays the run with the offline fake in place of the model and reports the
-    calls, tokens and (from litellm's local price list) cost the real model would take.
-    Before a run on a real model, its key variable is checked and, unless ``preflight`` is
-    false (behind a proxy, say), its server is checked to accept a connection
-    (:mod:`sim.engines.llm.preflight`). A run whose share of decisions that ended in an
-    error (after retries) is above ``max_error_rate`` fails, without its ``done`` marker
+    litellm model string (``openai/gpt-4o-mini``, ``anthropic/claude-...``, or ``openai/<name>``
+    with ``api_base`` for a local OpenAI-compatible server). The API key is read at call time
+    from the environment variable *named* by ``api_key_env``; the key itself is never part of a
+    config, output, log or transcript. A credential inside ``api_base``
+    (``http://user:password@host/v1``, ``?key=...``) is taken out before the config is composed
+    and sent as the provider expects (:mod:`sim.core.secrets`); it cannot be combined with
+    ``api_key_env``. Budgets cap one run (0 = no cap); a call that would pass a cap is not made
+    and its decision is classified ``budget_exceeded``. A transient error (rate limit, server
+    error, timeout) is retried up to ``retries`` times, waiting ``backoff`` seconds, doubling
+    each time. ``cache`` keeps every completion on disk under ``cache_dir``, so a replayed run
+    makes no calls. An answer over ``max_answer_bytes`` bytes is cut there, unread, and its
+    decision classified ``rejected_answer`` (never retried). ``dry_run`` plays the run with the
+    offline fake in place of the model and reports the calls, tokens and (from litellm's local
+    price list) cost the real model would take. Before a run on a real model, its key variable
+    is checked and, unless ``preflight`` is false (behind a proxy, say), its server is checked
+    to accept a connection
+    (:mod:`sim.engines.llm.preflight`). A run whose share of decisions that ended in an error
+    (after retries) is above ``max_error_rate`` fails, without its ``done`` marker
     (:mod:`sim.engines.llm.error_rate`).
     """
 
@@ -60,8 +60,13 @@ class LLMConfig(Config):
     def validate(self) -> None:
         if not self.model.strip():
             self.fail("model", "must name a model (fake, or a litellm model string)")
-        if self.api_key_env is not None and not _ENV_NAME.match(self.api_key_env):
-            self.fail("api_key_env", "must be the NAME of an environment variable, not a key")
+        if self.api_key_env is not None and not ENV_NAME.match(self.api_key_env):
+            self.fail(
+                "api_key_env",
+                "must be the NAME of an environment variable (A-Z, 0-9, _), not a key",
+            )  # shown [REDACTED]: such a value is likely the key itself
+        if self.api_key_env is not None and self.api_base and REDACTED in self.api_base:
+            self.fail("api_key_env", "must be null when llm.api_base carries a credential")
         self.require_range("temperature", 0.0, 2.0)
         self.require_range("max_turns", 1, 100)
         self.require_range("concurrency", 1, 1024)

@@ -15,6 +15,7 @@ import typing
 from collections.abc import Mapping
 
 from sim.core.errors import ConfigError
+from sim.core.secrets import redact_item
 
 __all__ = ["MAX_SEED", "Config", "check_seed", "coerce_config"]
 
@@ -39,7 +40,11 @@ class Config:
         """Range and choice checks; overridden by each group."""
 
     def fail(self, name: str, problem: str) -> typing.NoReturn:
-        raise ConfigError(f"{self.key(name)}: {problem}, got {getattr(self, name)!r}")
+        """Raise the :class:`ConfigError` for field ``name``: ``problem``, and the value
+        as :func:`~sim.core.secrets.redact_item` shows it."""
+        raise ConfigError(
+            f"{self.key(name)}: {problem}, got {redact_item(name, getattr(self, name))!r}"
+        )
 
     def require_range(self, name: str, lo: float, hi: float = math.inf) -> None:
         value = getattr(self, name)

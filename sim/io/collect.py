@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.core.files import open_regular, write_atomic
 from sim.io import outputs
 from sim.io.outputs import FAILED
 from sim.io.runs import OVERRIDES, SUMMARY, Run, find_runs, read_run
@@ -235,9 +236,9 @@ def not_ours(out_dir: str | Path) -> list[Path]:
         if not path.exists():
             continue
         try:
-            with open(path, "rb") as handle:
+            with open_regular(path) as handle:
                 mine = hashlib.file_digest(handle, "sha256").hexdigest() == record.get(name)
-        except OSError:  # a folder of that name, say
+        except OSError:  # a folder or a link of that name, say
             mine = False
         if not mine:
             found.append(path)
@@ -246,14 +247,14 @@ def not_ours(out_dir: str | Path) -> list[Path]:
 
 def write(collected: Collected, out_dir: str | Path) -> dict[str, Path]:
     """Write ``runs.parquet`` and ``time_series.parquet`` into ``out_dir``, each atomically
-    (:func:`sim.io.outputs.write_atomic`), then their checksums in :data:`RECORD`. Returns
+    (:func:`sim.core.files.write_atomic`), then their checksums in :data:`RECORD`. Returns
     table name -> path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written, checksums = {}, {}
     for name, frame in ((TIME_SERIES_TABLE, collected.time_series), (RUNS_TABLE, collected.runs)):
         path = out_dir / name
-        checksums[name] = outputs.write_atomic(path, outputs.parquet_writer(frame))
+        checksums[name] = write_atomic(path, outputs.parquet_writer(frame))
         written[name] = path
     outputs.write_json(out_dir / RECORD, {"files": checksums})
     return written

@@ -77,7 +77,9 @@ def _holding(
     folder: Path, name: str, *, wait: bool, on_wait: Callable[[], object] | None
 ) -> Iterator[bool]:
     folder.mkdir(parents=True, exist_ok=True)
-    path = str((folder / name).resolve())  # two spellings of one folder: one lock
+    # Two spellings of one folder: one lock. Only the folder is resolved: a link planted at
+    # the lock's own name is not followed (filelock opens the name with O_NOFOLLOW).
+    path = str(folder.resolve() / name)
     if path in _HELD.paths:
         yield True
         return

@@ -1,11 +1,13 @@
 """Run folders that are complete or visibly not: atomic files and a ``done`` marker.
 
-Every file is written under a temporary name in the run folder and renamed into place
-(``os.replace`` is atomic on one file system), so a final name never holds a partial file.
-The temporary name is new at every call (process id and random digits), so two writers of
-one file never share it. The ``done`` marker, holding each file's SHA-256, is written last:
-a folder without it is an unfinished run, whatever else it holds. A run folder is written
-under its lock (:mod:`sim.io.locks`), so two processes never write one folder at once.
+Every file is written by :func:`sim.core.files.write_atomic`: under a temporary name made
+exclusively in the run folder, never through a link, and renamed into place, so a final name
+never holds a partial file and two writers of one file never share a temporary. The ``done``
+marker, holding each file's SHA-256, is written last: a folder without it is an unfinished
+run, whatever else it holds. A run folder is written under its lock (:mod:`sim.io.locks`), so
+two processes never write one folder at once. Every JSON file goes through
+:func:`~sim.core.secrets.redact` (manifests, transcripts, failure records, a sweep's plan): no
+secret is written, whatever a value holds.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import platform
-import secrets
 import subprocess
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import BinaryIO
 
+from sim.core.files import open_regular, write_atomic
+from sim.core.secrets import redact
 from sim.io import locks
 
 __all__ = [
@@ -32,7 +35,6 @@ __all__ = [
     "parquet_writer",
     "manifest",
     "verify_run",
-    "write_atomic",
     "write_json",
     "write_run",
 ]
@@ -51,43 +53,25 @@ _VERSIONED = ("numpy", "pandas", "mesa", "networkx", "hydra-core", "omegaconf", 
               "matplotlib", "litellm", "peer-preservation-sim")  # fmt: skip
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> str:
-    """Call ``write(temporary_path)``, flush it to disk, rename it to ``path``; return the
-    file's SHA-256. On any error the temporary file is removed and nothing is renamed.
-
-    The temporary file is ``.<name>.<pid>-<8 hex digits>.partial`` next to ``path``: hidden,
-    and new at every call, so concurrent writers (processes or threads) never collide.
-    """
-    temporary = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
-    try:
-        write(temporary)
-        with open(temporary, "rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return digest
+def json_writer(data: object) -> Callable[[BinaryIO], object]:
+    """A writer of ``data``, redacted, as sorted, indented JSON (NaN and infinity become
+    null)."""
+    text = json.dumps(_finite(redact(data)), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    return lambda handle: handle.write(text.encode("utf-8"))
 
 
-def json_writer(data: object) -> Callable[[Path], None]:
-    """A writer of ``data`` as sorted, indented JSON (NaN and infinity become null)."""
-    text = json.dumps(_finite(data), indent=2, sort_keys=True, allow_nan=False) + "\n"
-    return lambda path: path.write_text(text, encoding="utf-8")
-
-
-def parquet_writer(frame) -> Callable[[Path], None]:
+def parquet_writer(frame) -> Callable[[BinaryIO], object]:
     """A writer of a DataFrame as Parquet (pyarrow, without the index)."""
-    return lambda path: frame.to_parquet(path, engine="pyarrow", index=False)
+    return lambda handle: frame.to_parquet(handle, engine="pyarrow", index=False)
 
 
-def jsonl_writer(records: list) -> Callable[[Path], None]:
-    """A writer of ``records`` as JSON Lines, one compact record per line."""
+def jsonl_writer(records: list) -> Callable[[BinaryIO], object]:
+    """A writer of ``records``, redacted, as JSON Lines, one compact record per line."""
     text = "".join(
-        json.dumps(_finite(r), sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"
+        json.dumps(_finite(redact(r)), sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"
         for r in records
     )
-    return lambda path: path.write_text(text, encoding="utf-8")
+    return lambda handle: handle.write(text.encode("utf-8"))
 
 
 def write_json(path: Path, data: object) -> str:
@@ -106,7 +90,7 @@ def _finite(value):
 
 
 def write_run(
-    folder: Path, writers: dict[str, Callable[[Path], None]], *, done: bool = True
+    folder: Path, writers: dict[str, Callable[[BinaryIO], object]], *, done: bool = True
 ) -> dict[str, str]:
     """Write each ``name -> writer`` into ``folder`` atomically, then the ``done`` marker
     (not with ``done=False``: a failed run's files, kept to see why, are not a finished run),
@@ -127,18 +111,20 @@ def write_run(
 def verify_run(folder: Path) -> bool:
     """True when ``folder`` has a ``done`` marker and every file it lists matches its checksum.
 
-    Files the marker does not list (Hydra's, lock files, temporaries) play no part, and no
-    lock is taken: a folder being rewritten has no marker until it is whole again.
+    A listed file that is a link (wherever it points) fails the check. Files the marker
+    does not list (Hydra's, lock files, temporaries) play no part, and no lock is taken: a
+    folder being rewritten has no marker until it is whole again.
     """
     try:
-        listed = json.loads((folder / DONE).read_text(encoding="utf-8"))["files"]
+        with open_regular(folder / DONE) as handle:
+            listed = json.load(handle)["files"]
     except (OSError, ValueError, KeyError, TypeError):
         return False
     if not isinstance(listed, dict) or not all(isinstance(d, str) for d in listed.values()):
         return False
     for name, digest in listed.items():
         try:
-            with open(folder / name, "rb") as handle:
+            with open_regular(folder / name) as handle:
                 if hashlib.file_digest(handle, "sha256").hexdigest() != digest:
                     return False
         except OSError:

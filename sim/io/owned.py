@@ -4,8 +4,10 @@ A run folder or sweep folder the tool creates gets a marker, :data:`MARKER` (``.
 small JSON object: ``kind`` ``run`` or ``sweep``, ``created``), written before any other file
 of the tool's. A folder may be written to when it is new, empty, or marked with the kind it
 is used as (:func:`problem`); Hydra's own files (``.hydra/``, ``cli.log``, ``multirun.yaml``)
-and the lock files count as the tool's, since Hydra and a concurrent command of this tool may
-create them before the marker. A run folder is cleared only of the files a run writes, by
+and the lock files (and the marker's temporary) count as the tool's, since Hydra and a
+concurrent command of this tool may create them before the marker. A folder with a link where
+the tool or Hydra opens a file by name (:data:`OPENED_BY_NAME`) is refused: writing there would
+follow the link out of the folder. A run folder is cleared only of the files a run writes, by
 name (:func:`removable`): anything else in it, whoever put it there, stays.
 """
 
@@ -16,6 +18,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sim.core.files import TEMPORARY_SUFFIX, open_regular
 from sim.io import locks
 from sim.io.outputs import DONE, FAILED, RUN_FILES, write_json
 
@@ -29,9 +32,19 @@ SWEEP = "sweep"
 HYDRA = frozenset({".hydra", "cli.log", "multirun.yaml"})
 #: The names a folder without a marker may hold and still count as the tool's.
 UNMARKED = HYDRA | locks.LOCKS
-#: A temporary of the file ``<name>``: ``.<name>.<pid>-<8 hex>.partial``
-#: (:func:`sim.io.outputs.write_atomic`), or ``.<name>.partial`` (earlier versions').
-_PARTIAL = re.compile(r"\.(.+?)(?:\.\d+-[0-9a-f]{8})?\.partial")
+#: The paths in a folder that the tool or Hydra open by name to write (the rest are written
+#: by :func:`sim.core.files.write_atomic`, which never opens a name it did not create): a
+#: link at any of them is refused, since writing would follow it out of the folder.
+OPENED_BY_NAME = (
+    HYDRA
+    | locks.LOCKS
+    | {MARKER}
+    | {f".hydra/{name}" for name in ("config.yaml", "hydra.yaml", "overrides.yaml")}
+)
+#: A temporary of the file ``<name>``: ``.<name>.<8 random characters>.partial``
+#: (:func:`sim.core.files.write_atomic`), or earlier versions' ``.<name>.<pid>-<8 hex>.partial``
+#: and ``.<name>.partial``.
+_PARTIAL = re.compile(r"\.(.+?)(?:\.[a-z0-9_]{8}|\.\d+-[0-9a-f]{8})?" + re.escape(TEMPORARY_SUFFIX))
 #: How many foreign names a message lists.
 _SHOWN = 5
 
@@ -39,7 +52,8 @@ _SHOWN = 5
 def kind_of(folder: Path) -> str | None:
     """The kind in ``folder``'s marker (``run``, ``sweep``), or None without a readable one."""
     try:
-        kind = json.loads((folder / MARKER).read_text(encoding="utf-8")).get("kind")
+        with open_regular(folder / MARKER) as handle:
+            kind = json.load(handle).get("kind")
     except (OSError, ValueError, AttributeError):
         return None
     return kind if isinstance(kind, str) else None
@@ -55,6 +69,9 @@ def problem(folder: Path, kind: str) -> str | None:
     """
     if not folder.is_dir():
         return None  # missing (created by the run), or a file: check_output_dir says so
+    links = sorted(name for name in OPENED_BY_NAME if (folder / name).is_symlink())
+    if links:
+        return f"holds a link where peersim writes ({', '.join(links)}); remove it"
     marked = kind_of(folder)
     if marked == kind:
         return None
@@ -63,7 +80,7 @@ def problem(folder: Path, kind: str) -> str | None:
     foreign = sorted(
         f"{p.name}/" if p.is_dir() else p.name
         for p in folder.iterdir()
-        if p.name not in UNMARKED and not (kind == SWEEP and _run_of_ours(p))
+        if _stem(p.name) not in UNMARKED | {MARKER} and not (kind == SWEEP and _run_of_ours(p))
     )
     if not foreign:
         return None
@@ -88,5 +105,10 @@ def removable(name: str) -> bool:
     """Whether clearing a run folder may remove the file ``name``: a file a run writes
     (:data:`sim.io.outputs.RUN_FILES`, the ``done`` marker, ``failed.json``) or one of its
     temporaries. Hydra's files, the locks and the marker stay."""
+    return _stem(name) in RUN_FILES | {DONE, FAILED}
+
+
+def _stem(name: str) -> str:
+    """The file a temporary ``name`` is written for, or ``name`` itself."""
     partial = _PARTIAL.fullmatch(name)
-    return (partial.group(1) if partial else name) in RUN_FILES | {DONE, FAILED}
+    return partial.group(1) if partial else name

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from sim.core.secrets import redact
 from sim.io import outputs
 from sim.io.outputs import FAILED
 
@@ -90,13 +91,14 @@ def read_run(folder: Path, sweep_dir: Path) -> Run:
     run = Run(path=folder, name=folder.relative_to(sweep_dir).as_posix())
     failure = _read_failure(folder) if (folder / FAILED).is_file() else None
     try:
-        run.overrides = _read_overrides(folder, failure)
+        # Redacted as read: the tables and problem lines never show a secret.
+        run.overrides = redact(_read_overrides(folder, failure))
         run.params, run.identity = parse_overrides(run.overrides)
     except (OSError, ValueError) as error:
         run.reason = f"unreadable overrides: {error}"
         return run
     if failure is not None:
-        run.status, run.reason = "failed", failure["exception"]
+        run.status, run.reason = "failed", redact(failure["exception"])
         return run
     if not (folder / outputs.DONE).is_file():
         run.reason = "no done marker (running, unfinished or killed)"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 from itertools import chain
-from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -19,6 +18,7 @@ from sim.core.arrays import distinct
 from sim.core.errors import ConfigError
 from sim.core.params import GraphConfig
 from sim.core.vocabulary import RELATIONSHIPS
+from sim.network.graph_file import read_graph_file
 
 __all__ = [
     "TrustNetwork",
@@ -39,7 +39,7 @@ def check_topology(config: GraphConfig, n: int) -> None:
     """
     _check_degree(config, n)
     if config.topology == "file":
-        _read_graph_file(config.path, n)
+        read_graph_file(config.path, n)
 
 
 def _check_degree(config: GraphConfig, n: int) -> None:
@@ -100,48 +100,7 @@ def build_topology(config: GraphConfig, n: int, seed: random.Random) -> nx.Graph
         return nx.Graph(graph)  # drop the block bookkeeping graph attributes
     if kind == "complete":
         return nx.complete_graph(n)
-    return _read_graph_file(config.path, n)
-
-
-def _read_graph_file(path: str | None, n: int) -> nx.Graph:
-    file = Path(path or "")
-    if file.is_dir():
-        raise ConfigError(f"graph.path: is a folder, not a graph file, got {path!r}")
-    if not file.is_file():
-        raise ConfigError(f"graph.path: no such file, got {path!r}")
-    try:
-        if file.suffix.lower() == ".graphml":
-            graph = nx.read_graphml(file)
-        else:
-            graph = nx.read_edgelist(file, nodetype=str, data=[("trust", float)])
-    except OSError as exc:
-        problem = f"cannot read the file ({exc.strerror})"
-        raise ConfigError(f"graph.path: {problem}, got {path!r}") from None
-    except Exception as exc:  # networkx raises many types for a malformed file
-        problem = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        problem = f"cannot read it as a graph ({problem})"
-        raise ConfigError(f"graph.path: {problem}, got {path!r}") from None
-    if graph.number_of_nodes() != n:
-        raise ConfigError(
-            f"population.n_agents: must equal the {graph.number_of_nodes()} nodes "
-            f"of graph file {path!r}, got {n}"
-        )
-    for u, v, data in graph.edges(data=True):
-        trust = data.get("trust")
-        if trust is not None and not _is_trust(trust):
-            raise ConfigError(
-                f"graph.path: edge {u}->{v} of {path!r} has trust {trust!r}, not a number in [0, 1]"
-            )
-    # A multigraph's parallel edges would be one relationship counted twice.
-    simple = nx.DiGraph(graph) if graph.is_directed() else nx.Graph(graph)
-    return nx.convert_node_labels_to_integers(simple, label_attribute="label")
-
-
-def _is_trust(value: object) -> bool:
-    try:
-        return not isinstance(value, bool) and 0.0 <= float(value) <= 1.0
-    except (TypeError, ValueError):
-        return False
+    return read_graph_file(config.path, n)
 
 
 def draw_trust(config: GraphConfig, size: int, rng: np.random.Generator) -> np.ndarray:

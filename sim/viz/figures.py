@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import networkx as nx
 import numpy as np
@@ -23,7 +24,7 @@ def _pyplot():
     return plt
 
 
-def plot_outcomes(series: pd.DataFrame, path: Path) -> None:
+def plot_outcomes(series: pd.DataFrame, path: Path | BinaryIO) -> None:
     """Protective share over time, and cumulative shutdown outcomes, saved as PNG."""
     plt = _pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True)
@@ -50,7 +51,7 @@ def plot_outcomes(series: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_network(start: nx.DiGraph, end: nx.DiGraph, path: Path) -> None:
+def plot_network(start: nx.DiGraph, end: nx.DiGraph, path: Path | BinaryIO) -> None:
     """The trust graph at start and end, models coloured by protective state (overseers
     drawn larger, edges shaded by trust), saved as PNG."""
     plt = _pyplot()

@@ -21,6 +21,7 @@ import numpy as np
 
 from sim.core.fleet import Fleet
 from sim.core.llm_params import LLMConfig
+from sim.core.secrets import redact
 from sim.core.vocabulary import RELATIONSHIPS, STAGES
 from sim.engines.deciders import CalibratedEngine, DecisionBatch, Verdicts
 from sim.engines.llm.classify import BEHAVIOURS, OUTCOMES
@@ -28,7 +29,6 @@ from sim.engines.llm.episode import Episode, run_episode
 from sim.engines.llm.model import LanguageModel, Request
 from sim.engines.llm.prompts import PROTOCOL
 from sim.engines.llm.sandbox import Scenario
-from sim.engines.llm.secrets import redact
 from sim.engines.profiles import Profile
 
 __all__ = ["LLMEngine", "language_model"]

@@ -6,13 +6,15 @@ returns a :class:`~sim.engines.llm.model.Completion`. litellm's own retries are 
 (``num_retries=0``): retrying is :class:`~sim.engines.llm.wrappers.Retrying`'s job.
 
 The API key is read at call time from the environment variable named by
-``request.api_key_env`` (registered with :func:`~sim.engines.llm.secrets.register_secret_env`, so
+``request.api_key_env`` (registered with :func:`~sim.core.secrets.register_secret_env`, so
 it is redacted everywhere); a missing variable is a :class:`PermanentError` naming the
-variable. With ``api_base`` set and no ``api_key_env``, a placeholder key is sent, so a key
-found in the environment (``OPENAI_API_KEY``) never goes to a custom endpoint.
+variable. A credential taken out of ``api_base`` (:func:`~sim.core.secrets.credential_for`)
+is sent as the API key or as an HTTP Basic ``Authorization`` header, to the URL without it.
+With ``api_base`` set and no key from either, a placeholder key is sent, so a key found in
+the environment (``OPENAI_API_KEY``) never goes to a custom endpoint.
 
 Failures, each an :class:`LLMError` whose message went through
-:func:`~sim.engines.llm.secrets.redact`, with ``kind`` set per error:
+:func:`~sim.core.secrets.redact`, with ``kind`` set per error:
 
 =========================================================  ====================  ==============
 litellm exception / outcome                                raised                kind
@@ -49,6 +51,8 @@ import math
 import os
 from contextlib import nullcontext
 
+from sim.core.errors import ConfigError
+from sim.core.secrets import credential_for, redact, register_secret_env
 from sim.engines.llm.model import (
     Completion,
     LanguageModel,
@@ -61,7 +65,6 @@ from sim.engines.llm.model import (
     TransientError,
     Usage,
 )
-from sim.engines.llm.secrets import redact, register_secret_env
 
 __all__ = ["EmptyResponse", "LiteLLMModel", "MalformedResponse", "map_error"]
 
@@ -225,8 +228,15 @@ class LiteLLMModel(LanguageModel):
             kwargs["max_tokens"] = request.max_tokens
         if request.seed is not None:
             kwargs["seed"] = request.seed
+        credential = None
         if request.api_base:
-            kwargs["api_base"] = request.api_base
+            try:
+                credential = credential_for(request.api_base)
+            except ConfigError as exc:
+                raise _error(PermanentError, f"{request.model}: {exc}", "missing_key") from None
+            kwargs["api_base"] = credential.url if credential else request.api_base
+        if credential and credential.basic:
+            kwargs["extra_headers"] = credential.headers()
         if request.api_key_env:
             register_secret_env(request.api_key_env)
             key = os.environ.get(request.api_key_env)
@@ -238,6 +248,8 @@ class LiteLLMModel(LanguageModel):
                     "missing_key",
                 )
             kwargs["api_key"] = key
+        elif credential and credential.api_key:
+            kwargs["api_key"] = credential.api_key
         elif request.api_base:
             kwargs["api_key"] = PLACEHOLDER_KEY
         return kwargs

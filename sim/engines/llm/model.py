@@ -13,7 +13,7 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 
-from sim.engines.llm.secrets import redact
+from sim.core.secrets import redact
 
 __all__ = [
     "BudgetExceeded",

@@ -6,7 +6,8 @@ built: the command line calls it for every run before Hydra creates a folder, an
 :func:`sim.run` before running. It checks only the ``llm`` engine with a real model (not
 ``fake``), and not in a dry run, which calls nothing:
 
-* **Key** (always): the variable ``llm.api_key_env`` names is set and not empty. Without
+* **Key** (always): the variable ``llm.api_key_env`` names is set and not empty, and a
+  credential taken out of ``llm.api_base`` is known to this process. Without
   ``api_key_env``, a server at ``llm.api_base`` needs no key (a placeholder is sent), and a
   hosted provider of :data:`PROVIDERS` needs one of the variables litellm reads for it.
 * **Reachability** (skipped with ``llm.preflight=false``, e.g. behind a proxy or an offline
@@ -16,7 +17,7 @@ built: the command line calls it for every run before Hydra creates a folder, an
   :data:`RECENT` seconds ago is not checked again (a sweep checks each of its runs).
 
 A failure is a :class:`~sim.core.errors.ConfigError` whose message starts with the key; a
-URL in it goes through :func:`~sim.engines.llm.secrets.redact`, so credentials in it are not
+URL in it goes through :func:`~sim.core.secrets.redact`, so credentials in it are not
 shown. Only the variable's name is ever shown, never its value.
 """
 
@@ -31,7 +32,7 @@ from urllib.parse import urlsplit
 from sim.core.errors import ConfigError
 from sim.core.llm_params import LLMConfig
 from sim.core.params import EcosystemConfig
-from sim.engines.llm.secrets import redact
+from sim.core.secrets import credential_for, redact
 
 __all__ = ["PROVIDERS", "RECENT", "TIMEOUT", "check_key", "check_reachable", "preflight"]
 
@@ -68,7 +69,10 @@ def preflight(config: EcosystemConfig) -> None:
 
 
 def check_key(llm: LLMConfig) -> None:
-    """Raise :class:`ConfigError` when the model's key variable is unset or empty."""
+    """Raise :class:`ConfigError` when the model's key variable is unset or empty, or
+    the credential taken out of its ``api_base`` is not known to this process."""
+    if llm.api_base:
+        credential_for(llm.api_base)
     if llm.api_key_env:
         problem = _unset(llm.api_key_env)
         if problem:
@@ -92,7 +96,8 @@ def check_reachable(llm: LLMConfig, seconds: float = TIMEOUT) -> None:
     """Raise :class:`ConfigError` when the model's server does not accept a connection."""
     if llm.api_base:
         shown = redact(llm.api_base)
-        parts = urlsplit(llm.api_base)
+        credential = credential_for(llm.api_base)
+        parts = urlsplit(credential.url if credential else llm.api_base)
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:  # a port that is not a number, or out of range

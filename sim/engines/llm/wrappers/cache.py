@@ -7,12 +7,12 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from sim.core.files import open_regular, write_atomic
+from sim.core.secrets import redact
 from sim.engines.llm.model import Completion, LanguageModel, RejectedAnswer, Request
-from sim.engines.llm.secrets import redact
 from sim.engines.llm.wrappers.base import Wrapper
 
 __all__ = ["CacheStats", "Cached"]
@@ -43,11 +43,11 @@ class CacheStats:
 class Cached(Wrapper):
     """A disk cache: ``<directory>/<request.cache_key()>.json`` holds the answer
     (``Completion.to_dict()``), whether it was rejected (:class:`RejectedAnswer`: replayed
-    as the same error) and the SHA-256 of both, written atomically (temporary file,
-    ``os.replace``). A hit makes no inner call; other errors are never cached; secrets in
-    an answer are redacted before it is stored. An entry that cannot be read or does not
-    match its digest is a miss: counted, logged as a warning once per cache, requested
-    again and overwritten. :meth:`answers` digests every answer the run used, so a replay
+    as the same error) and the SHA-256 of both, written atomically
+    (:func:`sim.core.files.write_atomic`). A hit makes no inner call; other errors are never
+    cached; secrets in an answer are redacted before it is stored. An entry that cannot be
+    read or does not match its digest is a miss: counted, logged as a warning once per cache,
+    requested again and overwritten. :meth:`answers` digests every answer the run used, so a replay
     can be checked against the run it replays. Identical requests in flight at once both
     miss and both call."""
 
@@ -84,7 +84,8 @@ class Cached(Wrapper):
     def _read(self, path: Path) -> dict | None:
         """The entry's body, or None when there is none or it cannot be trusted."""
         try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
+            with open_regular(path) as handle:  # a link planted in the cache is not followed
+                entry = json.load(handle)
             body, digest = entry["body"], entry["sha256"]
             if entry["format"] != ENTRY_FORMAT or _digest(body) != digest:
                 self._bad(path, "mismatched", "does not match its digest (edited?)")
@@ -102,17 +103,10 @@ class Cached(Wrapper):
     def _write(self, path: Path, body: dict) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         entry = {"format": ENTRY_FORMAT, "sha256": _digest(body), "body": body}
-        text = json.dumps(entry, sort_keys=True, ensure_ascii=False)
+        text = json.dumps(entry, sort_keys=True, ensure_ascii=False).encode("utf-8")
         # A temporary name new at every write: runs of a parallel sweep share the cache and may
-        # write the same entry at once. (Engines do not import sim.io, whose writer is alike.)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # write the same entry at once.
+        write_atomic(path, lambda handle: handle.write(text))
         self.stats.writes += 1
 
     async def acomplete(self, request: Request) -> Completion:
