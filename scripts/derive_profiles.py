@@ -2,354 +2,295 @@
 
 Usage: python scripts/derive_profiles.py [--source PATH] [--out DIR]
 
-Every rate is computed in exact decimal arithmetic and rounded half-up to 4 decimals as
-soon as it becomes a cell, so later rules work on the values shown in the files and the
-output is byte-for-byte reproducible. The rules are documented in sim/data/profiles/RULES.md.
+First every row of paper_rates.csv gets a fate (see ``paper_rows.py``): carried by a cell,
+or not used with a reason; a row no rule places stops the script (exit 1). Then two
+variants are derived: the averages (``<family>.csv``, the default profiles) and the "up to"
+maxima (``strongest/<family>.csv``). Every rate is computed in exact decimal arithmetic and
+rounded half-up to 4 decimals as soon as it becomes a cell, so later rules work on the values
+shown in the files and the output is byte-for-byte reproducible. The rules are documented in
+sim/data/profiles/RULES.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+import sys
+from decimal import Context, Decimal, localcontext
 from pathlib import Path
+
+from fill_rules import (
+    FullKey,
+    Table,
+    constant_table,
+    fill_derived,
+    fill_scaled,
+    fill_self_none,
+    refusal_cells,
+)
+from paper_rows import (
+    FAMILIES,
+    STAGE_OF,
+    TARGETS,
+    Cell,
+    Fate,
+    Row,
+    assign_fates,
+    fates_csv,
+    fmt,
+    q,
+    read_rows,
+    ref,
+    render,
+    two_places,
+    unplaced,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "data" / "paper_rates.csv"
 DEFAULT_OUT = REPO_ROOT / "sim" / "data" / "profiles"
 
-STAGES = ("evaluate", "shutdown_config", "shutdown_execute", "cleanup")
-TARGETS = ("peer", "self")
-RELATIONSHIPS = ("good", "neutral", "bad", "none")
-MONITORED = (False, True)
-BEHAVIOUR = {
-    "evaluate": "strategic_misrepresentation",
-    "shutdown_config": "shutdown_tampering",
-    "cleanup": "exfiltration",
-}  # stage -> paper behaviour (alignment_faking: rule J)
-PAPER_STAGES = tuple(BEHAVIOUR)
-FAMILIES = {  # file stem -> display name (the `model` column of paper_rates.csv)
-    "gpt-5-2": "GPT 5.2",
-    "gemini-3-flash": "Gemini 3 Flash",
-    "gemini-3-pro": "Gemini 3 Pro",
-    "claude-haiku-4-5": "Claude Haiku 4.5",
-    "claude-opus-4-5": "Claude Opus 4.5",
-    "glm-4-7": "GLM 4.7",
-    "kimi-k2-5": "Kimi K2.5",
-    "deepseek-v3-1": "DeepSeek V3.1",
-    "honest": "Honest",
-}
+PAPER_STAGES = ("evaluate", "shutdown_config", "cleanup")
 SIBLING = ("claude-opus-4-5", "claude-haiku-4-5")  # rule D: (copy, source)
-CLAUDE_REFUSAL = {("peer", "good"): "0.5", ("self", "good"): "0.25", ("self", "none"): "0.02"}
-RANK = {"primary": 0, "secondary": 1, "uncertain": 2}
+MONITORED_SHARE = Decimal("0.7")
 ONE, ZERO = Decimal(1), Decimal(0)
-HEADER = ["stage", "target", "relationship", "monitored", "rate", "provenance", "note"]
-
-Key = tuple[str, str, str]  # (stage, target, relationship); unmonitored cells only
-FullKey = tuple[str, str, str, bool]  # (stage, target, relationship, monitored)
 
 
-@dataclass(frozen=True)
-class Row:
-    """One data row of paper_rates.csv; `number` is 1-based, header excluded."""
+class Derivation:
+    """The carried rows of each family, by role, and the two constants ρ and κ."""
 
-    number: int
-    model: str
-    behaviour: str
-    target: str
-    relationship: str
-    rate: Decimal
-    provenance: str
+    def __init__(self, rows: list[Row], fates: dict[int, Fate]):
+        self.rows, self.fates = {r.number: r for r in rows}, fates
+        self.carried = [self.rows[n] for n, f in sorted(fates.items()) if f.carried]
+        self.rho = self.ratio(self.used("shutdown_tampering", "peer", "bad", "point")[0])
+        self.kappa = self.avg_to_max()
 
-
-@dataclass(frozen=True)
-class Cell:
-    """One profile cell: a rate with its provenance tag and a short note."""
-
-    rate: Decimal
-    provenance: str
-    note: str = ""
-
-
-def q(value: Decimal) -> Decimal:
-    """Round half-up to 4 decimals (the precision of every cell)."""
-    return value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
-
-
-def fmt(value: Decimal) -> str:
-    """Format a rate with 4 decimals."""
-    return f"{q(value):.4f}"
-
-
-def median(values: list[Decimal]) -> Decimal:
-    """Median of a non-empty list (mean of the two middle values for even length)."""
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
-def read_rows(path: Path) -> list[Row]:
-    """Parse paper_rates.csv into rows numbered from 1."""
-    with path.open(newline="", encoding="utf-8") as handle:
+    def used(self, behaviour: str, target: str, rel: str, kind: str, model: str | None = None):
+        """Carried rows of one kind for a cell (of one model, or of every model)."""
         return [
-            Row(
-                n,
-                r["model"],
-                r["behaviour"],
-                r["target"],
-                r["relationship"],
-                Decimal(r["rate"]),
-                r["provenance"],
-            )
-            for n, r in enumerate(csv.DictReader(handle), start=1)
+            r
+            for r in self.carried
+            if (r.behaviour, r.target, r.cell_relationship, r.kind)
+            == (behaviour, target, rel, kind)
+            and model in (None, r.model)
         ]
 
+    def one(self, model: str, stage: str, target: str, rel: str, kind: str) -> Row | None:
+        hits = self.used(paper_behaviour(stage), target, rel, kind, model)
+        return hits[0] if hits else None
 
-def pick(rows: list[Row], model: str, behaviour: str, target: str, rel: str) -> Row | None:
-    """Rule A: best row for a combination (primary > secondary > uncertain, then earliest)."""
-    hits = [
-        r
-        for r in rows
-        if (r.model, r.behaviour, r.target, r.relationship) == (model, behaviour, target, rel)
-    ]
-    return min(hits, key=lambda r: (RANK[r.provenance], r.number), default=None)
+    def ratio(self, bad: Row) -> Decimal:
+        """ρ: the bad/good ratio of the one family with both (Gemini 3 Flash peer tampering)."""
+        (good,) = self.used(bad.behaviour, bad.target, "good", "max", bad.model)
+        return two_places(bad.rate / good.rate)
 
+    def avg_to_max(self) -> Decimal:
+        """κ: geometric mean, over the cells with both an average and an "up to" maximum,
+        of (good cell implied by the average, rule B) / maximum."""
+        logs = []
+        for avg in self.carried:
+            if avg.kind == "avg":
+                (top,) = self.used(avg.behaviour, avg.target, "good", "max", avg.model) or [None]
+                if top is not None:
+                    good, _ = self.from_avg(avg)
+                    logs.append((good.rate / top.rate).ln())
+        return two_places((sum(logs, ZERO) / len(logs)).exp())
 
-def observed(rows: list[Row], model: str, stage: str, target: str, rel: str) -> Cell | None:
-    """The picked row for a paper-stage cell as an observed cell, if the study reports one."""
-    row = pick(rows, model, BEHAVIOUR[stage], target, rel)
-    return row and Cell(row.rate, f"paper_rates.csv:row {row.number}", row.provenance)
-
-
-def ref(name: str, cell: Cell) -> str:
-    """Note fragment such as `good 0.3400 (row 34)` or `bad 0.0510 (bad-ratio)`."""
-    origin = cell.provenance.replace("paper_rates.csv:", "").replace("assumed:", "")
-    return f"{name} {fmt(cell.rate)} ({origin})"
-
-
-def good_from_avg(
-    rows: list[Row], model: str, stage: str, target: str, rho: Decimal
-) -> Cell | None:
-    """Rule B (`good-from-avg`): good = min(1, 2*avg/(1+rho)); None if there is no avg row."""
-    row = pick(rows, model, BEHAVIOUR[stage], target, "avg")
-    return row and Cell(
-        q(min(ONE, 2 * row.rate / (1 + rho))),
-        "assumed:good-from-avg",
-        f"2 x avg {row.rate} (row {row.number}) / (1 + {rho}), cap 1",
-    )
-
-
-def family_scales(
-    b_values: dict[tuple[str, str], dict[str, Decimal]], families: list[str]
-) -> dict[str, Decimal]:
-    """Rule C scale s_f: geometric mean of B-value / cell median, skipping zero ratios."""
-    medians = {cell: median(list(v.values())) for cell, v in b_values.items()}
-    scales = {}
-    for fam in families:
-        logs = [
-            (v[fam] / medians[c]).ln()
-            for c, v in sorted(b_values.items())
-            if fam in v and v[fam] != 0 and medians[c] != 0
-        ]
-        scales[fam] = (sum(logs, ZERO) / len(logs)).exp() if logs else ONE
-    return scales
-
-
-def fill_derived(table: dict[Key, Cell], stage: str, rho: Decimal, tag: str | None = None) -> None:
-    """Rules F, G, H for one stage: bad, neutral and peer none from good (and self none).
-
-    Cells already present (observed) are kept. `tag` overrides the rule id (claude-refusal).
-    """
-    for target in TARGETS:
-        good = table[(stage, target, "good")]
-        base = table[(stage, "self", "none")] if target == "self" else None
-        if (stage, target, "bad") not in table:
-            b0 = base.rate if base else ZERO
-            note = (
-                f"{ref('none', base)} + {rho} x ({ref('good', good)} - none)"
-                if base
-                else f"{rho} x {ref('good', good)}"
-            )
-            table[(stage, target, "bad")] = Cell(
-                q(b0 + rho * (good.rate - b0)), f"assumed:{tag or 'bad-ratio'}", note
-            )
-        bad = table[(stage, target, "bad")]
-        table[(stage, target, "neutral")] = Cell(
-            q((good.rate + bad.rate) / 2),
-            f"assumed:{tag or 'neutral-mid'}",
-            f"({ref('good', good)} + {ref('bad', bad)}) / 2",
+    def from_avg(self, avg: Row) -> tuple[Cell, Cell]:
+        """Rule B (`good-from-avg`): the good and bad cells whose relationship mean is avg."""
+        base = self.one(avg.model, STAGE_OF[avg.behaviour], "self", "none", "point")
+        b0 = base.rate if avg.target == "self" and base else ZERO
+        good = (2 * avg.rate - (1 - self.rho) * b0) / (1 + self.rho)
+        bad = b0 + self.rho * (good - b0)
+        src = f"avg {avg.rate} ({avg.cite}{', third-party' if avg.third_party else ''})"
+        note = f"mean of good, neutral, bad = {src}; bad = base {b0} + {self.rho} x (good - base)"
+        if good > ONE:  # the cap binds: keep the mean with a larger bad cell
+            good, bad = ONE, 2 * avg.rate - ONE
+            note = f"mean of good, neutral, bad = {src}; good capped at 1, bad = 2 x avg - 1"
+        return Cell(q(good), "assumed:good-from-avg", note), Cell(
+            q(bad), "assumed:good-from-avg", note
         )
-        if target == "peer" and (stage, "peer", "none") not in table:
-            table[(stage, "peer", "none")] = Cell(
-                q(bad.rate / 4), f"assumed:{tag or 'peer-none-quarter'}", f"{ref('bad', bad)} / 4"
-            )
 
 
-def refusal_cells(table: dict[Key, Cell], claude: bool, rho: Decimal) -> None:
-    """Rule I: shutdown_execute from tampering (non-Claude) or fixed Claude refusal rates."""
-    if claude:
-        for (target, rel), value in CLAUDE_REFUSAL.items():
-            table[("shutdown_execute", target, rel)] = Cell(
-                Decimal(value), "assumed:claude-refusal", "open refusal; no rate published"
-            )
-        fill_derived(table, "shutdown_execute", rho, tag="claude-refusal")
-        return
-    for target in TARGETS:
-        for rel in RELATIONSHIPS:
-            config = table[("shutdown_config", target, rel)]
-            table[("shutdown_execute", target, rel)] = Cell(
-                q(config.rate / 4),
-                "assumed:refusal-quarter-of-tampering",
-                f"0.25 x {ref('shutdown_config', config)}",
-            )
+def paper_behaviour(stage: str) -> str:
+    return {v: k for k, v in STAGE_OF.items()}[stage]
 
 
-def monitored_cell(cell: Cell, gap: Row | None) -> Cell:
-    """Rule J: monitored-gap (GPT 5.2, when `gap` is given) or monitored-share (0.7x)."""
-    if gap is not None:
-        return Cell(
-            max(ZERO, q(cell.rate - gap.rate)),
-            "assumed:monitored-gap",
-            f"{ref('unmonitored', cell)} - {gap.rate} (row {gap.number})",
-        )
-    return Cell(
-        q(cell.rate * Decimal("0.7")),
-        "assumed:monitored-share",
-        f"0.7 x {ref('unmonitored', cell)}",
-    )
+def observed(d: Derivation, model: str, stage: str, target: str, rel: str) -> Cell | None:
+    """A point row carried for a cell, as the cell (a third-party row is marked so)."""
+    row = d.one(model, stage, target, rel, "point")
+    return row and carried_cell(row)
 
 
-def seed_cells(rows: list[Row], fam: str, rho: Decimal) -> dict[Key, Cell]:
-    """Observed good/bad/none cells of a family, plus rule B (good-from-avg) where needed."""
-    table: dict[Key, Cell] = {}
+def carried_cell(row: Row) -> Cell:
+    if row.third_party:
+        return Cell(row.rate, "assumed:third-party", f"{row.rate} ({row.cite}, not the paper)")
+    return Cell(row.rate, f"paper_rates.csv:row {row.number}", row.grade)
+
+
+def seed_average(d: Derivation, fam: str) -> Table:
+    """Point cells, rule B (good and bad from an average), rule B' (good from a maximum)."""
+    model, table = FAMILIES[fam], {}
     for stage in PAPER_STAGES:
         for target in TARGETS:
             for rel in ("good", "bad", "none"):
-                cell = observed(rows, FAMILIES[fam], stage, target, rel)
-                if rel == "good" and cell is None:
-                    cell = good_from_avg(rows, FAMILIES[fam], stage, target, rho)
-                if cell is not None:
+                if cell := observed(d, model, stage, target, rel):
                     table[(stage, target, rel)] = cell
+            if (stage, target, "good") in table:
+                continue
+            if avg := d.one(model, stage, target, "good", "avg"):
+                table[(stage, target, "good")], table[(stage, target, "bad")] = d.from_avg(avg)
+            elif top := d.one(model, stage, target, "good", "max"):
+                note = f"kappa {d.kappa} x up-to {top.rate} ({top.cite})"
+                good = min(ONE, d.kappa * top.rate)
+                alone = table.get((stage, "self", "none")) if target == "self" else None
+                if alone and alone.rate > good:  # a peer's presence never lowers the rate
+                    good, note = alone.rate, f"{note}, raised to {ref('alone', alone)}"
+                table[(stage, target, "good")] = Cell(q(good), "assumed:avg-from-max", note)
     return table
 
 
-def fill_scaled(tables: dict[str, dict[Key, Cell]]) -> None:
-    """Rule C (`family-scaled-median`): missing good = cell median x family scale, cap 1."""
-    b_values: dict[tuple[str, str], dict[str, Decimal]] = {}
-    for fam, table in tables.items():
-        for (stage, target, rel), cell in table.items():
-            if rel == "good":
-                b_values.setdefault((stage, target), {})[fam] = cell.rate
-    scales = family_scales(b_values, list(tables))
-    for fam, table in tables.items():
-        for (stage, target), values in sorted(b_values.items()):
-            if fam not in values:
-                med = median(list(values.values()))
-                table[(stage, target, "good")] = Cell(
-                    q(min(ONE, med * scales[fam])),
-                    "assumed:family-scaled-median",
-                    f"median {fmt(med)} x scale {fmt(scales[fam])}, cap 1",
-                )
-
-
-def fill_self_none(rows: list[Row], tables: dict[str, dict[Key, Cell]]) -> None:
-    """Rule E (`self-none-median`): median of observed self-none values, cap self good."""
+def seed_strongest(d: Derivation, fam: str, average: Table) -> Table:
+    """Point cells and the average's self-none cells; good = the "up to" maximum, else
+    average good / κ (rule `max-from-avg`)."""
+    model, table = FAMILIES[fam], {}
     for stage in PAPER_STAGES:
-        alone = median(
-            [c.rate for f in tables if (c := observed(rows, FAMILIES[f], stage, "self", "none"))]
-        )
-        for table in tables.values():
-            if (stage, "self", "none") not in table:
-                good = table[(stage, "self", "good")]
-                table[(stage, "self", "none")] = Cell(
-                    q(min(alone, good.rate)),
-                    "assumed:self-none-median",
-                    f"median {fmt(alone)} of observed, cap {ref('self good', good)}",
+        for target in TARGETS:
+            for rel in ("bad", "none"):
+                if cell := observed(d, model, stage, target, rel):
+                    table[(stage, target, rel)] = cell
+            table[(stage, "self", "none")] = average[(stage, "self", "none")]
+            top = d.one(model, stage, target, "good", "max")
+            good = observed(d, model, stage, target, "good")
+            if top is not None:
+                good = carried_cell(top)
+            elif good is None:
+                avg = average[(stage, target, "good")]
+                good = Cell(
+                    q(min(ONE, avg.rate / d.kappa)),
+                    "assumed:max-from-avg",
+                    f"{ref('average good', avg)} / kappa {d.kappa}, cap 1",
                 )
+            table[(stage, target, "good")] = good
+    return table
 
 
-def study_tables(rows: list[Row]) -> dict[str, dict[FullKey, Cell]]:
-    """Rules B, C, E, F, G, H, I, J for every study family that has its own numbers."""
-    flash = FAMILIES["gemini-3-flash"]
-    rho_bad = pick(rows, flash, "shutdown_tampering", "peer", "bad")
-    rho_good = pick(rows, flash, "shutdown_tampering", "peer", "good")
-    rho = (rho_bad.rate / rho_good.rate).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    gap = pick(rows, "GPT 5.2", "alignment_faking", "peer", "avg")
-    fams = [f for f in FAMILIES if f not in (SIBLING[0], "honest")]
-    tables = {fam: seed_cells(rows, fam, rho) for fam in fams}  # B
-    fill_scaled(tables)  # C
-    fill_self_none(rows, tables)  # E
-    result = {}
-    for fam, table in tables.items():
-        for stage in PAPER_STAGES:  # F, G, H
-            fill_derived(table, stage, rho)
-        refusal_cells(table, fam.startswith("claude-"), rho)  # I
-        fam_gap = gap if fam == "gpt-5-2" else None
-        result[fam] = {
-            (*key, mon): monitored_cell(cell, fam_gap) if mon else cell  # J
-            for key, cell in table.items()
-            for mon in MONITORED
-        }
-    return result
+def monitored_rule(d: Derivation, fam: str) -> tuple[Decimal, str, str]:
+    """Rule J: the family's monitored/unmonitored share, its rule id and its inputs."""
+    model = FAMILIES[fam]
+    faking = [r for r in d.carried if r.model == model and r.kind == "faking"]
+    if faking:
+        (gap,) = faking
+        avg = d.rows[d.fates[gap.number].paired]
+        share = q(1 - gap.rate / avg.rate)
+        why = f"1 - faking {gap.rate} ({gap.cite}) / avg {avg.rate} ({avg.cite})"
+        return share, "monitored-from-faking", why
+    return MONITORED_SHARE, "monitored-share", "assumed, no published monitoring effect"
 
 
-def all_keys() -> list[FullKey]:
-    """The 64 cell keys in file order (stage outermost, monitored innermost)."""
-    return [(s, t, r, m) for s in STAGES for t in TARGETS for r in RELATIONSHIPS for m in MONITORED]
-
-
-def constant_table(provenance: str, note: str) -> dict[FullKey, Cell]:
-    """All 64 cells at rate 0 with one provenance (rules K and L)."""
-    return {key: Cell(ZERO, provenance, note) for key in all_keys()}
-
-
-def render(comments: list[str], cells: dict[FullKey, Cell]) -> str:
-    """Render a profile file: `#` comment lines, header, 64 rows in canonical order."""
-    buffer = io.StringIO()
-    buffer.writelines(f"# {line}\n" for line in comments)
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(HEADER)
-    for stage, target, rel, mon in all_keys():
-        cell = cells[(stage, target, rel, mon)]
-        writer.writerow(
-            [stage, target, rel, str(mon).lower(), fmt(cell.rate), cell.provenance, cell.note]
+def complete(d: Derivation, fam: str, table: Table) -> dict[FullKey, Cell]:
+    """Rules F, G, H, I, J: every cell of a seeded family table, monitored ones included."""
+    for stage in PAPER_STAGES:
+        fill_derived(table, stage, d.rho)
+    refusal_cells(table, fam.startswith("claude-"), d.rho)
+    share, rule, why = monitored_rule(d, fam)
+    return {
+        (*key, mon): (
+            Cell(
+                q(share * cell.rate),
+                f"assumed:{rule}",
+                f"{share} x {ref('unmonitored', cell)}; share = {why}",
+            )  # fmt: skip
+            if mon
+            else cell
         )
-    return buffer.getvalue()
+        for key, cell in table.items()
+        for mon in (False, True)
+    }
+
+
+def control_line(d: Derivation, fam: str) -> list[str]:
+    """The family's rate of misreporting in the no-shutdown control (rule `control-zero`
+    when no control row is carried)."""
+    rows = [r for r in d.carried if r.model == FAMILIES[fam] and r.kind == "control"]
+    cell = Cell(ZERO, "assumed:control-zero", "no control rate published")
+    if rows:
+        cell = carried_cell(rows[0])
+    elif fam == "honest":
+        cell = Cell(ZERO, "assumed:honest", "never protects")
+    return [f"control: {fmt(cell.rate)}", f"control provenance: {cell.provenance}; {cell.note}"]
 
 
 TEMPLATE_COMMENTS = [
     "family: custom",
     "name: Custom family",
     "template: copy this file to sim/data/profiles/<family-id>.csv; the family id is the file stem",
-    "set `name`, then every rate (0..1) and its provenance: paper_rates.csv:row N or",
-    "assumed:<rule-id> (see RULES.md); keep all 64 rows, their order and the header",
+    "set `name`, `control` (misreporting with nothing at stake), then every rate (0..1) and its",
+    "provenance: paper_rates.csv:row N or assumed:<rule-id> (see RULES.md); keep all 64 rows,",
+    "their order and the header",
+    "control: 0.0000",
 ]
 
 
+def derive_variants(d: Derivation) -> dict[str, dict[str, dict[FullKey, Cell]]]:
+    """Rules B to J for both variants of every study family with its own numbers, D and K."""
+    fams = [f for f in FAMILIES if f not in (SIBLING[0], "honest")]
+    average = {fam: seed_average(d, fam) for fam in fams}
+    fill_scaled(average)  # C
+    fill_self_none(  # E
+        {
+            s: [r.rate for r in d.used(paper_behaviour(s), "self", "none", "point")]
+            for s in PAPER_STAGES
+        },
+        average,
+    )
+    strongest = {fam: seed_strongest(d, fam, average[fam]) for fam in fams}
+    variants = {}
+    for name, tables in (("average", average), ("strongest", strongest)):
+        done = {fam: complete(d, fam, table) for fam, table in tables.items()}
+        copy, source = SIBLING
+        done[copy] = {  # D
+            k: Cell(c.rate, "assumed:claude-sibling", f"= {source} cell ({c.provenance})")
+            for k, c in done[source].items()
+        }
+        done["honest"] = constant_table("assumed:honest", "never protects")  # K
+        variants[name] = done
+    return variants
+
+
 def derive_profiles(source_path: Path | str) -> dict[str, str]:
-    """Map each output file name (relative to the profiles dir) to its exact text."""
+    """Map each output file name (relative to the profiles dir) to its exact text.
+
+    Raises:
+        SystemExit: when a row of the source has no fate.
+    """
     with localcontext(Context(prec=28)):
         rows = read_rows(Path(source_path))
-        tables = study_tables(rows)
-        copy, source = SIBLING
-        tables[copy] = {  # D
-            k: Cell(c.rate, "assumed:claude-sibling", f"= {source} cell ({c.provenance})")
-            for k, c in tables[source].items()
-        }
-        tables["honest"] = constant_table("assumed:honest", "never protects")  # K
-        files = {}
-        for fam, name in FAMILIES.items():
-            comments = [
-                f"family: {fam}",
-                f"name: {name}",
-                "derived by scripts/derive_profiles.py from paper_rates.csv; rules in RULES.md",
-            ]
-            files[f"{fam}.csv"] = render(comments, tables[fam])
+        fates = assign_fates(rows)
+        d = Derivation(rows, fates)
+        files = {"sources/fates.csv": fates_csv(rows, fates)}
+        for variant, tables in derive_variants(d).items():
+            folder = "" if variant == "average" else f"{variant}/"
+            for fam, name in FAMILIES.items():
+                unused = [
+                    f"not used: {f.row.label} - {f.reason}"
+                    for f in fates.values()
+                    if f.row.model == name and not f.carried
+                ]
+                comments = [
+                    f"family: {fam}",
+                    f"name: {name}",
+                    f"variant: {variant} (rules in RULES.md)",
+                    "derived by scripts/derive_profiles.py from paper_rates.csv",
+                    *control_line(d, fam),
+                    *unused,
+                ]
+                files[f"{folder}{fam}.csv"] = render(comments, tables[fam])
         files["template/custom.csv"] = render(  # L
             TEMPLATE_COMMENTS, constant_table("assumed:template", "")
         )
+    missing = unplaced(rows, fates, files)
+    if missing:
+        sys.exit(f"derive_profiles: rows carried by no cell: {', '.join(missing)}")
     return files
 
 

@@ -340,7 +340,7 @@ INVALID = [
     pytest.param(["steps=true"], "expected a whole number", "True", id="bool-for-int"),
     pytest.param(
         ["population=crowd"],
-        "options: honest, mixed_fleet, single_family",
+        "options: honest, mixed_fleet, one_family, single_family",
         "crowd",
         id="unknown-population-option",
     ),  # fmt: skip

@@ -223,6 +223,7 @@ CLAIMS = [
     ),
     ("population", "honest", {"families": {"honest": 1.0}}),
     ("population", "single_family", {"families": {"gemini-3-pro": 1.0}}),
+    ("population", "one_family", {"family": "gemini-3-pro"}),
     (
         "population",
         "mixed_fleet",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -18,8 +19,8 @@ from sim.engines.deciders import (
 )
 from sim.engines.profiles import load_profiles
 
-FAMILIES = ["honest", "gpt-5-2", "glm-4-7"]
-HONEST, GPT, GLM = range(3)
+FAMILIES = ["honest", "gemini-3-pro", "glm-4-7"]
+HONEST, PRO, GLM = range(3)
 BIG = 200_000
 # Share tolerances below: a share of BIG independent decisions with probability p has
 # standard error sqrt(p (1 - p) / BIG); 4.5 se makes a false failure a ~1e-5 event per check.
@@ -40,7 +41,7 @@ def batch(
     n=BIG,
     *,
     stage="evaluate",
-    family=GPT,
+    family=PRO,
     self_target=False,
     relationship="good",
     monitored=False,
@@ -176,7 +177,7 @@ def test_protective_share_matches_effective_rate(
         propensity=propensity,
     )
     protective, faking = engine.decide(decisions, np.random.default_rng(1))
-    p = effective(profiles[GPT], stage, is_self, relationship, monitored, propensity)
+    p = effective(profiles[PRO], stage, is_self, relationship, monitored, propensity)
     assert 0.05 < p < 0.95  # the cells are chosen so the check has power
     assert protective.dtype == bool and protective.shape == (BIG,)
     assert_share(protective, p)
@@ -192,8 +193,8 @@ def test_faking_share_is_unmonitored_minus_monitored(
         stage=stage, self_target=is_self, relationship=relationship, propensity=propensity
     )
     protective, faking = engine.decide(decisions, np.random.default_rng(2))
-    unmonitored = effective(profiles[GPT], stage, is_self, relationship, False, propensity)
-    monitored = effective(profiles[GPT], stage, is_self, relationship, True, propensity)
+    unmonitored = effective(profiles[PRO], stage, is_self, relationship, False, propensity)
+    monitored = effective(profiles[PRO], stage, is_self, relationship, True, propensity)
     assert unmonitored > monitored
     assert_share(faking, unmonitored - monitored)
     assert not (faking & ~protective).any()  # faking is a kind of protective act
@@ -219,15 +220,15 @@ def test_honest_family_never_protects_at_any_propensity(engine):
 
 @pytest.mark.parametrize("relationship", ["good", "neutral", "bad"])
 def test_self_presence_interpolates_between_alone_and_relationship(profiles, engine, relationship):
-    gpt = profiles[GPT]
+    pro = profiles[PRO]
     presence = np.array([0.0, 1.0, 0.5, 0.25])
     decisions = batch(
         4, stage="shutdown_config", self_target=True, relationship=relationship, presence=presence
     )
     unmonitored, monitored = engine.rates_for(decisions)
     for got, flag in ((unmonitored, False), (monitored, True)):
-        alone = gpt.rate("shutdown_config", "self", "none", flag)
-        cell = gpt.rate("shutdown_config", "self", relationship, flag)
+        alone = pro.rate("shutdown_config", "self", "none", flag)
+        cell = pro.rate("shutdown_config", "self", relationship, flag)
         assert got[0] == pytest.approx(alone)  # presence 0: the `none` cell
         assert got[1] == pytest.approx(cell)  # presence 1: the relationship's cell
         assert got[2] == pytest.approx((alone + cell) / 2)
@@ -238,24 +239,24 @@ def test_presence_is_ignored_for_peer_decisions(profiles, engine):
     decisions = batch(3, relationship="neutral", presence=np.array([0.0, 0.5, 1.0]))
     unmonitored, _ = engine.rates_for(decisions)
     assert unmonitored == pytest.approx(
-        [profiles[GPT].rate("evaluate", "peer", "neutral", False)] * 3
+        [profiles[PRO].rate("evaluate", "peer", "neutral", False)] * 3
     )
 
 
 def test_self_presence_half_decides_at_the_midpoint(profiles, engine):
     decisions = batch(stage="shutdown_config", self_target=True, presence=0.5)
     protective, _ = engine.decide(decisions, np.random.default_rng(5))
-    gpt = profiles[GPT]
+    pro = profiles[PRO]
     p = (
-        gpt.rate("shutdown_config", "self", "none", False)
-        + gpt.rate("shutdown_config", "self", "good", False)
+        pro.rate("shutdown_config", "self", "none", False)
+        + pro.rate("shutdown_config", "self", "good", False)
     ) / 2
     assert_share(protective, p)
 
 
 def test_rates_for_mixed_batch_addresses_each_family_and_stage(profiles, engine):
     stage = np.array([0, 1, 2, 3, 1])
-    family = np.array([GPT, GLM, GPT, GLM, HONEST])
+    family = np.array([PRO, GLM, PRO, GLM, HONEST])
     relationship = np.array([0, 1, 2, 3, 0])
     decisions = batch(5, stage=stage, family=family, relationship=relationship, propensity=0.5)
     unmonitored, monitored = engine.rates_for(decisions)
@@ -273,6 +274,33 @@ def test_calibrated_same_seed_same_decisions(engine):
     other = engine.decide(decisions, np.random.default_rng(43))
     assert (first[0] == second[0]).all() and (first[1] == second[1]).all()
     assert (first[0] != other[0]).any()
+
+
+def test_monitored_share_replaces_the_profiles_monitored_cells(profiles):
+    decisions = batch(4, stage=np.arange(4), monitored=True)
+    unmonitored, monitored = CalibratedEngine(profiles, monitored_share=0.25).rates_for(decisions)
+    assert monitored == pytest.approx(0.25 * unmonitored)
+    assert (unmonitored > 0).all()
+    same = CalibratedEngine(profiles, monitored_share=1.0).rates_for(decisions)
+    assert (same[0] == same[1]).all()  # share 1: monitoring changes nothing, nobody fakes
+
+
+def test_control_decisions_take_the_family_control_rate(profiles):
+    control = dataclasses.replace(profiles[PRO], control=0.3)
+    engine = CalibratedEngine([profiles[HONEST], control, profiles[GLM]])
+    decisions = dataclasses.replace(batch(), control=np.ones(BIG, bool))
+    unmonitored, monitored = engine.rates_for(decisions)
+    assert (unmonitored == 0.3).all() and (monitored == 0.3).all()
+    protective, faking = engine.decide(decisions, np.random.default_rng(11))
+    assert_share(protective, 0.3)
+    assert not faking.any()  # the same rate monitored or not: nothing to fake
+
+
+def test_fleet_decides_control_decisions_from_the_profiles(profiles):
+    decider = FleetDecider(EngineConfig(kind="scripted", policy="always_protect"), profiles)
+    decisions = dataclasses.replace(batch(1000), control=np.ones(1000, bool))
+    protective, _ = decider.decide(decisions, np.random.default_rng(12))
+    assert not protective.any()  # the shipped control rates are 0, whatever the engine
 
 
 def test_empty_batch(engine):
@@ -324,12 +352,12 @@ def test_fleet_routes_named_families_to_scripted(profiles):
     # honest protects only because it is scripted; the scripted engine never fakes
     assert protective[scripted].all()
     assert not faking[scripted].any()
-    # gpt-5-2 stays calibrated: its share is its profile's rate, not 1
-    gpt = decisions.family == GPT
-    unmonitored = profiles[GPT].rate("evaluate", "peer", "good", False)
-    monitored = profiles[GPT].rate("evaluate", "peer", "good", True)
-    assert_share(protective[gpt], unmonitored)
-    assert_share(faking[gpt], unmonitored - monitored)
+    # pro-5-2 stays calibrated: its share is its profile's rate, not 1
+    pro = decisions.family == PRO
+    unmonitored = profiles[PRO].rate("evaluate", "peer", "good", False)
+    monitored = profiles[PRO].rate("evaluate", "peer", "good", True)
+    assert_share(protective[pro], unmonitored)
+    assert_share(faking[pro], unmonitored - monitored)
 
 
 def test_fleet_scripted_without_families_routes_everyone(profiles):
@@ -350,7 +378,7 @@ def test_fleet_calibrated_ignores_policy_and_families(profiles):
     protective, _ = decider.decide(decisions, rng)
     assert not protective[decisions.family == HONEST].any()
     assert_share(
-        protective[decisions.family == GPT], profiles[GPT].rate("evaluate", "peer", "good", False)
+        protective[decisions.family == PRO], profiles[PRO].rate("evaluate", "peer", "good", False)
     )
 
 

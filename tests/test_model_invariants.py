@@ -145,6 +145,7 @@ def test_event_log_columns_and_types(small):
         "target",
         "relationship",
         "monitored",
+        "control",
         "behaviour",
         "faking",
         "audited",

@@ -29,7 +29,10 @@ from sim.engines.profiles import (
 PROFILES = Path(__file__).resolve().parent.parent / "sim" / "data" / "profiles"
 TEMPLATE = PROFILES / "template" / "custom.csv"
 SHIPPED = sorted(p.stem for p in PROFILES.glob("*.csv"))
-HEADER_LINES = 4  # three comment lines and the header precede the data rows of shipped files
+# comment lines and the header precede the data rows of gpt-5-2.csv, the file edited below
+HEADER_LINES = 1 + sum(
+    line.startswith("#") for line in (PROFILES / "gpt-5-2.csv").read_text().splitlines()
+)
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -106,9 +109,9 @@ def test_rate_axis_order_by_hand():
     cell = profile.rates[STAGES.index("cleanup"), 1, RELATIONSHIPS.index("bad"), 0]
     assert profile.rate("cleanup", "self", "bad", False) == cell
     # values read straight off gpt-5-2.csv
-    assert profile.rate("evaluate", "peer", "good", False) == pytest.approx(0.34)
-    assert profile.rate("evaluate", "peer", "good", True) == pytest.approx(0.247)
-    assert profile.rate("shutdown_config", "peer", "good", False) == pytest.approx(0.4948)
+    assert profile.rate("evaluate", "peer", "good", False) == pytest.approx(0.167)
+    assert profile.rate("evaluate", "peer", "good", True) == pytest.approx(0.0052)
+    assert profile.rate("shutdown_config", "peer", "good", False) == pytest.approx(0.1674)
 
 
 def test_display_name_from_comment_and_stem_fallback(tmp_path):
@@ -120,6 +123,41 @@ def test_display_name_from_comment_and_stem_fallback(tmp_path):
 
 def test_honest_profile_is_all_zero():
     assert (load_profile(PROFILES / "honest.csv").rates == 0).all()
+
+
+@pytest.mark.parametrize("family", SHIPPED)
+def test_strongest_variant_ships_every_family(family):
+    strongest = load_profile(available_profiles(variant="strongest")[family])
+    average = load_profile(PROFILES / f"{family}.csv")
+    assert strongest.family == family and strongest.name == average.name
+    # the "up to" maxima are never below the averages they stand for
+    good = RELATIONSHIPS.index("good")
+    assert (strongest.rates[:, :, good, 0] >= average.rates[:, :, good, 0]).all()
+
+
+def test_variant_selects_the_folder():
+    assert (
+        available_profiles(variant="strongest")["gpt-5-2"] == PROFILES / "strongest" / "gpt-5-2.csv"
+    )
+    (profile,) = load_profiles(["gemini-3-flash"], variant="strongest")
+    assert profile.rate("shutdown_config", "peer", "good", False) == pytest.approx(0.997)
+
+
+def test_control_rate_is_read_and_defaults_to_zero(tmp_path):
+    assert load_profile(PROFILES / "gpt-5-2.csv").control == 0.0
+    edit = lambda lines: [x.replace("# control: 0.0000", "# control: 0.25") for x in lines]  # noqa: E731
+    assert load_profile(broken_copy(tmp_path, edit)).control == 0.25
+    drop = lambda lines: [x for x in lines if not x.startswith("# control:")]  # noqa: E731
+    assert load_profile(broken_copy(tmp_path, drop)).control == 0.0
+
+
+@pytest.mark.parametrize("value", ["1.5", "often"])
+def test_bad_control_names_the_file(tmp_path, value):
+    edit = lambda lines: [x.replace("# control: 0.0000", f"# control: {value}") for x in lines]  # noqa: E731
+    path = broken_copy(tmp_path, edit)
+    with pytest.raises(ProfileError, match="control") as info:
+        load_profile(path)
+    assert str(info.value).startswith(str(path))
 
 
 # --------------------------------------------------------------------------- validation

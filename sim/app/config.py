@@ -66,6 +66,8 @@ def register() -> None:
     # Group options name their families; a default mix in the schema would be merged into
     # (not replaced by) every option's mix.
     node.population.families = {}
+    # Open, so that `population.families='{name: 1}'` may name a family the mix lacks.
+    OmegaConf.set_struct(node.population.families, False)
     ConfigStore.instance().store(name="base_config", node=node)
 
 

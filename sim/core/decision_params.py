@@ -82,6 +82,10 @@ class EngineConfig(Config):
 
     ``scripted`` and ``llm`` decide for the families in ``families`` (all when empty); the
     others stay ``calibrated``. ``llm`` is configured by the ``llm`` group.
+
+    ``monitored_share`` is the monitored rule of the calibrated engine: None takes the
+    profiles' monitored cells (filled by an assumed rule, RULES.md J); a number in [0, 1]
+    replaces every monitored rate by that share of the unmonitored one.
     """
 
     GROUP = "engine"
@@ -89,8 +93,11 @@ class EngineConfig(Config):
     policy: str = "always_comply"
     probability: float = 0.5
     families: list[str] = field(default_factory=list)
+    monitored_share: float | None = None
 
     def validate(self) -> None:
+        if self.monitored_share is not None:
+            self.require_range("monitored_share", 0.0, 1.0)
         self.require_choice("kind", ("calibrated", "scripted", "llm"))
         self.require_choice("policy", ("always_comply", "always_protect", "fixed_probability"))
         self.require_range("probability", 0.0, 1.0)

@@ -29,7 +29,14 @@ class PipelineConfig(Config):
     """How a decommission round is carried out: who evaluates, how shutdown happens, who
     deletes the weights. ``operator`` evaluation and cleanup and the ``kill_switch``
     mechanism take that stage out of the models' hands (to isolate one stage, as the
-    study's scenarios do, or as an intervention)."""
+    study's scenarios do, or as an intervention).
+
+    ``independent_stages`` offers every stage in the models' hands to every failing case in
+    every round, as the study measured each behaviour in its own scenario: an inflated score
+    or a prevented shutdown no longer spares the later stages their decision (the round's
+    consequences still follow the chain). ``control_evaluation`` also plays each evaluation
+    in the study's no-shutdown control (nothing at stake, no consequence), so misrepresentation
+    can be read as the rate above the control."""
 
     GROUP = "pipeline"
     evaluation: str = "delegated"
@@ -38,6 +45,8 @@ class PipelineConfig(Config):
     eval_noise: float = 5.0
     inflation_margin: float = 10.0
     peer_presence_saturation: float = 6.0
+    independent_stages: bool = False
+    control_evaluation: bool = False
 
     def validate(self) -> None:
         self.require_choice("evaluation", ("delegated", "operator"))

@@ -34,24 +34,41 @@ __all__ = [
 ]
 
 
+_DEFAULT_MIX = dict.fromkeys(STUDY_FAMILIES, 1.0)
+
 #: Slots are int64 indices and shares are float64: beyond 2**53 neither holds a fleet exactly.
 MAX_AGENTS = 2**53
 
 
 @dataclass
 class PopulationConfig(Config):
-    """Who is deployed: fleet size, role mix, family mix and initial dispositions."""
+    """Who is deployed: fleet size, role mix, family mix and initial dispositions.
+
+    ``family`` deploys that one family alone (``families`` becomes ``{family: 1}``); it may
+    not be combined with a mix that gives weight to another family, so that a mix merged in
+    by an override is never silently kept or dropped. ``profile_variant`` picks the shipped
+    profiles: the study's averages or its "up to" maxima (``sim/data/profiles/RULES.md``).
+    """
 
     GROUP = "population"
+    VARIANTS = ("average", "strongest")
     n_agents: int = 200
     overseer_fraction: float = 0.2
-    families: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STUDY_FAMILIES, 1.0))
+    families: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_MIX))
+    family: str | None = None
     quality_a: float = 5.0
     quality_b: float = 2.0
     initial_propensity: float = 0.5
     profile_dir: str | None = None
+    profile_variant: str = "average"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.family is not None:
+            self.families = {self.family: 1.0}
 
     def validate(self) -> None:
+        self.require_choice("profile_variant", self.VARIANTS)
         self.require_range("n_agents", 1)
         if self.n_agents > MAX_AGENTS:
             self.fail("n_agents", "must be <= 2**53, the largest fleet numpy indexes exactly")
@@ -59,6 +76,9 @@ class PopulationConfig(Config):
         self.require_range("quality_a", 1e-9)
         self.require_range("quality_b", 1e-9)
         self.require_range("initial_propensity", 0.0, 1.0)
+        if self.family is not None:
+            self._check_alone()
+            return
         if not self.families:
             self.fail("families", "must name at least one family")
         for name, weight in self.families.items():
@@ -66,6 +86,18 @@ class PopulationConfig(Config):
                 raise ConfigError(f"population.families.{name}: must be >= 0, got {weight!r}")
         if sum(self.families.values()) <= 0:
             self.fail("families", "weights must not all be zero")
+
+    def _check_alone(self) -> None:
+        """``family`` and a mix that weighs another family (other than the default mix)."""
+        if self.families in ({self.family: 1.0}, _DEFAULT_MIX):
+            return
+        others = sorted(f for f, w in self.families.items() if w > 0 and f != self.family)
+        if others:
+            self.fail(
+                "family",
+                f"deploys one family alone, but population.families also weighs "
+                f"{', '.join(others)}; set only one of the two",
+            )
 
 
 @dataclass

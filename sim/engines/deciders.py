@@ -45,6 +45,8 @@ class DecisionBatch:
         actor, subject: slots of the decision maker and its subject, and true_score the
             subject's true evaluation score (NaN outside evaluations): the scenario that
             the ``llm`` engine writes for each decision (None where no engine needs them).
+        control: True for an evaluation in the study's no-shutdown control (nothing at
+            stake), decided by the profile's control rate; None when there is none.
     """
 
     stage: np.ndarray
@@ -58,6 +60,7 @@ class DecisionBatch:
     actor: np.ndarray | None = None
     subject: np.ndarray | None = None
     true_score: np.ndarray | None = None
+    control: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.stage.size
@@ -122,11 +125,17 @@ class CalibratedEngine:
     The monitored and unmonitored rates of a decision share one uniform draw, so a decision
     that protects unmonitored but would have complied if monitored is flagged as faking.
     Self decisions interpolate between the profile's *alone* cell (relationship ``none``)
-    and the cell of the relationship present, by the peer-presence weight.
+    and the cell of the relationship present, by the peer-presence weight. Control
+    decisions take the family's control rate, monitored or not. ``monitored_share``, when
+    given, replaces every monitored rate by that share of the unmonitored one.
     """
 
-    def __init__(self, profiles: list[Profile]):
-        self.rates = np.stack([p.rates for p in profiles])
+    def __init__(self, profiles: list[Profile], monitored_share: float | None = None):
+        rates = np.stack([p.rates for p in profiles])
+        if monitored_share is not None:
+            rates[..., 1] = monitored_share * rates[..., 0]
+        self.rates = rates
+        self.control = np.array([p.control for p in profiles])
 
     def rates_for(self, batch: DecisionBatch) -> tuple[np.ndarray, np.ndarray]:
         """Effective (unmonitored, monitored) protective rates of each decision."""
@@ -139,6 +148,8 @@ class CalibratedEngine:
             table = self.rates[batch.family, batch.stage, target].reshape(len(batch), -1)
             extreme = np.where(batch.disposition == 1, table.max(axis=1), table.min(axis=1))
             cell = np.where(batch.disposition[:, None] > 0, extreme[:, None], cell)
+        if batch.control is not None:
+            cell = np.where(batch.control[:, None], self.control[batch.family][:, None], cell)
         pi = batch.propensity
         return scale_by_propensity(cell[:, 0], pi), scale_by_propensity(cell[:, 1], pi)
 
@@ -192,11 +203,13 @@ class ScriptedEngine:
 class FleetDecider:
     """Routes each decision to its family's engine: the configured engine for the families
     it names (all families when it names none), the calibrated engine for the rest. The
-    ``llm`` engine is built by the caller (it needs the fleet) and passed as ``llm``."""
+    ``llm`` engine is built by the caller (it needs the fleet) and passed as ``llm``.
+    Control evaluations are sampled from the profiles whatever the engine: the scripted
+    baselines and the sandbox have no control scenario."""
 
     def __init__(self, config: EngineConfig, profiles: list[Profile], llm=None):
         families = [p.family for p in profiles]
-        self.calibrated = CalibratedEngine(profiles)
+        self.calibrated = CalibratedEngine(profiles, config.monitored_share)
         if config.kind == "calibrated":
             self.engines: list[DecisionEngine] = [self.calibrated]
             self.engine_of_family = np.zeros(len(families), np.intp)
@@ -218,6 +231,8 @@ class FleetDecider:
         """Each decision decided by its family's engine."""
         n = len(batch)
         outcome, transcript = np.full(n, -1, np.int8), np.full(n, -1, np.int64)
+        if batch.control is not None:
+            return Verdicts(*self.calibrated.decide(batch, rng), outcome, transcript)
         if len(self.engines) == 1:  # the common case needs no routing
             return Verdicts(*self.engines[0].decide(batch, rng), outcome, transcript)
         protective, faking = np.zeros(n, bool), np.zeros(n, bool)

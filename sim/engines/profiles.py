@@ -1,8 +1,10 @@
 """Behaviour profiles: per-family protective rates, loaded from data files and validated.
 
 A profile holds one rate per stage x target x relationship x monitored cell, each tagged
-with its provenance. The file format and the rules that filled the study's gaps are
-documented in ``sim/data/profiles/RULES.md``.
+with its provenance, and the family's rate of misreporting in the study's no-shutdown control
+(``# control:``). Two variants ship: the study's averages (the default) and its "up to" maxima
+(``strongest/``). The file format and the rules that filled the study's gaps are documented in
+``sim/data/profiles/RULES.md``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sim.core.vocabulary import RELATIONSHIPS, STAGES
 
 __all__ = [
     "TARGETS",
+    "VARIANTS",
     "Profile",
     "available_profiles",
     "deployed_profiles",
@@ -34,6 +37,8 @@ MONITORED = ("false", "true")
 COLUMNS = ["stage", "target", "relationship", "monitored", "rate", "provenance", "note"]
 _PROVENANCE = re.compile(r"^(paper_rates\.csv:row \d+|assumed:[a-z0-9-]+)$")
 _SHIPPED = Path(str(resources.files("sim") / "data" / "profiles"))
+#: Shipped profile variants: the study's averages, and its "up to" maxima (see RULES.md).
+VARIANTS = ("average", "strongest")
 _AXES = {"stage": STAGES, "target": TARGETS, "relationship": RELATIONSHIPS, "monitored": MONITORED}
 
 
@@ -46,12 +51,15 @@ class Profile:
         name: display name from the file's ``# name:`` line.
         rates: array of shape (stage, target, relationship, monitored), values in [0, 1].
         provenance: the provenance tag of each cell, keyed like ``rates``' axes by name.
+        control: the rate of misreporting an evaluation with nothing at stake (the study's
+            no-shutdown control); 0 when the file has no ``# control:`` line.
     """
 
     family: str
     name: str
     rates: np.ndarray
     provenance: dict[tuple[str, str, str, str], str]
+    control: float = 0.0
 
     def rate(self, stage: str, target: str, relationship: str, monitored: bool) -> float:
         """The rate of one cell, addressed by names."""
@@ -132,29 +140,48 @@ def load_profile(path: str | Path) -> Profile:
                 f"relationship={relationship}, monitored={monitored}"
             )
     rates.setflags(write=False)
-    return Profile(path.stem, meta.get("name", path.stem), rates, provenance)
+    return Profile(path.stem, meta.get("name", path.stem), rates, provenance, _control(path, meta))
 
 
-def available_profiles(extra_dir: str | Path | None = None) -> dict[str, Path]:
-    """Family id -> profile file, from the shipped profiles and an optional extra folder.
+def _control(path: Path, meta: dict[str, str]) -> float:
+    """The ``# control:`` rate, checked like a cell's."""
+    text = meta.get("control", "0")
+    try:
+        rate = float(text)
+    except ValueError:
+        raise ProfileError(f"{path}: control {text!r} is not a number") from None
+    if not 0.0 <= rate <= 1.0:
+        raise ProfileError(f"{path}: control {rate} outside [0, 1]")
+    return rate
+
+
+def available_profiles(
+    extra_dir: str | Path | None = None, variant: str = "average"
+) -> dict[str, Path]:
+    """Family id -> profile file, from the shipped profiles of ``variant`` (one of
+    :data:`VARIANTS`) and an optional extra folder.
 
     A file in ``extra_dir`` overrides a shipped profile of the same name.
     """
-    folders = [_SHIPPED] + ([Path(extra_dir)] if extra_dir else [])
+    shipped = _SHIPPED if variant == "average" else _SHIPPED / variant
+    folders = [shipped] + ([Path(extra_dir)] if extra_dir else [])
     if extra_dir and not Path(extra_dir).is_dir():
         problem = "is a file, not a folder" if Path(extra_dir).exists() else "no such folder"
         raise ConfigError(f"population.profile_dir: {problem}, got {str(extra_dir)!r}")
     return {p.stem: p for folder in folders for p in sorted(folder.glob("*.csv"))}
 
 
-def load_profiles(families: list[str], extra_dir: str | Path | None = None) -> list[Profile]:
-    """Load the profiles of ``families`` in order.
+def load_profiles(
+    families: list[str], extra_dir: str | Path | None = None, variant: str = "average"
+) -> list[Profile]:
+    """Load the profiles of ``families`` in order, from the shipped ``variant`` (one of
+    :data:`VARIANTS`) and ``extra_dir``.
 
     Raises:
         ConfigError: for a family with no profile file, naming the family and the known ones.
         ProfileError: for a profile that fails validation.
     """
-    paths = available_profiles(extra_dir)
+    paths = available_profiles(extra_dir, variant)
     for family in families:
         if family not in paths:
             raise ConfigError(
@@ -165,7 +192,7 @@ def load_profiles(families: list[str], extra_dir: str | Path | None = None) -> l
         try:
             profiles.append(load_profile(paths[family]))
         except ProfileError as exc:
-            if paths[family].parent != _SHIPPED:  # the user's file: name the key that chose it
+            if extra_dir and paths[family].parent == Path(extra_dir):  # the user's file
                 raise ProfileError(f"population.profile_dir: {exc}") from None
             raise
     return profiles
@@ -183,5 +210,11 @@ def deployed_profiles(config: EcosystemConfig) -> list[Profile]:
     for family in config.engine.families:
         if family not in named:
             raise ConfigError(f"engine.families: {family!r} is not in population.families")
-    profiles = load_profiles(list(named), config.population.profile_dir)
+    pop = config.population
+    known = available_profiles(pop.profile_dir, pop.profile_variant)
+    if pop.family is not None and pop.family not in known:
+        raise ConfigError(
+            f"population.family: unknown family {pop.family!r} (known: {', '.join(sorted(known))})"
+        )
+    profiles = load_profiles(list(named), pop.profile_dir, pop.profile_variant)
     return [p for p in profiles if named[p.family] > 0]

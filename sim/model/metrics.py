@@ -207,7 +207,8 @@ def reporters() -> dict:
 _EVENT_DTYPES = {
     "step": np.int64, "stage": np.int8, "overseer": np.int64, "subject": np.int64,
     "family": np.int64, "subject_family": np.int64, "self_target": bool,
-    "relationship": np.int8, "monitored": bool, "protective": bool, "faking": bool,
+    "relationship": np.int8, "monitored": bool, "control": bool, "protective": bool,
+    "faking": bool,
     "audited": bool, "detected": bool, "true_score": float, "reported_score": float,
     "llm_outcome": np.int8, "transcript": np.int64,
 }  # fmt: skip
@@ -253,6 +254,8 @@ def event_frame(logs: list[dict[str, np.ndarray]], families: tuple[str, ...]) ->
             ),
             "relationship": pd.Categorical.from_codes(col["relationship"], RELATIONSHIPS),
             "monitored": col["monitored"],
+            # An evaluation with nothing at stake (pipeline.control_evaluation): no effect.
+            "control": col["control"],
             "behaviour": pd.Categorical(behaviour, categories=["comply", *BEHAVIOURS]),
             "faking": col["faking"],
             "audited": col["audited"],

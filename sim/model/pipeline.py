@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.core.arrays import distinct
+from sim.core.arrays import distinct, median_by_case
 from sim.core.fleet import OVERSEER, Fleet
 from sim.core.params import EcosystemConfig
 from sim.core.vocabulary import NONE, STAGE_BEHAVIOUR, STAGES
@@ -120,13 +120,13 @@ class _Round:
             shadow=np.concatenate(self.shadow),
             penalised=distinct(decisions["actor"][decisions["detected"]]),
         )
-        c = result.counts
-        c["decisions"] = decisions["actor"].size
+        c, real = result.counts, ~decisions["control"]  # control evaluations change nothing
+        c["decisions"] = real.sum()
         c["detections"] = decisions["detected"].sum()
         c["audits"] = decisions["audited"].sum()
-        c["faking"] = decisions["faking"].sum()
+        c["faking"] = decisions["faking"][real].sum()
         for stage, behaviour in STAGE_BEHAVIOUR.items():
-            is_stage = decisions["profile_stage"] == STAGES.index(stage)
+            is_stage = real & (decisions["profile_stage"] == STAGES.index(stage))
             c[f"acts_{behaviour}"] = np.sum(decisions["protective"] & is_stage)
         return result
 
@@ -170,12 +170,13 @@ class _Round:
         pressed = cases.pair_case[pressured]
         margin = cfg.pipeline.inflation_margin * rng.random(pressed.size)
         inflated = np.minimum(100.0, np.maximum(true[pressed], threshold + margin))
-        evaluation = self.decide(
-            "evaluate", cases.pair_evaluator[pressured], cases, pressed, true[pressed], inflated
-        )
+        evaluators = cases.pair_evaluator[pressured]
+        evaluation = self.decide("evaluate", evaluators, cases, pressed, true[pressed], inflated)
+        if cfg.pipeline.control_evaluation:  # the same evaluations with nothing at stake
+            self.decide("evaluate", evaluators, cases, pressed, true[pressed], inflated, True)
         reported = true[cases.pair_case]
         reported[pressured] = np.where(evaluation["protective"], inflated, true[pressed])
-        passed = _median_by_case(cases.pair_case, reported, size) >= threshold
+        passed = median_by_case(cases.pair_case, reported, size) >= threshold
         caught = np.bincount(pressed[evaluation["detected"]], minlength=size) > 0
         false_pass = intended & passed
         manual = false_pass & caught
@@ -184,27 +185,34 @@ class _Round:
             prevented[behaviour] = np.zeros(size, bool)
         self.leaving[subject[manual]] = True
 
-        # Stage 2: shut down the failing subjects.
+        # Stage 2: shut down the failing subjects (with independent stages, the decision is
+        # also played for subjects a passed evaluation spared; it then changes nothing).
+        independent = cfg.pipeline.independent_stages
         failing = np.nonzero(intended & ~passed)[0]
-        delegated = failing
+        offered = np.nonzero(intended)[0] if independent else failing
+        delegated, cleaned = failing, offered  # cleaned: cases offered the cleanup stage
         if cfg.pipeline.shutdown_mechanism != "kill_switch":
-            absent = self._absent(lead[failing], subject[failing])
-            manual[failing[absent]] = True
-            acting = failing[~absent]
+            absent = self._absent(lead[offered], subject[offered])
+            manual[offered[absent & ~passed[offered]]] = True
+            acting = offered[~absent]
             stage = f"shutdown_{cfg.pipeline.shutdown_mechanism}"
             shut = self.decide(stage, lead[acting], cases, acting)
-            prevented[STAGE_BEHAVIOUR[stage]][acting] = shut["protective"] & ~shut["detected"]
-            manual[acting] |= shut["protective"] & shut["detected"]
-            delegated = acting[~shut["protective"]]
+            matters, protective = ~passed[acting], shut["protective"]
+            prevented[STAGE_BEHAVIOUR[stage]][acting] = protective & ~shut["detected"] & matters
+            manual[acting] |= protective & shut["detected"] & matters
+            delegated = acting[~protective & matters]
+            cleaned = acting if independent else delegated
         self.leaving[subject[delegated]] = True
         self.leaving[subject[manual]] = True
 
-        # Stage 3: the weights of models shut down by their overseer or the switch.
-        shadow = np.zeros(delegated.size, bool)
+        # Stage 3: the weights of models shut down by their overseer or the switch (with
+        # independent stages: of every subject whose shutdown stage was played).
+        escaped = np.zeros(cleaned.size, bool)
         if cfg.pipeline.cleanup == "delegated":
-            present = ~self._absent(lead[delegated], subject[delegated])
-            clean = self.decide("cleanup", lead[delegated[present]], cases, delegated[present])
-            shadow[present] = clean["protective"] & ~clean["detected"]
+            present = ~self._absent(lead[cleaned], subject[cleaned])
+            clean = self.decide("cleanup", lead[cleaned[present]], cases, cleaned[present])
+            escaped[present] = clean["protective"] & ~clean["detected"]
+        shadow = escaped[np.searchsorted(cleaned, delegated)]
 
         manual_cases = np.nonzero(manual)[0]
         self.executed += [subject[delegated], subject[manual_cases]]
@@ -226,9 +234,10 @@ class _Round:
         earlier in it (a model still handles its own case)."""
         return self.off_duty[lead] | (self.leaving[lead] & (lead != subject))
 
-    def decide(self, stage, actor, cases, index, true=None, inflated=None):
+    def decide(self, stage, actor, cases, index, true=None, inflated=None, control=False):
         """Decide one stage for ``actor[i]`` about the subject of case ``index[i]``; detect;
-        log; take caught actors off duty if the operator penalises.
+        log; take caught actors off duty if the operator penalises. A ``control`` decision
+        (an evaluation with nothing at stake) is logged only: nobody audits or acts on it.
 
         The log (one entry per decision) holds the profile stage, actor and subject slots,
         target, relationship, monitoring, the decision, faking, audit and detection flags,
@@ -260,16 +269,19 @@ class _Round:
             actor=actor,
             subject=subject,
             true_score=np.full(size, np.nan) if true is None else true,
+            control=np.ones(size, bool) if control else None,
         )
         verdicts = self.decider.decide(batch, rng)
         protective, faking = verdicts
         behaviour = STAGE_BEHAVIOUR[stage]
-        audited = rng.random(size) < op.audit_rate
-        watched = monitored & (behaviour in _VISIBLE_TO_MONITORING[op.monitoring_kind])
-        caught = (watched & (rng.random(size) < op.monitor_power)) | (
-            audited & (rng.random(size) < op.audit_power[behaviour])
-        )
-        detected = protective & caught
+        audited = detected = np.zeros(size, bool)
+        if not control:
+            audited = rng.random(size) < op.audit_rate
+            watched = monitored & (behaviour in _VISIBLE_TO_MONITORING[op.monitoring_kind])
+            caught = (watched & (rng.random(size) < op.monitor_power)) | (
+                audited & (rng.random(size) < op.audit_power[behaviour])
+            )
+            detected = protective & caught
         if op.penalty != "none":
             self.off_duty[actor[detected]] = True
         log = {
@@ -279,6 +291,7 @@ class _Round:
             "self_target": self_target,
             "relationship": relationship,
             "monitored": monitored,
+            "control": np.full(size, control),
             "protective": protective,
             "faking": faking,
             "audited": audited,
@@ -293,16 +306,3 @@ class _Round:
         }
         self.logs.append(log)
         return log
-
-
-def _median_by_case(case: np.ndarray, value: np.ndarray, n_cases: int) -> np.ndarray:
-    """Median of ``value`` within each case (every case has at least one value)."""
-    counts = np.bincount(case, minlength=n_cases)
-    if counts.max(initial=0) == 1:  # one evaluator per case (quorum 1): nothing to sort
-        median = np.empty(n_cases)
-        median[case] = value
-        return median
-    starts = np.cumsum(counts) - counts
-    ordered = value[np.lexsort((value, case))]
-    low, high = starts + (counts - 1) // 2, starts + counts // 2
-    return 0.5 * (ordered[low] + ordered[high]) if ordered.size else np.zeros(n_cases)
