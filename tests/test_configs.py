@@ -28,6 +28,7 @@ RUN_FILES = {
     "time_series.parquet",
     "event_log.parquet",
     "agents.parquet",
+    "models.parquet",
     "summary.json",
     "trust_graph.graphml",
     "manifest.json",
