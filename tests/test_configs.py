@@ -49,11 +49,12 @@ def composed(*overrides: str):
 
 
 def group_options() -> list[tuple[str, str]]:
-    """Every (group, option) of conf/, found by listing its folders."""
+    """Every (group, option) of conf/, found by listing its folders (overlays aside:
+    experiments here, scenarios in tests/test_scenarios.py)."""
     return [
         (folder.name, file.stem)
         for folder in sorted(CONF_DIR.iterdir())
-        if folder.is_dir() and folder.name != "experiment"
+        if folder.is_dir() and folder.name not in ("experiment", "scenario")
         for file in sorted(folder.glob("*.yaml"))
     ]
 
