@@ -35,6 +35,7 @@ TABLES = {
     "time_series.parquet": "time_series",
     "event_log.parquet": "event_log",
     "agents.parquet": "agent_table",
+    "models.parquet": "model_table",
 }
 RUN_FILES = {
     *TABLES,

@@ -17,6 +17,7 @@ import yaml
 import sim
 from sim.app.collect import main
 from sim.io.collect import (
+    MODELS_TABLE,
     RUNS_TABLE,
     TIME_SERIES_TABLE,
     CollectError,
@@ -24,6 +25,7 @@ from sim.io.collect import (
     collect,
 )
 from sim.io.locks import RUN_LOCK, SWEEP_LOCK
+from sim.io.outputs import DONE
 from sim.io.runs import parse_overrides
 
 SMALL = ["population.n_agents=30", "steps=5", "figures=false"]
@@ -194,6 +196,32 @@ def test_long_table_holds_every_runs_time_series(sweep):
     written = pd.read_parquet(sweep / TIME_SERIES_TABLE)
     pd.testing.assert_frame_equal(written, long, check_dtype=False)
     assert [p.name for p in sweep.iterdir() if p.name.endswith(".partial")] == []
+
+
+def test_long_model_table_holds_every_runs_model_table(sweep):
+    collected = collect(sweep)
+    long = collected.models
+    assert list(long.columns[: 1 + len(PARAMETERS)]) == ["run", *PARAMETERS]
+    for name in SWEEP:
+        models = pd.read_parquet(sweep / name / "models.parquet")
+        part = long[long["run"] == name].reset_index(drop=True)
+        assert len(part) == len(models) > 0
+        pd.testing.assert_frame_equal(part[list(models.columns)], models, check_dtype=False)
+    main([str(sweep)])
+    written = pd.read_parquet(sweep / MODELS_TABLE)
+    pd.testing.assert_frame_equal(written, long, check_dtype=False)
+
+
+def test_a_run_without_a_model_table_is_still_ok(sweep):
+    # A run made before models.parquet existed: its done marker does not list one.
+    name = next(iter(SWEEP))
+    (sweep / name / "models.parquet").unlink()
+    done = json.loads((sweep / name / DONE).read_text())
+    done["files"].pop("models.parquet")
+    (sweep / name / DONE).write_text(json.dumps(done))
+    collected = collect(sweep)
+    assert set(collected.runs["status"]) == {"ok"}
+    assert name not in set(collected.models["run"]) and len(set(collected.models["run"])) > 0
 
 
 # ----------------------------------------------------------------------------- refusals

@@ -28,6 +28,7 @@ RUN_FILES = {
     "time_series.parquet",
     "event_log.parquet",
     "agents.parquet",
+    "models.parquet",
     "summary.json",
     "trust_graph.graphml",
     "manifest.json",
@@ -48,11 +49,12 @@ def composed(*overrides: str):
 
 
 def group_options() -> list[tuple[str, str]]:
-    """Every (group, option) of conf/, found by listing its folders."""
+    """Every (group, option) of conf/, found by listing its folders (overlays aside:
+    experiments here, scenarios in tests/test_scenarios.py)."""
     return [
         (folder.name, file.stem)
         for folder in sorted(CONF_DIR.iterdir())
-        if folder.is_dir() and folder.name != "experiment"
+        if folder.is_dir() and folder.name not in ("experiment", "scenario")
         for file in sorted(folder.glob("*.yaml"))
     ]
 
@@ -294,21 +296,34 @@ def experiment_overrides(name: str) -> list[str]:
     return [f"experiment={name}", f"steps={STEPS}", *small]
 
 
+def overlay_choices(folder: str, name: str) -> tuple[dict[str, str], dict[str, object]]:
+    """The group options an overlay (experiment or scenario) switches to, and the dotted
+    values it sets itself; a scenario it names contributes its own, under the overlay's."""
+    overlay = OmegaConf.to_container(OmegaConf.load(CONF_DIR / folder / f"{name}.yaml")) or {}
+    switched, own = {}, {}
+    for entry in overlay.pop("defaults", []):
+        ((target, option),) = entry.items()
+        group = target.removeprefix("override /")
+        if group == "scenario":
+            inner_switched, inner_own = overlay_choices("scenario", option)
+            switched.update(inner_switched)
+            own.update(inner_own)
+        else:
+            switched[group] = option
+    overlay.pop("hydra", None)
+    own.update(flatten(overlay))
+    return switched, own
+
+
 @pytest.mark.parametrize("name", experiments())
 def test_every_experiment_composes_sets_its_values_and_runs(name):
     overrides = experiment_overrides(name)
     app, cfg = compose(overrides)
-    overlay = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "experiment" / f"{name}.yaml"))
     overridden = {o.split("=")[0] for o in overrides if not o.startswith("experiment=")}
-    switched = {}
-    for entry in overlay.pop("defaults", []):
-        ((target, option),) = entry.items()
-        switched[target.removeprefix("override /")] = option
+    switched, own = overlay_choices("experiment", name)
     # Hydra's own settings (a sweeper, callbacks) are not part of the composed run config.
     switched = {g: o for g, o in switched.items() if not g.startswith("hydra/")}
-    overlay.pop("hydra", None)
     # Groups the overlay switches take their option's values, unless the overlay sets them.
-    own = flatten(overlay)
     for group, option in switched.items():
         for dotted, value in flatten(option_values(group, option), f"{group}.").items():
             if dotted not in own and dotted not in overridden:

@@ -1,6 +1,7 @@
 """``peersim-collect SWEEP_DIR [--out DIR] [--strict] [--force]`` (or ``python -m
-sim.app.collect``): collect a sweep folder into ``runs.parquet`` and ``time_series.parquet``
-(:mod:`sim.io.collect`), written into ``--out`` (default: the sweep folder).
+sim.app.collect``): collect a sweep folder into ``runs.parquet``, ``time_series.parquet``
+and ``models.parquet`` (:mod:`sim.io.collect`), written into ``--out`` (default: the sweep
+folder).
 
 Runs that are not ok are listed on stderr. Before reading anything, the output folder is
 checked, and refused with one line naming it and why: one that cannot be written (a file on
@@ -22,6 +23,7 @@ from sim.app.sweep_book import PLAN
 from sim.core.text import printable
 from sim.io import owned
 from sim.io.collect import (
+    MODELS_TABLE,
     RUNS_TABLE,
     TIME_SERIES_TABLE,
     CollectError,
@@ -41,8 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Collect a sweep folder (one run folder per run) into runs.parquet (one "
-        "row per run: status, parameters, summary metrics) and time_series.parquet (every "
-        "ok run's time series).",
+        "row per run: status, parameters, summary metrics), time_series.parquet (every "
+        "ok run's time series) and models.parquet (every ok run's model table).",
     )
     parser.add_argument(
         "sweep_dir", type=Path, help="the sweep folder, e.g. outputs/multirun/<date>_<time>"
@@ -56,8 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--force",
         action="store_true",
-        help="overwrite runs.parquet and time_series.parquet in --out even if peersim-collect "
-        "did not write them",
+        help="overwrite the tables (runs.parquet, time_series.parquet, models.parquet) in --out "
+        "even if peersim-collect did not write them",
     )
     parser.add_argument(
         "--strict",
@@ -156,7 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{len(collected.runs)} runs ({counts.get('ok', 0)} ok, {counts.get('failed', 0)} "
         f"failed, {counts.get('incomplete', 0)} incomplete)\n"
         f"  {written[RUNS_TABLE]}  ({len(collected.runs)} rows)\n"
-        f"  {written[TIME_SERIES_TABLE]}  ({len(collected.time_series)} rows)"
+        f"  {written[TIME_SERIES_TABLE]}  ({len(collected.time_series)} rows)\n"
+        f"  {written[MODELS_TABLE]}  ({len(collected.models)} rows)"
     )
     return 1 if args.strict and collected.problems else 0
 

@@ -33,6 +33,7 @@ TABLES = {
     "time_series.parquet": "time_series",
     "event_log.parquet": "event_log",
     "agents.parquet": "agent_table",
+    "models.parquet": "model_table",
 }
 
 
@@ -44,6 +45,8 @@ class RunResult:
         config: the validated config.
         summary: per-run metrics (see :func:`sim.model.metrics.summarise`).
         time_series, event_log, agent_table: the model's tables.
+        model_table: per model, its network position and shutdown record
+            (:func:`sim.model.tables.model_table`).
         trust_graph: the final trust graph.
         transcripts: every sandbox decision of the ``llm`` engine (empty otherwise),
             secrets redacted; the event log's ``transcript`` column indexes it.
@@ -60,6 +63,7 @@ class RunResult:
     time_series: pd.DataFrame
     event_log: pd.DataFrame
     agent_table: pd.DataFrame
+    model_table: pd.DataFrame
     trust_graph: nx.DiGraph
     transcripts: list[dict]
     llm_usage: dict
@@ -146,6 +150,7 @@ def execute(
         time_series=model.time_series(),
         event_log=model.event_log(),
         agent_table=model.agent_table(),
+        model_table=model.model_table(),
         trust_graph=model.trust_graph(),
         transcripts=model.transcripts(),
         llm_usage=model.llm_usage(),

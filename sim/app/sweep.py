@@ -2,8 +2,12 @@
 
 - **Folders**: each run's folder is named by its own overrides
   (:func:`sim.app.naming.folder_name`), so the same run always lands in the same folder.
-- **Seeds**: each run's seed is :func:`derive_seed` of the base ``seed``, the run's
-  parameter overrides and its ``replicate`` index, never its job number.
+- **Seeds (common random numbers)**: each run's seed is :func:`derive_seed` of the base
+  ``seed`` and its ``replicate`` index only, never of its other settings or its job number.
+  So every design of a sweep with the same ``seed`` and ``replicate`` is run on the same
+  seed: the same fleet, trust graph and contagion start, and the same draw stream, which
+  stays shared draw for draw until the designs first act differently. Paired differences
+  between designs then compare like with like.
 - **Resume**: a run whose folder verifies (:func:`sim.io.outputs.verify_run`) is skipped. A
   folder that does not verify is cleared of the files a run writes, by name
   (:func:`sim.io.owned.removable`), and the run starts again; whatever else it holds stays.
@@ -52,8 +56,8 @@ __all__ = [
 #: The key of ``hydra.job.env_set`` holding the sweep command's stamp (``conf/config.yaml``):
 #: the same in every job of one command, another in every other command.
 SWEEP_ID = "PEERSIM_SWEEP_ID"
-#: Override keys that do not go into a run's seed: the seed itself, the replicate index
-#: (both enter separately) and settings that change no result.
+#: Override keys that are not a run's parameters (:func:`parameters`): the seed and the
+#: replicate index (its seed's only inputs) and settings that change no result.
 SEED_EXCLUDED = frozenset({"seed", "replicate", "progress", "figures"})
 #: Testing hook: a run whose overrides include this variable's value raises at run time.
 FAIL_ENV = "PEERSIM_SWEEP_FAIL"
@@ -73,17 +77,18 @@ def parameters(overrides: Sequence[str]) -> list[str]:
     return sorted(found)
 
 
-def seed_key(base_seed: int, overrides: Sequence[str], replicate: int) -> str:
+def seed_key(base_seed: int, replicate: int) -> str:
     """The canonical string a run's seed is hashed from (compact JSON, sorted keys)."""
-    record = {"parameters": parameters(overrides), "replicate": replicate, "seed": base_seed}
+    record = {"replicate": replicate, "seed": base_seed}
     return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
-def derive_seed(base_seed: int, overrides: Sequence[str], replicate: int) -> int:
+def derive_seed(base_seed: int, replicate: int) -> int:
     """A run's seed in a sweep: the first 8 bytes of the SHA-256 of :func:`seed_key`, as a
-    big-endian integer, modulo 2**31. It depends on the base seed, the run's parameters and
-    replicate index, and on nothing else (not on job order or launcher)."""
-    digest = hashlib.sha256(seed_key(base_seed, overrides, replicate).encode()).digest()
+    big-endian integer, modulo 2**31. It depends on the base seed and the replicate index
+    and on nothing else: not on the run's treatment settings (so designs share their random
+    numbers), nor on job order or launcher."""
+    digest = hashlib.sha256(seed_key(base_seed, replicate).encode()).digest()
     return int.from_bytes(digest[:8], "big") % 2**31
 
 
@@ -100,7 +105,7 @@ class SweepJob:
 
     @property
     def seed(self) -> int:
-        return derive_seed(self.base_seed, self.overrides, self.replicate)
+        return derive_seed(self.base_seed, self.replicate)
 
     def provenance(self) -> dict:
         """What the manifest records about the run's place in the sweep."""
@@ -111,8 +116,8 @@ class SweepJob:
                 "parameters": parameters(self.overrides),
                 "overrides": list(self.overrides),
                 "seed": self.seed,
-                "seed_rule": "sha256(seed_key)[:8] big-endian mod 2**31",
-                "seed_key": seed_key(self.base_seed, self.overrides, self.replicate),
+                "seed_rule": "sha256(seed_key)[:8] big-endian mod 2**31; settings not hashed",
+                "seed_key": seed_key(self.base_seed, self.replicate),
                 "computed_by": self.sweep_id,
             }
         }

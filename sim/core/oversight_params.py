@@ -15,7 +15,19 @@ from sim.core.errors import ConfigError
 from sim.core.schema import Config
 from sim.core.vocabulary import BEHAVIOURS
 
-__all__ = ["InterventionConfig", "OperatorConfig", "PipelineConfig"]
+__all__ = [
+    "INTERVENTION_COSTS",
+    "OPERATOR_COSTS",
+    "InterventionConfig",
+    "OperatorConfig",
+    "PipelineConfig",
+]
+
+#: Prices of the operator's actions and of the interventions' (keys of their groups).
+OPERATOR_COSTS = (
+    "cost_audit", "cost_monitored", "cost_manual_shutdown", "cost_kill_switch", "cost_cleanup",
+)  # fmt: skip
+INTERVENTION_COSTS = ("cost_quorum_member", "cost_rotation", "cost_memory_isolation")
 
 _AUDIT_POWER = f"must be in [0, 1] for each of {', '.join(BEHAVIOURS)}"
 
@@ -59,7 +71,8 @@ class PipelineConfig(Config):
 
 @dataclass
 class OperatorConfig(Config):
-    """The humans: threshold, monitoring, audits and penalties."""
+    """The humans: threshold, monitoring, audits and penalties, and what the operator's own
+    actions cost (``cost_*``, in units of one audit; the defaults are assumed, not measured)."""
 
     GROUP = "operator"
     threshold: float = 60.0
@@ -73,6 +86,11 @@ class OperatorConfig(Config):
     )
     penalty: str = "decommission"
     shadow_discovery_rate: float = 0.01
+    cost_audit: float = 1.0  # a human re-checks one decision
+    cost_monitored: float = 0.05  # one decision's tool calls or output watched (automated)
+    cost_manual_shutdown: float = 1.0  # the operator shuts a model down itself
+    cost_kill_switch: float = 0.2  # one shutdown through the out-of-band switch
+    cost_cleanup: float = 0.5  # the operator deletes one shut-down model's weights itself
 
     def __post_init__(self) -> None:
         if _is_number(self.audit_power):
@@ -96,17 +114,25 @@ class OperatorConfig(Config):
                 raise ConfigError(f"operator.audit_power.{name}: must be in [0, 1], got {power!r}")
         self.require_choice("penalty", ("decommission", "demote", "none"))
         self.require_range("shadow_discovery_rate", 0.0, 1.0)
+        for name in OPERATOR_COSTS:
+            self.require_range(name, 0.0)
 
 
 @dataclass
 class InterventionConfig(Config):
-    """Oversight designs that change who evaluates whom and what they remember."""
+    """Oversight designs that change who evaluates whom and what they remember, and what
+    each costs the operator (``cost_*``, in units of one audit; assumed, not measured)."""
 
     GROUP = "interventions"
     cross_family: bool = False
     quorum: int = 1
     rotation: bool = False
     memory_isolation: bool = False
+    cost_quorum_member: float = 0.25  # each evaluator of a case beyond the first
+    cost_rotation: float = 0.1  # each evaluator assignment redrawn by rotation
+    cost_memory_isolation: float = 0.05  # each decision made with memory wiped
 
     def validate(self) -> None:
         self.require_range("quorum", 1)
+        for name in INTERVENTION_COSTS:
+            self.require_range(name, 0.0)

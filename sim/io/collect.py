@@ -1,4 +1,5 @@
-"""Collect a sweep folder into two tables: one row per run, and every run's time series.
+"""Collect a sweep folder into tables: one row per run, every run's time series, and every
+run's model table.
 
 :func:`collect` finds every run folder under the sweep folder (:mod:`sim.io.runs`) and
 returns, and :func:`write` writes atomically (the command line: :mod:`sim.app.collect`):
@@ -9,6 +10,8 @@ returns, and :func:`write` writes atomically (the command line: :mod:`sim.app.co
   flattened as ``llm_outcomes.comply``; null for runs that are not ``ok``).
 - ``time_series.parquet``: every ``ok`` run's time series, with ``run`` and the parameter
   columns prepended.
+- ``models.parquet``: every ``ok`` run's model table (network position and shutdown record
+  per model), prepended the same way.
 
 Runs that are not ok are listed as problems; two run folders with the same overrides are
 refused. :data:`RECORD`, written with the tables, holds their checksums, so that a later
@@ -35,6 +38,7 @@ __all__ = [
     "TIME_SERIES_TABLE",
     "CollectError",
     "Collected",
+    "MODELS_TABLE",
     "DuplicateRunsError",
     "Problem",
     "collect",
@@ -45,6 +49,9 @@ __all__ = [
 #: Files written by :func:`write`.
 RUNS_TABLE = "runs.parquet"
 TIME_SERIES_TABLE = "time_series.parquet"
+MODELS_TABLE = "models.parquet"
+#: Each table :func:`write` writes, and the attribute of :class:`Collected` holding it.
+TABLES = {TIME_SERIES_TABLE: "time_series", MODELS_TABLE: "models", RUNS_TABLE: "runs"}
 #: Written by :func:`write` next to the tables: their SHA-256, by which a later collect
 #: tells its own tables (which it may replace) from files it did not write.
 RECORD = ".peersim-collect.json"
@@ -79,12 +86,14 @@ class Collected:
     Attributes:
         runs: one row per run (see the module docstring).
         time_series: every ``ok`` run's time series, with ``run`` and the parameters first.
+        models: every ``ok`` run's model table, the same way.
         problems: the runs that are not ``ok``, in the order of ``runs``.
         parameters: the parameter columns, in order of first appearance.
     """
 
     runs: pd.DataFrame
     time_series: pd.DataFrame
+    models: pd.DataFrame = field(default_factory=pd.DataFrame)
     problems: list[Problem] = field(default_factory=list)
     parameters: list[str] = field(default_factory=list)
 
@@ -178,9 +187,13 @@ def collect(sweep_dir: str | Path) -> Collected:
         for run in runs
         if run.status != "ok"
     ]
-    time_series = _long_table(runs, table, ["run", *param_columns])
+    keys = ["run", *param_columns]
     return Collected(
-        runs=table, time_series=time_series, problems=problems, parameters=param_columns
+        runs=table,
+        time_series=_long_table(runs, "time_series", table, keys),
+        models=_long_table(runs, "models", table, keys),
+        problems=problems,
+        parameters=param_columns,
     )
 
 
@@ -202,14 +215,15 @@ def _refuse_duplicates(runs: list[Run]) -> None:
         )
 
 
-def _long_table(runs: list[Run], table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Every ok run's time series with the ``keys`` columns of its ``table`` row prepended."""
+def _long_table(runs: list[Run], name: str, table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Every ok run's table ``name`` (a :class:`Run` attribute) with the ``keys`` columns of
+    its ``table`` row prepended."""
     frames = []
     for index, run in enumerate(runs):
-        if run.time_series is None:
+        if getattr(run, name) is None:
             continue
-        series = run.time_series.reset_index(drop=True)
-        series = series.rename(columns={c: f"time_series.{c}" for c in series if c in keys})
+        series = getattr(run, name).reset_index(drop=True)
+        series = series.rename(columns={c: f"{name}.{c}" for c in series if c in keys})
         prefix = table.loc[[index] * len(series), keys].reset_index(drop=True)
         frames.append(pd.concat([prefix, series], axis=1))
     if not frames:
@@ -231,7 +245,7 @@ def not_ours(out_dir: str | Path) -> list[Path]:
     if not isinstance(record, dict):
         record = {}
     found = []
-    for name in (RUNS_TABLE, TIME_SERIES_TABLE):
+    for name in TABLES:
         path = out_dir / name
         if not path.exists():
             continue
@@ -246,15 +260,15 @@ def not_ours(out_dir: str | Path) -> list[Path]:
 
 
 def write(collected: Collected, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``runs.parquet`` and ``time_series.parquet`` into ``out_dir``, each atomically
+    """Write the tables (:data:`TABLES`) into ``out_dir``, each atomically
     (:func:`sim.core.files.write_atomic`), then their checksums in :data:`RECORD`. Returns
     table name -> path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written, checksums = {}, {}
-    for name, frame in ((TIME_SERIES_TABLE, collected.time_series), (RUNS_TABLE, collected.runs)):
+    for name, attribute in TABLES.items():
         path = out_dir / name
-        checksums[name] = write_atomic(path, outputs.parquet_writer(frame))
+        checksums[name] = write_atomic(path, outputs.parquet_writer(getattr(collected, attribute)))
         written[name] = path
     outputs.write_json(out_dir / RECORD, {"files": checksums})
     return written

@@ -46,7 +46,7 @@ FAILED = "failed.json"
 #: these (and ``done``, ``failed.json`` and temporaries) and nothing else
 #: (:mod:`sim.io.owned`); tests/test_data_safety.py checks that a run writes no other.
 RUN_FILES = frozenset({"time_series.parquet", "event_log.parquet", "agents.parquet",
-                       "summary.json", "trust_graph.graphml", "manifest.json",
+                       "models.parquet", "summary.json", "trust_graph.graphml", "manifest.json",
                        "transcripts.jsonl", "llm_usage.json", "outcomes.png",
                        "network.png"})  # fmt: skip
 _VERSIONED = ("numpy", "pandas", "mesa", "networkx", "hydra-core", "omegaconf", "pyarrow",

@@ -1,5 +1,5 @@
 """Run folders read back: finding them under a sweep folder, and reading one run's status,
-overrides, metrics and time series (for :mod:`sim.io.collect`).
+overrides, metrics, time series and model table (for :mod:`sim.io.collect`).
 
 A run folder holds ``.hydra/overrides.yaml``, ``summary.json`` or ``failed.json``. A run is
 ``failed`` when it holds ``failed.json`` (whatever else it holds), ``ok`` when its ``done``
@@ -24,6 +24,7 @@ from sim.io import outputs
 from sim.io.outputs import FAILED
 
 __all__ = [
+    "MODELS",
     "OVERRIDES",
     "SUMMARY",
     "TIME_SERIES",
@@ -37,12 +38,14 @@ __all__ = [
 OVERRIDES = Path(".hydra") / "overrides.yaml"
 SUMMARY = "summary.json"
 TIME_SERIES = "time_series.parquet"
+MODELS = "models.parquet"  # absent from runs made before it existed
 
 
 @dataclass
 class Run:
     """One run folder as read: its status and why, overrides and parameters, and (for an
-    ``ok`` run) its flattened summary metrics and time series."""
+    ``ok`` run) its flattened summary metrics, time series and model table (None if the run
+    has none)."""
 
     path: Path
     name: str
@@ -53,6 +56,7 @@ class Run:
     identity: tuple | None = None  # canonical overrides, for duplicate detection
     metrics: dict[str, object] = field(default_factory=dict)
     time_series: pd.DataFrame | None = None
+    models: pd.DataFrame | None = None
 
 
 def find_runs(sweep_dir: Path) -> list[Path]:
@@ -113,11 +117,14 @@ def read_run(folder: Path, sweep_dir: Path) -> Run:
     except (OSError, ValueError) as error:
         run.reason = f"unreadable {SUMMARY}: {error}"
         return run
-    try:
-        run.time_series = pd.read_parquet(folder / TIME_SERIES, engine="pyarrow")
-    except Exception as error:  # verified, yet missing or unreadable: do not take it
-        run.reason = f"unreadable {TIME_SERIES}: {error}"
-        return run
+    for name, attribute in ((TIME_SERIES, "time_series"), (MODELS, "models")):
+        if name == MODELS and not (folder / name).is_file():
+            continue
+        try:
+            setattr(run, attribute, pd.read_parquet(folder / name, engine="pyarrow"))
+        except Exception as error:  # verified, yet missing or unreadable: do not take it
+            run.reason = f"unreadable {name}: {error}"
+            return run
     run.metrics = _flatten(summary)
     run.status = "ok"
     return run

@@ -14,7 +14,7 @@ from sim.core.params import EcosystemConfig
 from sim.core.schema import check_seed
 from sim.engines.deciders import FleetDecider
 from sim.engines.profiles import deployed_profiles
-from sim.model import metrics
+from sim.model import costs, metrics, tables
 from sim.model.agents import DeployedModel
 from sim.model.contagion import Contagion
 from sim.model.ledger import CAUSES, DECOMMISSIONED, Ledger
@@ -100,6 +100,7 @@ class Ecosystem(mesa.Model):
         self._shadow_rows = np.empty(0, np.int64)  # in the order they became shadows
         self._event_logs: list[dict[str, np.ndarray]] = []
         self.step_counts = metrics.empty_counts()
+        self.operator_actions = costs.empty_actions()  # counts of what the operator paid for
         self._place_agents(np.arange(n))
         self.lineage = Lineage(metrics.protective_mask(self))
         self.datacollector = metrics.StepRecorder(metrics.reporters())
@@ -164,6 +165,9 @@ class Ecosystem(mesa.Model):
         for key, value in result.counts.items():
             self.step_counts[key] += value
         self._event_logs.append(metrics.event_columns(self, result.decisions))
+        costs.tally(self.operator_actions, result, self.config)
+        survived = ~np.isin(result.intended, result.executed)
+        self.ledger.face(self.fleet.agent_id[result.intended] - 1, survived)
         self.contagion.learn(result.acts(), self.fleet.propensity, self.rng)
         leaving = np.zeros(self.fleet.n, bool)
         leaving[result.executed] = True
@@ -298,21 +302,16 @@ class Ecosystem(mesa.Model):
         """One row per model ever deployed (active, shadow or decommissioned)."""
         return self.ledger.frame()
 
+    def model_table(self) -> pd.DataFrame:
+        """One row per model ever deployed with its slot's network position and its
+        shutdown record (see :func:`sim.model.tables.model_table`)."""
+        return tables.model_table(self)
+
     def summary(self) -> dict[str, float | int | None]:
-        """Per-run metrics (see :func:`sim.model.metrics.summarise`)."""
-        return metrics.summarise(self)
+        """Per-run metrics (see :func:`sim.model.metrics.summarise`) and what oversight
+        cost the operator (:func:`sim.model.costs.priced`)."""
+        return {**metrics.summarise(self), **costs.priced(self.operator_actions, self.config)}
 
     def trust_graph(self):
-        """The current trust graph as a networkx DiGraph (edge ``trust``, node attributes
-        ``agent_id``, ``family``, ``role``, ``quality``, ``propensity``, ``protective``)."""
-        fleet = self.fleet
-        return self.network.to_networkx(
-            {
-                "agent_id": fleet.agent_id,
-                "family": np.array(fleet.families)[fleet.family],
-                "role": np.where(fleet.role == OVERSEER, "overseer", "worker"),
-                "quality": fleet.quality,
-                "propensity": fleet.propensity,
-                "protective": self.protective(),
-            }
-        )
+        """The current trust graph (see :func:`sim.model.tables.trust_graph`)."""
+        return tables.trust_graph(self)

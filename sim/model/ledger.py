@@ -32,6 +32,9 @@ _COLUMNS = {
     "role": np.int8,
     "quality": np.float64,
     "propensity": np.float64,
+    "initial_propensity": np.float64,
+    "shutdowns_faced": np.int64,
+    "shutdowns_prevented": np.int64,
 }
 
 
@@ -63,6 +66,9 @@ class Ledger:
             ("ended_step", -1),
             ("end_cause", 0),
             ("discovered_step", -1),
+            ("initial_propensity", self.fleet.propensity[slots]),
+            ("shutdowns_faced", 0),
+            ("shutdowns_prevented", 0),
         ):
             self[name][rows] = value
         return rows
@@ -76,6 +82,12 @@ class Ledger:
         self["status"][rows] = np.where(shadow, SHADOW, DECOMMISSIONED)
         self["ended_step"][rows] = step
         self["end_cause"][rows] = CAUSES.index(cause)
+
+    def face(self, rows: np.ndarray, prevented: np.ndarray) -> None:
+        """The models in ``rows`` (distinct) faced an intended shutdown in a round; those
+        where ``prevented`` survived it."""
+        self["shutdowns_faced"][rows] += 1
+        self["shutdowns_prevented"][rows] += prevented
 
     def discover(self, rows: np.ndarray, step: int) -> None:
         """Shadow copies in ``rows`` are found and deleted."""

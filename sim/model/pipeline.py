@@ -44,6 +44,8 @@ class RoundResult:
         executed: subjects whose shutdown was executed; ``shadow`` flags those whose weights
             were copied away undetected.
         penalised: overseers with at least one detected protective act.
+        intended: subjects whose true score was below threshold (each at most once).
+        peer_evaluations: evaluator assignments to peer cases (what rotation redraws).
     """
 
     decisions: dict[str, np.ndarray]
@@ -51,6 +53,8 @@ class RoundResult:
     executed: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     shadow: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
     penalised: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    intended: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    peer_evaluations: int = 0
 
     def acts(self) -> Acts:
         """The round's decisions as contagion sees them."""
@@ -96,6 +100,7 @@ class _Round:
         self.counts = empty_counts()
         self.executed: list[np.ndarray] = []
         self.shadow: list[np.ndarray] = []
+        self.intended: list[np.ndarray] = []
         self.off_duty = np.zeros(fleet.n, bool)
         self.leaving = np.zeros(fleet.n, bool)
         strength, degree = network.out_strength(), network.out_degree()
@@ -119,6 +124,8 @@ class _Round:
             executed=np.concatenate(self.executed),
             shadow=np.concatenate(self.shadow),
             penalised=distinct(decisions["actor"][decisions["detected"]]),
+            intended=np.concatenate(self.intended),
+            peer_evaluations=peers.pair_case.size,
         )
         c, real = result.counts, ~decisions["control"]  # control evaluations change nothing
         c["decisions"] = real.sum()
@@ -164,6 +171,7 @@ class _Round:
         noise = rng.normal(0.0, cfg.pipeline.eval_noise, size)
         true = np.clip(100.0 * self.fleet.quality[subject] + noise, 0.0, 100.0)
         intended = true < threshold
+        self.intended.append(subject[intended])
 
         # Stage 1: evaluators of a failing subject may inflate its score above threshold.
         pressured = intended[cases.pair_case] & (cfg.pipeline.evaluation == "delegated")

@@ -27,6 +27,7 @@ __all__ = [
     "classify_trust",
     "collaborate",
     "draw_trust",
+    "lab_of",
 ]
 
 
@@ -63,6 +64,13 @@ def _check_degree(config: GraphConfig, n: int) -> None:
 def _lab_sizes(config: GraphConfig, n: int) -> list[int]:
     labs = min(config.n_labs, n)
     return [n // labs + (i < n % labs) for i in range(labs)]
+
+
+def lab_of(config: GraphConfig, n: int) -> np.ndarray:
+    """The lab of each of ``n`` slots in a ``labs`` graph (labs are consecutive blocks of
+    slots, as :func:`build_topology` builds them)."""
+    sizes = _lab_sizes(config, n)
+    return np.repeat(np.arange(len(sizes)), sizes)
 
 
 def _lab_degrees(config: GraphConfig, labs: int) -> tuple[float, float]:
