@@ -10,6 +10,8 @@ returns, and :func:`write` writes atomically (the command line: :mod:`sim.app.co
 - ``time_series.parquet``: every ``ok`` run's time series, with ``run`` and the parameter
   columns prepended.
 
+Both tables list their parameter columns in ``attrs[PARAMETERS_ATTR]``, which Parquet keeps.
+
 Runs that are not ok are listed as problems; two run folders with the same overrides are
 refused. :data:`RECORD`, written with the tables, holds their checksums, so that a later
 collect replaces its own tables and no one else's (:func:`not_ours`).
@@ -31,6 +33,7 @@ from sim.io.outputs import FAILED
 from sim.io.runs import OVERRIDES, SUMMARY, Run, find_runs, read_run
 
 __all__ = [
+    "PARAMETERS_ATTR",
     "RUNS_TABLE",
     "TIME_SERIES_TABLE",
     "CollectError",
@@ -48,6 +51,9 @@ TIME_SERIES_TABLE = "time_series.parquet"
 #: Written by :func:`write` next to the tables: their SHA-256, by which a later collect
 #: tells its own tables (which it may replace) from files it did not write.
 RECORD = ".peersim-collect.json"
+#: Key of both tables' ``attrs`` (kept in the Parquet files) listing the parameter columns, so
+#: that a reader of the files alone tells parameters from metrics (:mod:`sim.analysis`).
+PARAMETERS_ATTR = "parameters"
 
 
 class CollectError(Exception):
@@ -179,6 +185,8 @@ def collect(sweep_dir: str | Path) -> Collected:
         if run.status != "ok"
     ]
     time_series = _long_table(runs, table, ["run", *param_columns])
+    for frame in (table, time_series):
+        frame.attrs[PARAMETERS_ATTR] = list(param_columns)
     return Collected(
         runs=table, time_series=time_series, problems=problems, parameters=param_columns
     )
