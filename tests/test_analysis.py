@@ -144,6 +144,17 @@ def test_the_table_has_one_row_per_setting_and_metric_with_scipys_numbers(design
     assert table.loc[(table.design == "x") & (table.metric == "b"), "n_nan"].item() == 1
 
 
+def test_an_unset_parameter_is_a_setting_of_its_own():
+    # graph set by two of five runs: the other three ran with the default, one setting.
+    cases = [(None, 1, 1.0), ("ws", 1, 5.0), (None, 2, 2.0), ("ws", 2, 7.0), (None, 1, 6.0)]
+    rows = [{"graph": g, "k": k, "a": a} for g, k, a in cases]
+    table = summary_table(sweep_of(rows, ["graph", "k"]), ["a"], by=["graph"])
+    assert table["graph"].isna().tolist() == [False, True]  # sorted, unset last
+    assert table["n"].tolist() == [2, 3] and table["mean"].tolist() == [6.0, 3.0]
+    by_both = summary_table(sweep_of(rows, ["graph", "k"]), ["a"])
+    assert by_both["n"].tolist() == [1, 1, 2, 1] and by_both["mean"].tolist() == [5, 7, 3.5, 2]
+
+
 def test_without_a_varied_key_all_runs_are_one_setting(design_sweep):
     table = summary_table(design_sweep, ["a"], by=[])
     assert len(table) == 1 and table["n"].item() == 8
@@ -264,8 +275,19 @@ def test_runs_that_cannot_be_paired_are_refused(rows, parameters, by, message):
 def test_two_runs_of_a_design_with_one_seed_are_refused():
     rows = [{"d": "x", "seed": 0, "a": 1.0}, {"d": "x", "seed": 0, "a": 2.0},
             {"d": "y", "seed": 0, "a": 1.0}]  # fmt: skip
-    with pytest.raises(AnalysisError, match="2 runs of one design have seed=0"):
+    with pytest.raises(AnalysisError, match="2 runs of d=x have seed=0"):
         paired_differences(sweep_of(rows, ["d", "seed"]), ["a"])
+    without_seeds = [{k: v for k, v in row.items() if k != "seed"} for row in rows]
+    with pytest.raises(AnalysisError, match="2 runs of d=x and no seed or replicate"):
+        paired_differences(sweep_of(without_seeds, ["d"]), ["a"])
+
+
+def test_one_run_per_design_without_seeds_is_one_pair():
+    rows = [{"d": "x", "a": 1.0}, {"d": "y", "a": 1.5}, {"d": None, "a": 3.0}]
+    table = paired_differences(sweep_of(rows, ["d"]), ["a"], baseline={"d": None})
+    assert table["baseline"].tolist() == ["d=default"] * 2
+    assert table["d"].tolist() == ["x", "y"] and table["mean_diff"].tolist() == [-2.0, -1.5]
+    assert table["n_pairs"].tolist() == [1, 1] and table["sd"].isna().all()
 
 
 # ----------------------------------------------------------------------------- text

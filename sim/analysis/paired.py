@@ -52,18 +52,22 @@ def paired_differences(
     _check_pairable(sweep.runs, design, pairs_on)
     strata = [key for key in sweep.varied if key not in design]
     comparisons = []
-    for stratum, runs in split(sweep.runs, strata):
-        designs = split(runs, design)
+    for stratum, rows in split(sweep.runs, strata):
+        runs = sweep.runs.iloc[rows]
+        designs = [(values, runs.iloc[at]) for values, at in split(runs, design)]
         where = f" in {setting_label(strata, stratum)}" if strata else ""
         if len(designs) < 2:
             raise AnalysisError(
                 f"runs cannot be paired: only one design ({setting_label(design, designs[0][0])})"
                 f"{where}; vary {', '.join(design)}"
             )
-        base_values, base = _baseline(designs, design, baseline, where)
-        base_label = setting_label(design, base_values)
         for values, runs_of in designs:
-            if values == base_values:
+            _check_unique(runs_of, pairs_on, setting_label(design, values) + where)
+        chosen = _baseline(designs, design, baseline, where)
+        base_values, base = designs[chosen]
+        base_label = setting_label(design, base_values)
+        for index, (values, runs_of) in enumerate(designs):
+            if index == chosen:
                 continue
             matched = _match(base, runs_of, pairs_on, metrics)
             if matched.empty:
@@ -107,33 +111,43 @@ def _check_pairable(runs: pd.DataFrame, design: list[str], pairs_on: list[str]) 
             )
 
 
-def _baseline(designs, keys, baseline, where):
-    """The baseline design's values and runs: the one matching ``baseline``, else the first."""
+def _baseline(designs, keys, baseline, where) -> int:
+    """The index of the baseline design: the one matching ``baseline`` (None matches an unset
+    parameter), else the first."""
     if baseline is None:
-        return designs[0]
+        return 0
     unknown = [key for key in baseline if key not in keys]
     if unknown:
         raise AnalysisError(f"baseline key {unknown[0]!r} is not a design key ({', '.join(keys)})")
-    for values, runs in designs:
+    for index, (values, _) in enumerate(designs):
         found = dict(zip(keys, values, strict=True))
-        if all(found[key] == value for key, value in baseline.items()):
-            return values, runs
+        if all(_same(found[key], value) for key, value in baseline.items()):
+            return index
     shown = "; ".join(setting_label(keys, values) for values, _ in designs)
     raise AnalysisError(f"no design {setting_label(list(baseline), list(baseline.values()))}"
                         f"{where} (designs: {shown})")  # fmt: skip
 
 
+def _same(found: object, wanted: object) -> bool:
+    return bool(pd.isna(found)) if wanted is None else bool(found == wanted)
+
+
+def _check_unique(runs: pd.DataFrame, pairs_on: list[str], design: str) -> None:
+    """Refuse two runs of one design that would pair with the same partner."""
+    if pairs_on:
+        repeated = runs.duplicated(pairs_on, keep=False)
+        if repeated.any():
+            shown = setting_label(pairs_on, runs.loc[repeated.idxmax(), pairs_on])
+            raise AnalysisError(f"runs cannot be paired: {int(repeated.sum())} runs of {design} "
+                                f"have {shown}")  # fmt: skip
+    elif len(runs) > 1:
+        raise AnalysisError(f"runs cannot be paired: {len(runs)} runs of {design} and no seed "
+                            "or replicate to tell them apart")  # fmt: skip
+
+
 def _match(base: pd.DataFrame, other: pd.DataFrame, pairs_on: list[str], metrics: list[str]):
     """One row per pair of runs with the same ``pairs_on`` values: ``<metric>.baseline`` and
-    ``<metric>.design`` as floats. Without pair keys, every run has the same seed."""
-    for runs in (base, other):
-        repeated = runs.duplicated(pairs_on, keep=False) if pairs_on else pd.Series(len(runs) > 1)
-        if repeated.any():
-            shown = setting_label(pairs_on, runs.loc[repeated.idxmax(), pairs_on]) if pairs_on \
-                else "the same (default) seed"  # fmt: skip
-            raise AnalysisError(
-                f"runs cannot be paired: {int(repeated.sum())} runs of one design have {shown}"
-            )
+    ``<metric>.design`` as floats. Without pair keys, each design has one run: one pair."""
     columns = [*pairs_on, *metrics]
     left = base[columns].astype({m: "float64" for m in metrics})
     right = other[columns].astype({m: "float64" for m in metrics})

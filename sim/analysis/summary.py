@@ -81,17 +81,18 @@ def describe(
 ) -> pd.DataFrame:
     """The statistics of each of ``metrics`` in each group of ``frame`` by ``keys`` (unset
     values form a group of their own); see :func:`summary_table`."""
-    keys = list(keys)
-    groups = split(frame, keys)
-    rows = []
-    for metric in metrics:
-        for values, group in groups:
-            label = setting_label(keys, values)
+    keys, metrics = list(keys), list(metrics)
+    rows: list[list] = [[] for _ in metrics]  # per metric, so rows go metric by metric
+    data = frame[metrics].astype("float64").to_numpy()
+    for values, positions in split(frame, keys):
+        label = setting_label(keys, values)
+        for index, metric in enumerate(metrics):
             rng = None if method == T_INTERVAL else generator(seed, metric, label)
-            found = interval(group[metric].astype("float64").to_numpy(), method=method,
-                             level=level, rng=rng, resamples=resamples)  # fmt: skip
-            rows.append([*values, metric, found.n, found.n_nan, found.mean, found.sd,
-                         found.low, found.high])  # fmt: skip
+            found = interval(data[positions, index], method=method, level=level, rng=rng,
+                             resamples=resamples)  # fmt: skip
+            rows[index].append([*values, metric, found.n, found.n_nan, found.mean, found.sd,
+                                found.low, found.high])  # fmt: skip
+    rows = [row for per_metric in rows for row in per_metric]
     table = pd.DataFrame(rows, columns=[*keys, "metric", *STATISTICS])
     table.attrs.update(method=method, level=level, seed=seed, resamples=resamples)
     return table

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sim.io.collect import PARAMETERS_ATTR, RUNS_TABLE, TIME_SERIES_TABLE, Collected
@@ -132,15 +133,19 @@ def read_sweep(folder: str | Path) -> Sweep:
     return Sweep.from_tables(runs, time_series)
 
 
-def split(frame: pd.DataFrame, keys: Sequence[str]) -> list[tuple[tuple, pd.DataFrame]]:
-    """``frame``'s rows by their values of ``keys``, sorted (unset values form a group of
-    their own), each with its tuple of values; one group of all rows without keys."""
+def split(frame: pd.DataFrame, keys: Sequence[str]) -> list[tuple[tuple, np.ndarray]]:
+    """``frame``'s rows by their values of ``keys``: each group's tuple of values and its row
+    positions, groups sorted (unset values form a group of their own); one group of all rows
+    without keys. Positions, not frames, since slicing a frame per group would dominate a
+    table of bands over thousands of steps."""
     if not keys:
-        return [((), frame)]
-    return [
-        (values if isinstance(values, tuple) else (values,), group)
-        for values, group in frame.groupby(list(keys), dropna=False, sort=True)
-    ]
+        return [((), np.arange(len(frame)))]
+    grouped = frame.groupby(list(keys), dropna=False, sort=True)
+    codes = grouped.ngroup().to_numpy()
+    order = np.argsort(codes, kind="stable")
+    positions = np.split(order, np.cumsum(np.bincount(codes, minlength=grouped.ngroups))[:-1])
+    values = [v if isinstance(v, tuple) else (v,) for v in grouped.size().index]
+    return list(zip(values, positions, strict=True))
 
 
 def _numeric(table: pd.DataFrame, parameters: Sequence[str]) -> list[str]:
