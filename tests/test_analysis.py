@@ -305,3 +305,8 @@ def test_the_text_table_is_aligned_and_says_its_method(design_sweep):
     assert lines[4].split()[4:] == ["n/a"] * 4  # c: no value in design x
     boot = to_text(summary_table(design_sweep, ["b"], method="bootstrap", resamples=500))
     assert boot.startswith("# 95% CI: percentile bootstrap of the mean (500 resamples, seed 0)")
+    paired = to_text(paired_differences(design_sweep, ["a"], level=0.9))
+    assert paired.startswith(
+        "# 90% CI: t interval on the mean; n_pairs = pairs used, n_nan = pairs with a NaN side "
+        "(left out), n_unpaired = runs without a partner"
+    )

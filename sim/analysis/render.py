@@ -18,14 +18,16 @@ def header(table: pd.DataFrame) -> str:
     """One line: the level and method of the table's intervals, and what the counts mean."""
     level, method = table.attrs.get("level", 0.95), table.attrs.get("method", "t")
     if method == BOOTSTRAP:
-        how = (f"percentile bootstrap of the mean ({table.attrs.get('resamples', RESAMPLES)} "
-               f"resamples, seed "
-               f"{table.attrs.get('seed', 0)})")  # fmt: skip
+        resamples, seed = table.attrs.get("resamples", RESAMPLES), table.attrs.get("seed", 0)
+        how = f"percentile bootstrap of the mean ({resamples} resamples, seed {seed})"
     else:
         how = "t interval on the mean"
-    counted = "pairs" if "n_pairs" in table.columns else "runs"
-    return (f"# {level:.0%} CI: {how}; n = {counted} used, n_nan = {counted} whose value is "
-            "NaN (left out)")  # fmt: skip
+    if "n_pairs" in table.columns:
+        counts = ("n_pairs = pairs used, n_nan = pairs with a NaN side (left out), n_unpaired = "
+                  "runs without a partner")  # fmt: skip
+    else:
+        counts = "n = runs used, n_nan = runs whose value is NaN (left out)"
+    return f"# {level:.0%} CI: {how}; {counts}"
 
 
 def to_text(table: pd.DataFrame) -> str:

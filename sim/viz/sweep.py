@@ -101,7 +101,7 @@ def plot_small_multiples(
             axis = axes[row][col]
             _band(axis, group, "step", None)
             if row == 0:
-                axis.set_title(label, fontsize="small")
+                axis.set_title(label.replace(", ", "\n"), fontsize="small")  # narrow panels
             if col == 0:
                 axis.set_ylabel(metric, fontsize="small")
             if row == len(metrics) - 1:
