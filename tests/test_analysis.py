@@ -183,8 +183,10 @@ def test_time_series_bands_are_per_setting_and_step(design_sweep):
 def test_unknown_names_are_one_line_errors(design_sweep):
     with pytest.raises(AnalysisError, match=r"no metric 'aa' in runs.parquet \(did you mean a\?\)"):
         summary_table(design_sweep, ["aa"])
-    with pytest.raises(AnalysisError, match="no metric 'design'"):
-        summary_table(design_sweep, ["design"])  # a parameter, not a metric
+    with pytest.raises(AnalysisError, match="'design' is a parameter of this sweep, not a metric"):
+        summary_table(design_sweep, ["design"])
+    with pytest.raises(AnalysisError, match="no metric 'run' in runs.parquet; 3 numeric metrics"):
+        summary_table(design_sweep, ["run"])
     with pytest.raises(AnalysisError, match=r"no parameter 'desing' .*did you mean design\?"):
         summary_table(design_sweep, by=["desing"])
     with pytest.raises(AnalysisError, match="no metric 'a' in time_series.parquet"):

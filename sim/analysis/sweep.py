@@ -114,6 +114,8 @@ class Sweep:
             return known
         table = TIME_SERIES_TABLE if series else RUNS_TABLE
         for name in names:
+            if name in self.parameters:
+                raise AnalysisError(f"{name!r} is a parameter of this sweep, not a metric")
             if name not in known:
                 raise AnalysisError(
                     f"no metric {name!r} in {table}{_close(name, known)}; {len(known)} numeric "
