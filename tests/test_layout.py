@@ -21,8 +21,9 @@ ALLOWED = {
     "engines": {"core"},
     "model": {"core", "network", "engines"},
     "io": {"core"},
+    "analysis": {"core", "io"},
     "viz": {"core"},
-    "app": {"core", "network", "engines", "model", "io", "viz"},
+    "app": {"core", "network", "engines", "model", "io", "analysis", "viz"},
 }
 #: ``sim/__init__.py`` and ``sim/__main__.py`` expose the app and the model.
 TOP = {"app", "model", "core"}

@@ -1,7 +1,7 @@
-"""``peersim-collect SWEEP_DIR [--out DIR] [--strict] [--force]`` (or ``python -m
-sim.app.collect``): collect a sweep folder into ``runs.parquet``, ``time_series.parquet``
-and ``models.parquet`` (:mod:`sim.io.collect`), written into ``--out`` (default: the sweep
-folder).
+"""``peersim-collect SWEEP_DIR [--out DIR] [--strict] [--force] [--table] [--paired]`` (or
+``python -m sim.app.collect``): collect a sweep folder into ``runs.parquet``,
+``time_series.parquet`` and ``models.parquet`` (:mod:`sim.io.collect`), written into ``--out``
+(default: the sweep folder), and print the analysis tables asked for (:mod:`sim.app.tables`).
 
 Runs that are not ok are listed on stderr. Before reading anything, the output folder is
 checked, and refused with one line naming it and why: one that cannot be written (a file on
@@ -19,6 +19,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from sim.analysis import AnalysisError
+from sim.app import tables
 from sim.app.sweep_book import PLAN
 from sim.core.text import printable
 from sim.io import owned
@@ -66,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 1 when any run is failed or incomplete (tables are still written)",
     )
+    tables.add_arguments(parser)
     return parser
 
 
@@ -113,8 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     1 for duplicate runs (nothing written) or, with ``--strict``, any run not ok; 2 for a
     missing folder, a folder without runs, or an output folder that cannot be written, is
     inside a run or sweep folder, or holds tables collect did not write (without
-    ``--force``)."""
-    args = _parser().parse_args(argv)
+    ``--force``), and for an unknown metric or parameter or runs that cannot be paired in a
+    table asked for (nothing written)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    table = tables.asked(args, parser)
     out_dir = args.sweep_dir if args.out is None else args.out
     if args.out is not None or args.sweep_dir.is_dir():  # a missing sweep: said below
         problem = unwritable(out_dir) or misplaced(out_dir, args.sweep_dir)
@@ -135,6 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(printable(f"{PROG}: {error}\nNothing written."), file=sys.stderr)
         return 1
     except CollectError as error:
+        print(printable(f"{PROG}: {error}"), file=sys.stderr)
+        return 2
+    try:
+        text = tables.render(args, collected) if table else None
+    except AnalysisError as error:
         print(printable(f"{PROG}: {error}"), file=sys.stderr)
         return 2
 
@@ -159,8 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"failed, {counts.get('incomplete', 0)} incomplete)\n"
         f"  {written[RUNS_TABLE]}  ({len(collected.runs)} rows)\n"
         f"  {written[TIME_SERIES_TABLE]}  ({len(collected.time_series)} rows)\n"
-        f"  {written[MODELS_TABLE]}  ({len(collected.models)} rows)"
+        f"  {written[MODELS_TABLE]}  ({len(collected.models)} rows)",
+        file=sys.stderr if table else sys.stdout,  # stdout holds the table alone
     )
+    if text is not None:
+        print(text, end="")
     return 1 if args.strict and collected.problems else 0
 
 

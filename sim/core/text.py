@@ -3,13 +3,19 @@
 A terminal obeys control characters: an escape sequence in a file name or an answer could
 recolour, rewrite or hide what the tool prints. :func:`printable` shows every such character
 as an escape (``\\x1b``, ``\\u202e``) instead, keeping newlines and tabs.
+
+:func:`setting_label` writes a parameter setting as its overrides, for tables, figures and
+messages alike.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 
-__all__ = ["printable"]
+import pandas as pd
+
+__all__ = ["printable", "setting_label"]
 
 _KEPT = frozenset("\n\t")
 
@@ -27,3 +33,17 @@ def printable(text: str) -> str:
 def _escape(character: str) -> str:
     code = ord(character)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def setting_label(keys: Sequence[str], values: Sequence[object]) -> str:
+    """A parameter setting as overrides: ``"contagion=none, graph=ws"``; ``"all runs"``
+    without keys; an unset parameter (None, NaN, NA) shows as ``default``.
+
+    Example:
+        >>> setting_label(["contagion", "graph"], ["none", None])
+        'contagion=none, graph=default'
+    """
+    if not keys:
+        return "all runs"
+    shown = ("default" if pd.isna(v) else v for v in values)
+    return ", ".join(f"{k}={v}" for k, v in zip(keys, shown, strict=True))

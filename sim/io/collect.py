@@ -13,6 +13,8 @@ returns, and :func:`write` writes atomically (the command line: :mod:`sim.app.co
 - ``models.parquet``: every ``ok`` run's model table (network position and shutdown record
   per model), prepended the same way.
 
+Every table lists its parameter columns in ``attrs[PARAMETERS_ATTR]``, which Parquet keeps.
+
 Runs that are not ok are listed as problems; two run folders with the same overrides are
 refused. :data:`RECORD`, written with the tables, holds their checksums, so that a later
 collect replaces its own tables and no one else's (:func:`not_ours`).
@@ -34,6 +36,7 @@ from sim.io.outputs import FAILED
 from sim.io.runs import OVERRIDES, SUMMARY, Run, find_runs, read_run
 
 __all__ = [
+    "PARAMETERS_ATTR",
     "RUNS_TABLE",
     "TIME_SERIES_TABLE",
     "CollectError",
@@ -55,6 +58,9 @@ TABLES = {TIME_SERIES_TABLE: "time_series", MODELS_TABLE: "models", RUNS_TABLE: 
 #: Written by :func:`write` next to the tables: their SHA-256, by which a later collect
 #: tells its own tables (which it may replace) from files it did not write.
 RECORD = ".peersim-collect.json"
+#: Key of both tables' ``attrs`` (kept in the Parquet files) listing the parameter columns, so
+#: that a reader of the files alone tells parameters from metrics (:mod:`sim.analysis`).
+PARAMETERS_ATTR = "parameters"
 
 
 class CollectError(Exception):
@@ -188,10 +194,14 @@ def collect(sweep_dir: str | Path) -> Collected:
         if run.status != "ok"
     ]
     keys = ["run", *param_columns]
+    time_series = _long_table(runs, "time_series", table, keys)
+    models = _long_table(runs, "models", table, keys)
+    for frame in (table, time_series, models):
+        frame.attrs[PARAMETERS_ATTR] = list(param_columns)
     return Collected(
         runs=table,
-        time_series=_long_table(runs, "time_series", table, keys),
-        models=_long_table(runs, "models", table, keys),
+        time_series=time_series,
+        models=models,
         problems=problems,
         parameters=param_columns,
     )

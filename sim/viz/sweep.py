@@ -1,0 +1,157 @@
+"""Figures of a sweep, drawn from the tables of :mod:`sim.analysis`: a metric against a
+parameter with its confidence band, time series with bands over seeds, and small multiples
+by design. matplotlib is imported only when a figure is drawn.
+
+The tables' columns: the setting's keys, then ``metric`` (``step`` among the keys in a table
+of bands), ``mean``, ``ci_low`` and ``ci_high``; ``attrs["level"]`` is the interval's level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+
+from sim.core.text import setting_label
+from sim.viz.figures import pyplot
+
+__all__ = ["plot_metric_vs_parameter", "plot_small_multiples", "plot_time_series"]
+
+#: Opacity of a confidence band, light enough for overlapping bands to stay readable.
+BAND_ALPHA = 0.25
+
+
+def plot_metric_vs_parameter(
+    table: pd.DataFrame, metric: str, parameter: str, path: Path | BinaryIO
+) -> None:
+    """``metric``'s mean against ``parameter``, with its interval, one line per setting of
+    the table's other keys, saved as PNG: a band over a numeric parameter, error bars over
+    categories.
+
+    Raises:
+        ValueError: ``metric`` is not in the table, or ``parameter`` is not one of its keys.
+    """
+    rows = _rows(table, metric)
+    keys = _keys(table)
+    if parameter not in keys:
+        raise ValueError(f"{parameter!r} is not a key of the table ({', '.join(keys)})")
+    others = [key for key in keys if key != parameter]
+    column = rows[parameter]
+    numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+    categories = list(dict.fromkeys(column.sort_values().astype(str)))
+    plt = pyplot()
+    fig, axis = plt.subplots(figsize=(7, 4.5))
+    lines = _by(rows, others)
+    for index, (label, group) in enumerate(lines):
+        group = group.sort_values(parameter)
+        if numeric:
+            _band(axis, group, parameter, label)
+        else:  # categories side by side, each line a little offset so bars do not overlap
+            where = np.array([categories.index(v) for v in group[parameter].astype(str)])
+            offset = (index - (len(lines) - 1) / 2) * 0.08
+            low, high = group["mean"] - group["ci_low"], group["ci_high"] - group["mean"]
+            axis.errorbar(where + offset, group["mean"], yerr=[low, high], fmt="o", capsize=3,
+                          label=label)  # fmt: skip
+    if not numeric:
+        axis.set_xticks(range(len(categories)), categories)
+        axis.set_xlim(-0.5, len(categories) - 0.5)
+    axis.set_xlabel(parameter)
+    axis.set_ylabel(f"{metric} (mean, {_level(table)} CI)")
+    if others:
+        axis.legend(loc="best", fontsize="small")
+    _save(plt, fig, path)
+
+
+def plot_time_series(bands: pd.DataFrame, metric: str, path: Path | BinaryIO) -> None:
+    """``metric`` over steps, one line per setting with its band over seeds, saved as PNG.
+
+    Raises:
+        ValueError: ``metric`` is not in the table, or it has no ``step`` column.
+    """
+    rows = _rows(bands, metric, series=True)
+    plt = pyplot()
+    fig, axis = plt.subplots(figsize=(7, 4.5))
+    for label, group in _by(rows, _keys(bands)):
+        _band(axis, group, "step", label)
+    axis.set_xlabel("step")
+    axis.set_ylabel(f"{metric} (mean, {_level(bands)} CI)")
+    axis.legend(loc="best", fontsize="small")
+    _save(plt, fig, path)
+
+
+def plot_small_multiples(
+    bands: pd.DataFrame, metrics: Sequence[str], path: Path | BinaryIO
+) -> None:
+    """One panel per setting (column) and metric (row): each metric over steps with its band
+    over seeds, rows sharing their y axis so that settings compare at a glance; saved as PNG.
+
+    Raises:
+        ValueError: a metric is not in the table, or it has no ``step`` column.
+    """
+    panels = [_by(_rows(bands, metric, series=True), _keys(bands)) for metric in metrics]
+    plt = pyplot()
+    width = len(panels[0]) if panels else 1
+    fig, axes = plt.subplots(len(metrics), width, figsize=(3.2 * width, 2.6 * len(metrics)),
+                             sharex=True, sharey="row", squeeze=False)  # fmt: skip
+    for row, (metric, designs) in enumerate(zip(metrics, panels, strict=True)):
+        for col, (label, group) in enumerate(designs):
+            axis = axes[row][col]
+            _band(axis, group, "step", None)
+            if row == 0:
+                axis.set_title(label.replace(", ", "\n"), fontsize="small")  # narrow panels
+            if col == 0:
+                axis.set_ylabel(metric, fontsize="small")
+            if row == len(metrics) - 1:
+                axis.set_xlabel("step")
+    fig.suptitle(f"mean over seeds, {_level(bands)} CI")
+    _save(plt, fig, path)
+
+
+def _keys(table: pd.DataFrame) -> list[str]:
+    """The setting's keys: the columns before ``metric``, but ``step``."""
+    columns = list(table.columns)
+    return [c for c in columns[: columns.index("metric")] if c != "step"]
+
+
+def _rows(table: pd.DataFrame, metric: str, *, series: bool = False) -> pd.DataFrame:
+    if series and "step" not in table.columns:
+        raise ValueError("not a table of bands over steps (no step column)")
+    rows = table[table["metric"] == metric]
+    if rows.empty:
+        shown = ", ".join(dict.fromkeys(table["metric"]))
+        raise ValueError(f"no metric {metric!r} in the table ({shown})")
+    return rows
+
+
+def _by(rows: pd.DataFrame, keys: list[str]) -> list[tuple[str, pd.DataFrame]]:
+    """``rows`` per setting of ``keys``, labelled as overrides; one unlabelled group without."""
+    if not keys:
+        return [("all runs", rows)]
+    return [
+        (setting_label(keys, values if isinstance(values, tuple) else (values,)), group)
+        for values, group in rows.groupby(keys, dropna=False, sort=True)
+    ]
+
+
+def _band(axis, rows: pd.DataFrame, x: str, label: str | None) -> None:
+    """The mean of ``rows`` against their column ``x``, with the interval as a band."""
+    # Undefined means (steps without a decommission round, say) are skipped, not drawn as gaps
+    # that would leave isolated points invisible.
+    rows = rows[rows["mean"].notna()].sort_values(x)
+    x = rows[x].to_numpy(float)
+    (line,) = axis.plot(x, rows["mean"], marker="." if len(x) < 30 else None, label=label)
+    axis.fill_between(x, rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float),
+                      color=line.get_color(), alpha=BAND_ALPHA, linewidth=0)  # fmt: skip
+
+
+def _level(table: pd.DataFrame) -> str:
+    return f"{table.attrs.get('level', 0.95):.0%}"
+
+
+def _save(plt, fig, path: Path | BinaryIO) -> None:
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=110)
+    plt.close(fig)
