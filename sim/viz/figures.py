@@ -9,13 +9,14 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_network", "plot_outcomes"]
+__all__ = ["plot_network", "plot_outcomes", "pyplot"]
 
 #: Networks larger than this are drawn as the subgraph of their first slots.
 MAX_DRAWN_NODES = 400
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot, imported now, drawing to files only."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never needs a display
@@ -26,7 +27,7 @@ def _pyplot():
 
 def plot_outcomes(series: pd.DataFrame, path: Path | BinaryIO) -> None:
     """Protective share over time, and cumulative shutdown outcomes, saved as PNG."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True)
     top.plot(series["step"], series["protective_share"], label="protective share")
     top.plot(series["step"], series["mean_propensity"], label="mean propensity", ls="--")
@@ -54,7 +55,7 @@ def plot_outcomes(series: pd.DataFrame, path: Path | BinaryIO) -> None:
 def plot_network(start: nx.DiGraph, end: nx.DiGraph, path: Path | BinaryIO) -> None:
     """The trust graph at start and end, models coloured by protective state (overseers
     drawn larger, edges shaded by trust), saved as PNG."""
-    plt = _pyplot()
+    plt = pyplot()
     nodes = sorted(start.nodes)[:MAX_DRAWN_NODES]
     layout = nx.spring_layout(nx.Graph(start.subgraph(nodes)), seed=0, iterations=50)
     fig, axes = plt.subplots(1, 2, figsize=(11, 5.5))
