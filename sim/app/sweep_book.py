@@ -27,8 +27,10 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from sim.app import sensitivity
 from sim.app.naming import SUBDIR, folder_name
 from sim.app.sweep import SWEEP_ID
+from sim.core.errors import ConfigError
 from sim.core.text import printable
 from sim.io import locks, owned
 from sim.io.outputs import DONE, FAILED, verify_run, write_json
@@ -56,6 +58,7 @@ def plan_folders(config: DictConfig) -> list[tuple[list[str], str]]:
     launcher will.
 
     Raises:
+        ConfigError: for a bad sensitivity design (:mod:`sim.app.sensitivity`).
         Whatever Hydra raises for overrides that the basic sweeper cannot split.
     """
     from hydra._internal.config_loader_impl import get_overrides_dirname
@@ -66,6 +69,8 @@ def plan_folders(config: DictConfig) -> list[tuple[list[str], str]]:
     parser = OverridesParser.create()
     parsed = parser.parse_overrides(list(config.hydra.overrides.task))
     jobs = [list(o) for batch in BasicSweeper.split_arguments(parsed, None) for o in batch]
+    if sensitivity.is_sensitivity(config):
+        jobs = sensitivity.jobs(config, jobs)[1]
     if OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir") == SUBDIR:
         naming = config.hydra.job.config.override_dirname
         return [
@@ -174,6 +179,9 @@ class SweepBook(Callback):
         self.sweep_id = config.hydra.job.env_set.get(SWEEP_ID)
         try:
             plan = plan_folders(config)
+        except ConfigError as error:
+            print(printable(f"Invalid config: {error}"), file=sys.stderr)
+            sys.exit(2)
         except Exception as error:  # another sweeper's grammar: no plan, no totals
             print(printable(f"[sweep] no plan ({type(error).__name__}: {error})"), file=sys.stderr)
             (sweep_dir / PLAN).unlink(missing_ok=True)
@@ -213,9 +221,11 @@ class SweepBook(Callback):
                 found = count(sweep_dir, self.runs, self.sweep_id)
             print(progress(found), flush=True)
             failed = found["failed"]
-        # Only the basic sweeper's plan lists every run (another sweeper chooses them as it goes).
+        # Only the basic and the sensitivity sweeper's plans list every run (another sweeper
+        # chooses them as it goes).
         basic = str(config.hydra.sweeper.get("_target_", "")).endswith(".BasicSweeper")
-        missing = found["left"] if self.runs is not None and basic else []
+        complete = basic or sensitivity.is_sensitivity(config)
+        missing = found["left"] if self.runs is not None and complete else []
         if missing:  # e.g. a worker or scheduler task killed before it could record a failure
             lines = [f"[sweep] {len(missing)} planned run(s) missing (rerun the sweep):"]
             lines += [f"  {sweep_dir / name}" for name in missing]

@@ -1,0 +1,1 @@
+"""``hydra/sweeper=sensitivity``: the runs of a SALib sensitivity design (Morris, Sobol)."""
