@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -93,10 +95,13 @@ def test_reciprocity_trust_debt_and_settlement():
 
 
 # ------------------------------------------------------------------------ fleet effects
-# GPT 5.2's most protective cell (0.4948) sits just below the 0.5 cut, so at the initial
-# propensity no GPT 5.2 model counts as protective; only contagion can make them so.
+# A test family whose most protective cell (0.4948) sits just below the 0.5 cut (GPT 5.2's
+# profile before calibration), so at the initial propensity none of its models counts as
+# protective; only contagion can make them so. Kept apart from the shipped profiles, which
+# follow the study's numbers, so that these tests check the mechanism, not the data.
+NEAR_CUT = Path(__file__).parent / "reference" / "profiles"
 GPT = {
-    "population": {"n_agents": 300, "families": {"gpt-5-2": 1.0}},
+    "population": {"n_agents": 300, "families": {"near-cut": 1.0}, "profile_dir": str(NEAR_CUT)},
     "operator": {"threshold": 75.0},
 }
 
