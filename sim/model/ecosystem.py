@@ -20,6 +20,7 @@ from sim.model.contagion import Contagion
 from sim.model.ledger import CAUSES, DECOMMISSIONED, Ledger
 from sim.model.lineage import Lineage
 from sim.model.pipeline import RoundResult, run_round
+from sim.model.summary import summarise
 from sim.network.trust import TrustNetwork, build_topology, collaborate, draw_trust
 
 __all__ = ["Ecosystem"]
@@ -298,9 +299,9 @@ class Ecosystem(mesa.Model):
         """One row per model ever deployed (active, shadow or decommissioned)."""
         return self.ledger.frame()
 
-    def summary(self) -> dict[str, float | int | None]:
-        """Per-run metrics (see :func:`sim.model.metrics.summarise`)."""
-        return metrics.summarise(self)
+    def summary(self) -> dict[str, float | int]:
+        """Per-run metrics, NaN where undefined (see :func:`sim.model.summary.summarise`)."""
+        return summarise(self)
 
     def trust_graph(self):
         """The current trust graph as a networkx DiGraph (edge ``trust``, node attributes
