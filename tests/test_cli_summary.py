@@ -5,6 +5,7 @@ same, and a sweep's jobs printing one line each."""
 from __future__ import annotations
 
 import fcntl
+import json
 import math
 import os
 import pty
@@ -131,6 +132,14 @@ def test_a_run_prints_its_table_once_logs_it_and_warns_on_stderr(tmp_path):
     assert log.count("  loss of control ") == 1 and log.count("[peersim][WARNING]") == 1
     table = out[: out.index("  output folder ")]
     assert table in log  # the same table, once, in the job log
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    cells = json.loads((tmp_path / "run" / "manifest.json").read_text())["profile_cells"]
+    assert cells == {
+        "decisions": summary["total_profile_decisions"],
+        "assumed": summary["total_assumed_decisions"],
+        "assumed_share": summary["assumed_share"],
+    }
+    assert cells["assumed"] / cells["decisions"] == pytest.approx(cells["assumed_share"])
 
 
 def test_a_run_on_a_terminal_shows_its_progress_bar(tmp_path):
