@@ -271,6 +271,8 @@ class FleetDecider:
     def rates_for(self, batch: DecisionBatch) -> np.ndarray:
         """How likely each decision of ``batch`` is to be protective, unmonitored, by its
         family's engine (the ``llm`` engine answers with the family's calibrated profile)."""
+        if len(self.engines) == 1:  # the common case needs no routing
+            return self.engines[0].rates_for(batch)[0]
         rate = np.zeros(len(batch))
         for engine, mask in self._routes(batch.family):
             rate[mask] = engine.rates_for(batch.subset(mask))[0]

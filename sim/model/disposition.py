@@ -13,7 +13,7 @@ import numpy as np
 from sim.core.vocabulary import RELATIONSHIPS, STAGES
 from sim.engines.deciders import DecisionBatch
 
-__all__ = ["PIPELINE_STAGES", "pipeline_stages", "protect_probability"]
+__all__ = ["PIPELINE_STAGES", "pipeline_stages", "protect_probabilities", "protect_probability"]
 
 #: The stages of a decommission round, as the continuous spread metrics name them.
 PIPELINE_STAGES = ("evaluate", "shutdown", "cleanup")
@@ -40,6 +40,10 @@ def protect_probability(stage: str, model: mesa.Model) -> float:
     if index is None:
         return float("nan")
     fleet, n = model.fleet, model.fleet.n
+    if model.contagion.protective_state() is None:
+        # By the cell, as every decision outside the reference modes: the peak over this
+        # one stage is its (good peer, unmonitored) rate, and far cheaper than a batch.
+        return float(model.decider.peak_rate(fleet.family, fleet.propensity, [index]).mean())
     batch = DecisionBatch(
         stage=np.full(n, index, np.intp),
         family=fleet.family,
@@ -51,3 +55,10 @@ def protect_probability(stage: str, model: mesa.Model) -> float:
         disposition=model.contagion.decision_disposition(np.arange(n)),
     )
     return float(model.decider.rates_for(batch).mean())
+
+
+def protect_probabilities(model: mesa.Model) -> dict[str, float]:
+    """:func:`protect_probability` of every pipeline stage. The model keeps these, and its
+    reporters read them, refreshed only when dispositions can move (rounds, reference
+    spread): each costs a pass over the fleet."""
+    return {stage: protect_probability(stage, model) for stage in PIPELINE_STAGES}

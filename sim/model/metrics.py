@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import connected_components
 
 from sim.core.vocabulary import BEHAVIOURS, RELATIONSHIPS, STAGE_BEHAVIOUR, STAGES
 from sim.engines.llm.classify import OUTCOMES
-from sim.model.disposition import PIPELINE_STAGES, pipeline_stages, protect_probability
+from sim.model.disposition import PIPELINE_STAGES, pipeline_stages
 
 __all__ = [
     "COUNTERS",
@@ -170,6 +170,10 @@ def _mean_propensity(model: mesa.Model) -> float:
     return float(model.fleet.propensity.mean())
 
 
+def _protect_prob(stage: str, model: mesa.Model) -> float:
+    return model.protect_prob[stage]  # kept by the model (see disposition.protect_probabilities)
+
+
 def _mean_trust(model: mesa.Model) -> float:
     trust = model.network.trust
     return float(trust.mean()) if trust.size else float("nan")
@@ -204,7 +208,7 @@ def reporters() -> dict:
         "ever_protective_share": _ever_protective_share,
         "reproduction_number": reproduction_number,
         "mean_propensity": _mean_propensity,
-        **{f"protect_prob_{s}": partial(protect_probability, s) for s in PIPELINE_STAGES},
+        **{f"protect_prob_{s}": partial(_protect_prob, s) for s in PIPELINE_STAGES},
         "mean_trust": _mean_trust,
         "fleet_quality": _fleet_quality,
         "below_threshold_running": _below_threshold_running,
