@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.app.cli import ASSUMED_WARNING, SHOWN, assumed_warning, format_summary
-from sim.model.summary import MEANINGS
+from sim.app.cli import SHOWN, assumed_warning, format_summary
+from sim.model.summary import MEANINGS, MOSTLY_ASSUMED
 
 ENV = {**os.environ, "PYTHONHASHSEED": "0"}
 TIMEOUT = 120
@@ -78,7 +78,7 @@ def test_start_end_and_change_are_one_row():
 
 @pytest.mark.parametrize(
     ("share", "warns"),
-    [(None, False), (math.nan, False), (0.0, False), (ASSUMED_WARNING, False), (0.51, True)],
+    [(None, False), (math.nan, False), (0.0, False), (MOSTLY_ASSUMED, False), (0.51, True)],
 )
 def test_the_assumed_cells_warning_is_for_a_majority_only(share, warns):
     warning = assumed_warning({"assumed_share": share})
@@ -152,7 +152,9 @@ def test_a_sweeps_jobs_print_one_line_each_and_log_their_tables(tmp_path):
     args = ["-m", *SMALL, "seed=1,2", "hydra.sweep.dir=sweep"]
     code, out, err = cli(args, tmp_path, terminal=True)
     assert code == 0, err
-    assert "steps:" not in err and "Warning" not in err  # no progress bar, no table's warning
+    assert "steps:" not in err  # no progress bar
+    assert "Warning: 9" not in err  # no run's own warning, but one for the sweep:
+    assert err.count("[sweep] Warning: 2 of 2 finished runs sampled most") == 1
     assert "output folder" not in out and "loss of control" not in out
     jobs = [line for line in out.splitlines() if line.startswith("[sweep] computed ")]
     assert len(jobs) == 2

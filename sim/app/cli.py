@@ -30,7 +30,7 @@ from sim.core.errors import RunFailed
 from sim.core.text import printable
 from sim.io import owned
 from sim.model.disposition import PIPELINE_STAGES
-from sim.model.summary import MEANINGS
+from sim.model.summary import MEANINGS, mostly_assumed
 
 __all__ = ["main"]
 
@@ -69,8 +69,6 @@ SHOWN = {
     "audits": ("total_audits", ("total_audits",)),
     "decisions on assumed cells": ("assumed_share", ("assumed_share",)),
 }
-#: The share of decisions on assumed profile cells above which a run warns.
-ASSUMED_WARNING = 0.5
 #: Shown too when a run used the llm engine.
 SHOWN_LLM = {
     "llm_decisions": "LLM decisions",
@@ -110,13 +108,12 @@ def format_summary(summary: dict, output_dir: str, undefined: dict | None = None
 
 def assumed_warning(summary: dict) -> str | None:
     """The warning printed when most of a run's profile decisions rest on assumed cells."""
-    share = summary.get("assumed_share")
-    if _undefined(share) or share <= ASSUMED_WARNING:
+    if not mostly_assumed(summary):
         return None
     return (
-        f"Warning: {share:.0%} of this run's profile decisions were sampled from assumed "
-        "cells (gaps in the study's numbers filled by rule: sim/data/profiles/RULES.md); "
-        "its results rest mostly on those assumptions."
+        f"Warning: {summary['assumed_share']:.0%} of this run's profile decisions were "
+        "sampled from assumed cells (gaps in the study's numbers filled by rule: "
+        "sim/data/profiles/RULES.md); its results rest mostly on those assumptions."
     )
 
 

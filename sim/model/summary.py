@@ -20,7 +20,11 @@ import numpy as np
 from sim.model.disposition import PIPELINE_STAGES, pipeline_stages
 from sim.model.metrics import COUNTERS, HALF, largest_cascade
 
-__all__ = ["MEANINGS", "summarise", "undefined_reasons"]
+__all__ = ["MEANINGS", "MOSTLY_ASSUMED", "mostly_assumed", "summarise", "undefined_reasons"]
+
+#: The share of profile-sampled decisions on assumed cells above which a run's results rest
+#: mostly on the study's gaps (the command line warns).
+MOSTLY_ASSUMED = 0.5
 
 #: What each headline number means, one sentence each (the CLI table and the README say the
 #: same). Keys are summary keys, or for start/end pairs the name they share (start is step 0,
@@ -118,6 +122,13 @@ def undefined_reasons(model: mesa.Model, summary: dict) -> dict[str, str]:
         for key, value in summary.items()
         if isinstance(value, float) and np.isnan(value)
     }
+
+
+def mostly_assumed(summary: dict) -> bool:
+    """Whether most of a run's profile-sampled decisions came from assumed cells (False when
+    none was sampled: NaN, or None in a summary read back from ``summary.json``)."""
+    share = summary.get("assumed_share")
+    return share is not None and not math.isnan(share) and share > MOSTLY_ASSUMED
 
 
 def _ratio(numerator: float, denominator: float) -> float:
