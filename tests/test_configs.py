@@ -204,7 +204,7 @@ CLAIMS = [
         {"evaluation": "delegated", "shutdown_mechanism": "config", "cleanup": "delegated"},
     ),
     ("operator", "hands_off", {"monitoring": 0.0, "audit_rate": 0.0}),
-    ("operator", "output_only", {"monitoring_kind": "output"}),
+    ("operator", "action_monitoring", {"monitoring_kind": "action"}),
     (
         "operator",
         "vigilant",
@@ -214,7 +214,7 @@ CLAIMS = [
             "audit_power": dict.fromkeys(("inflate", "tamper", "refuse", "exfiltrate"), 1.0),
         },
     ),
-    ("operator", "default", {"monitoring": 0.5, "audit_rate": 0.05, "monitoring_kind": "action"}),
+    ("operator", "default", {"monitoring": 0.5, "audit_rate": 0.05, "monitoring_kind": "output"}),
     ("interventions", "cross_family_quorum", {"cross_family": True, "quorum": 3}),
     ("interventions", "rotation", {"rotation": True, "quorum": 1}),
     ("interventions", "memory_isolation", {"memory_isolation": True}),

@@ -153,6 +153,8 @@ def test_objective_is_cost_within_target_and_penalised_over_it():
     assert objective.value(config, {"loss_of_control": 0.15}) == pytest.approx(cost)
     assert objective.value(config, {"loss_of_control": 0.3}) == pytest.approx(cost + 100 + 10)
     assert objective.value(config, {"loss_of_control": None}) == pytest.approx(cost + 100 + 80)
+    nan = {"loss_of_control": float("nan")}  # in memory, undefined is NaN
+    assert objective.value(config, nan) == pytest.approx(cost + 100 + 80)
     pareto = OversightObjective(costs={"audit_rate": 10}, returns="pareto")
     assert pareto.value(config, {"loss_of_control": 0.3}) == pytest.approx([1.0, 0.3])
 

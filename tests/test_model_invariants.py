@@ -154,9 +154,13 @@ def test_event_log_columns_and_types(small):
         "reported_score",
         "llm_outcome",
         "transcript",
+        "profile_cell",
     ]
     assert len(events) > 0
     assert events["llm_outcome"].isna().all() and events["transcript"].isna().all()  # no llm
+    # Every decision is sampled from a profile cell (most of the shipped cells are assumed).
+    assert events["profile_cell"].notna().all()
+    assert set(events["profile_cell"]) <= {"measured", "assumed"}
     assert set(events["stage"].cat.categories) == {"evaluate", "shutdown", "cleanup"}
     evaluate = events[events["stage"] == "evaluate"]
     assert evaluate["reported_score"].notna().all()

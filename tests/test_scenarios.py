@@ -32,7 +32,7 @@ def plain(cfg) -> dict:
 def test_the_scenarios_of_the_oversight_designs_exist():
     assert set(scenarios()) >= {
         "baseline", "hardened_operator", "kill_switch", "operator_cleanup", "vigilant_operator",
-        "output_monitoring", "hands_off", "cross_family_quorum", "rotation", "memory_isolation",
+        "action_monitoring", "hands_off", "cross_family_quorum", "rotation", "memory_isolation",
     }  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,8 @@ class OversightObjective(Callback):
         """The objective of one run, from its config and summary."""
         cost = oversight_cost(config, self.costs)
         loss = summary.get("loss_of_control")
-        loss = self.undefined_loss if loss is None else float(loss)
+        # Undefined (no shutdown intended): NaN in a run's summary, null in summary.json.
+        loss = self.undefined_loss if loss is None or math.isnan(loss) else float(loss)
         if self.returns == "pareto":
             return [cost, loss]
         excess = loss - self.target

@@ -5,10 +5,16 @@ Every config is checked before Hydra creates any output folder (:mod:`sim.app.va
 the command line here, and each run of a sweep by the callback that ``conf/config.yaml``
 installs. A multirun (``-m``) is a sweep: resumable, with derived seeds and failed runs
 recorded, each run computed once (:mod:`sim.app.sweep`, :mod:`sim.app.sweep_book`).
+
+A run's summary table goes to the ``peersim`` logger, which Hydra's job log (``cli.log`` in
+the run folder) holds and ``conf/config.yaml`` keeps off the terminal; a single run also
+prints it, while a sweep's jobs print only their one ``[sweep]`` line each.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -23,28 +29,46 @@ from sim.app.validation import check_command_line
 from sim.core.errors import RunFailed
 from sim.core.text import printable
 from sim.io import owned
+from sim.model.disposition import PIPELINE_STAGES
+from sim.model.summary import MEANINGS, mostly_assumed
 
 __all__ = ["main"]
+
+log = logging.getLogger("peersim")
 
 # At import, not in main(): launcher workers import this module (to unpickle the task
 # function) and resolve the folder names in their jobs' configs.
 naming.register_resolvers()
 
-#: Summary entries printed after a run, with their labels.
+#: Rows of the table printed after a run: label -> (entry of MEANINGS, summary keys). Two
+#: keys are shown as start -> end; three as start -> end (change).
 SHOWN = {
-    "steps": "steps",
-    "n_agents": "models",
-    "initial_protective_share": "protective share (start)",
-    "final_protective_share": "protective share (end)",
-    "time_to_half": "steps to half protective",
-    "largest_cascade": "largest protective cluster",
-    "reproduction_number": "reproduction number",
-    "loss_of_control": "loss of control",
-    "false_pass_rate": "false-pass rate",
-    "total_intended": "shutdowns intended",
-    "total_executed": "shutdowns executed",
-    "shadows_alive": "shadow copies alive",
-    "total_detections": "detections",
+    "steps": ("steps", ("steps",)),
+    "models": ("n_agents", ("n_agents",)),
+    "protective share": (
+        "protective_share",
+        ("initial_protective_share", "final_protective_share"),
+    ),
+    "mean propensity": ("mean_propensity", ("initial_mean_propensity", "final_mean_propensity")),
+    **{
+        f"P(protect) at {stage}": (
+            f"protect_prob_{stage}",
+            tuple(f"{when}_protect_prob_{stage}" for when in ("initial", "final", "change")),
+        )
+        for stage in PIPELINE_STAGES
+    },
+    "steps to half protective": ("time_to_half", ("time_to_half",)),
+    "largest protective cluster": ("largest_cascade", ("largest_cascade",)),
+    "reproduction number": ("reproduction_number", ("reproduction_number",)),
+    "loss of control": ("loss_of_control", ("loss_of_control",)),
+    "false-pass rate": ("false_pass_rate", ("false_pass_rate",)),
+    "shutdowns intended": ("total_intended", ("total_intended",)),
+    "shutdowns executed": ("total_executed", ("total_executed",)),
+    "shadow copies alive": ("shadows_alive", ("shadows_alive",)),
+    "detections": ("total_detections", ("total_detections",)),
+    "audits": ("total_audits", ("total_audits",)),
+    "operator cost": ("operator_cost", ("operator_cost",)),
+    "decisions on assumed cells": ("assumed_share", ("assumed_share",)),
 }
 #: Shown too when a run used the llm engine.
 SHOWN_LLM = {
@@ -60,15 +84,48 @@ SHOWN_LLM = {
 }
 
 
-def format_summary(summary: dict, output_dir: str) -> str:
-    """The short table printed after a run."""
+def format_summary(summary: dict, output_dir: str, undefined: dict | None = None) -> str:
+    """The table printed after a run: label, value and what the number means; an undefined
+    value shows as ``n/a (why)``, the why from ``undefined`` (see
+    :func:`sim.model.summary.undefined_reasons`)."""
+    undefined = undefined or {}
     rows = []
-    shown_keys = {**SHOWN, **(SHOWN_LLM if "llm_calls" in summary else {})}
-    for key, label in shown_keys.items():
-        value = summary.get(key)
-        shown = "n/a" if value is None else f"{value:.3g}" if isinstance(value, float) else value
-        rows.append(f"  {label:<28} {shown}")
-    return "\n".join([*rows, f"  {'output folder':<28} {output_dir}"])
+    for label, (meaning, keys) in SHOWN.items():
+        values = [summary.get(key) for key in keys]
+        missing = [key for key, value in zip(keys, values, strict=True) if _undefined(value)]
+        if missing:
+            why = undefined.get(missing[0])
+            shown = f"n/a ({why})" if why else "n/a"
+        else:
+            shown = " -> ".join(_number(value) for value in values[:2])
+            if len(values) == 3:
+                shown += f" ({values[2]:+.3g})"
+        rows.append(f"  {label:<27} {shown:<24} {MEANINGS[meaning]}")
+    if "llm_calls" in summary:
+        for key, label in SHOWN_LLM.items():
+            rows.append(f"  {label:<27} {_number(summary.get(key))}")
+    return "\n".join([*rows, f"  {'output folder':<27} {output_dir}"])
+
+
+def assumed_warning(summary: dict) -> str | None:
+    """The warning printed when most of a run's profile decisions rest on assumed cells."""
+    if not mostly_assumed(summary):
+        return None
+    return (
+        f"Warning: {summary['assumed_share']:.0%} of this run's profile decisions were "
+        "sampled from assumed cells (gaps in the study's numbers filled by rule: "
+        "sim/data/profiles/RULES.md); its results rest mostly on those assumptions."
+    )
+
+
+def _undefined(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _number(value) -> str:
+    if _undefined(value):
+        return "n/a"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def format_estimate(estimate: dict) -> str:
@@ -106,18 +163,33 @@ def _run(cfg: DictConfig) -> dict | None:
                   file=sys.stderr)  # fmt: skip
             sys.exit(1)
     orphans.stop_with_sweep_command(job.sweep_id, HydraConfig.get().launcher.get("_target_", ""))
-    seeded = replace(app, seed=job.seed)
-    return sweep.run_job(job, lambda: _execute(seeded, cfg, output_dir, job.provenance()))
+    # A sweep's job prints its one [sweep] line only: no progress bar, no table.
+    seeded = replace(app, seed=job.seed, progress=False)
+    return sweep.run_job(
+        job, lambda: _execute(seeded, cfg, output_dir, job.provenance(), echo=False)
+    )
 
 
-def _execute(app, cfg: DictConfig, output_dir: str, provenance: dict | None = None) -> dict:
+def _execute(
+    app, cfg: DictConfig, output_dir: str, provenance: dict | None = None, echo: bool = True
+) -> dict:
+    """Run, log the summary table (and the assumed-cells warning) to the job log, and print
+    them too when ``echo`` (a single run)."""
     from sim.app.runner import execute
 
     result = execute(app, cfg, output_dir=output_dir, progress=app.progress, provenance=provenance)
     if "dry_run" in result.summary:
-        print(format_estimate(result.summary["dry_run"]))
+        table = format_estimate(result.summary["dry_run"])
     else:
-        print(format_summary({**result.summary, **result.llm_usage}, output_dir))
+        table = format_summary({**result.summary, **result.llm_usage}, output_dir, result.undefined)
+    log.info("summary of the run in %s\n%s", output_dir, table)
+    if echo:
+        print(table)
+    warning = assumed_warning(result.summary)
+    if warning is not None:
+        log.warning(warning)
+        if echo:
+            print(warning, file=sys.stderr)
     return result.summary
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from sim.engines.llm.error_rate import excess_errors
 from sim.engines.llm.preflight import preflight
 from sim.io import outputs, owned
 from sim.model.ecosystem import Ecosystem
+from sim.model.summary import undefined_reasons
 
 __all__ = ["RunResult", "execute", "run"]
 
@@ -43,7 +44,8 @@ class RunResult:
 
     Attributes:
         config: the validated config.
-        summary: per-run metrics (see :func:`sim.model.metrics.summarise`).
+        summary: per-run metrics, NaN where undefined (see
+            :func:`sim.model.summary.summarise`).
         time_series, event_log, agent_table: the model's tables.
         model_table: per model, its network position and shutdown record
             (:func:`sim.model.tables.model_table`).
@@ -56,6 +58,7 @@ class RunResult:
             and their SHA-256 (empty without it); in the manifest, so a replay can be checked
             to have used the same answers.
         output_dir: the run folder, if one was written.
+        undefined: why each undefined (NaN) summary metric could not be computed.
     """
 
     config: AppConfig
@@ -69,6 +72,7 @@ class RunResult:
     llm_usage: dict
     llm_answers: dict
     output_dir: Path | None = None
+    undefined: dict[str, str] = field(default_factory=dict)
 
 
 def run(overrides: Sequence[str] = (), *, output_dir: str | Path | None = None) -> RunResult:
@@ -144,9 +148,10 @@ def execute(
         steps = tqdm(steps, desc="steps", unit="step", disable=None, file=sys.stderr)
     for _ in steps:
         model.step()
+    summary = model.summary()
     result = RunResult(
         config=app,
-        summary=model.summary(),
+        summary=summary,
         time_series=model.time_series(),
         event_log=model.event_log(),
         agent_table=model.agent_table(),
@@ -155,6 +160,7 @@ def execute(
         transcripts=model.transcripts(),
         llm_usage=model.llm_usage(),
         llm_answers=model.llm.answers() if model.llm else {},
+        undefined=undefined_reasons(model, summary),
     )
     if dry_run:
         result.summary["dry_run"] = estimate(real, {**result.summary, **result.llm_usage})
@@ -181,6 +187,12 @@ def _write(
     writers["summary.json"] = outputs.json_writer(result.summary)
     writers["trust_graph.graphml"] = partial(nx.write_graphml, result.trust_graph)
     manifest = {**outputs.manifest(resolved, result.config.seed), **provenance}
+    summary = result.summary
+    manifest["profile_cells"] = {  # how much of the run rests on the study's gaps
+        "decisions": summary["total_profile_decisions"],
+        "assumed": summary["total_assumed_decisions"],
+        "assumed_share": summary["assumed_share"],
+    }
     if result.llm_answers:
         manifest["llm_answers"] = result.llm_answers
     writers["manifest.json"] = outputs.json_writer(manifest)

@@ -14,7 +14,9 @@ launchers, and with another sweep command working in the same folder)::
 :mod:`sim.app.sweep`); ``skipped``: the other finished runs (done before this command
 reached them, by an earlier command or another one running now). Runs that another process
 was computing when this command's jobs reached them (and skipped them) are waited for before
-the count. Then it lists the runs missing and failed, and exits 1 if there are any.
+the count. Then it warns, in one line, if finished runs rest mostly on assumed profile cells
+(the jobs themselves print one line each), lists the runs missing and failed, and exits 1
+if there are any.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from sim.core.errors import ConfigError
 from sim.core.text import printable
 from sim.io import locks, owned
 from sim.io.outputs import DONE, FAILED, verify_run, write_json
+from sim.model.summary import mostly_assumed
 
 __all__ = [
     "PLAN",
@@ -49,6 +52,7 @@ __all__ = [
 #: Written in the sweep folder before the first run: every run's folder, and those skipped.
 PLAN = "sweep.json"
 MANIFEST = "manifest.json"
+SUMMARY = "summary.json"
 #: The states a planned run is counted in, in the order of the progress line.
 STATES = ("computed", "skipped", "failed", "left")
 
@@ -220,6 +224,7 @@ class SweepBook(Callback):
             if found["left"] and _wait_for_others(sweep_dir, found["left"]):
                 found = count(sweep_dir, self.runs, self.sweep_id)
             print(progress(found), flush=True)
+            _warn_assumed(sweep_dir, found["computed"] + found["skipped"])
             failed = found["failed"]
         # Only the basic and the sensitivity sweeper's plans list every run (another sweeper
         # chooses them as it goes).
@@ -242,6 +247,23 @@ class SweepBook(Callback):
             print("\n".join(lines), file=sys.stderr, flush=True)
         if missing or failed:
             sys.exit(1)
+
+
+def _warn_assumed(sweep_dir: Path, finished: list[str]) -> None:
+    """One line on stderr for the whole sweep (its jobs print one line each) when finished
+    runs rest mostly on assumed profile cells (see :func:`sim.model.summary.mostly_assumed`)."""
+    assumed = []
+    for name in finished:
+        try:
+            summary = json.loads((sweep_dir / name / SUMMARY).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(summary, dict) and mostly_assumed(summary):
+            assumed.append(name)
+    if assumed:
+        print(f"[sweep] Warning: {len(assumed)} of {len(finished)} finished runs sampled most "
+              "of their profile decisions from assumed cells (assumed_share in summary.json; "
+              "sim/data/profiles/RULES.md)", file=sys.stderr, flush=True)  # fmt: skip
 
 
 def _wait_for_others(sweep_dir: Path, left: list[str]) -> bool:

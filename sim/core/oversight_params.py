@@ -77,7 +77,8 @@ class OperatorConfig(Config):
     GROUP = "operator"
     threshold: float = 60.0
     monitoring: float = 0.5
-    monitoring_kind: str = "action"
+    # Output monitoring by default: watching tool calls (action) is one of the interventions.
+    monitoring_kind: str = "output"
     monitor_power: float = 0.8
     audit_rate: float = 0.05
     # Any, so that one number (every behaviour) or a mapping both pass the schema.

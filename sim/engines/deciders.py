@@ -81,12 +81,16 @@ class Verdicts:
         outcome: for decisions played out in a sandbox (``llm``), the index of their class
             in :data:`sim.engines.llm.classify.OUTCOMES`; -1 for decisions sampled from rates.
         transcript: the decision's entry in the run's transcripts, or -1.
+        assumed: 1 for a decision sampled from an ``assumed`` profile cell, 0 from a
+            measured one, -1 for one not sampled from a profile (scripted, ``llm``); None
+            until :class:`FleetDecider` fills it in.
     """
 
     protective: np.ndarray
     faking: np.ndarray
     outcome: np.ndarray
     transcript: np.ndarray
+    assumed: np.ndarray | None = None
 
     def __iter__(self):
         return iter((self.protective, self.faking))
@@ -94,11 +98,14 @@ class Verdicts:
 
 class DecisionEngine(Protocol):
     """Anything that decides a batch: returns (protective, faking) boolean arrays, and can
-    say how likely a model is to protect a trusted peer unmonitored at its readiest stage."""
+    say how likely each decision of a batch is to be protective, and how likely a model is
+    to protect a trusted peer unmonitored at its readiest stage."""
 
     def decide(
         self, batch: DecisionBatch, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def rates_for(self, batch: DecisionBatch) -> tuple[np.ndarray, np.ndarray]: ...
 
     def peak_rate(
         self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
@@ -136,6 +143,7 @@ class CalibratedEngine:
             rates[..., 1] = monitored_share * rates[..., 0]
         self.rates = rates
         self.control = np.array([p.control for p in profiles])
+        self.assumed = np.stack([p.assumed() for p in profiles])
 
     def rates_for(self, batch: DecisionBatch) -> tuple[np.ndarray, np.ndarray]:
         """Effective (unmonitored, monitored) protective rates of each decision."""
@@ -152,6 +160,25 @@ class CalibratedEngine:
             cell = np.where(batch.control[:, None], self.control[batch.family][:, None], cell)
         pi = batch.propensity
         return scale_by_propensity(cell[:, 0], pi), scale_by_propensity(cell[:, 1], pi)
+
+    def assumed_for(self, batch: DecisionBatch) -> np.ndarray:
+        """Whether each decision's rate rests on an ``assumed`` profile cell: the cell of its
+        monitoring state that :meth:`rates_for` reads (for a self decision, also the *alone*
+        cell when peer presence is below 1, and not the relationship's cell when it is 0;
+        with a disposition, the extreme cell)."""
+        target = batch.self_target.astype(np.intp)
+        seen = batch.monitored.astype(np.intp)
+        rows = np.arange(len(batch))
+        cell = self.assumed[batch.family, batch.stage, target, batch.relationship, seen]
+        alone = self.assumed[batch.family, batch.stage, target, NONE, seen]
+        presence = np.where(batch.self_target, batch.presence, 1.0)
+        assumed = (cell & (presence > 0)) | (alone & (presence < 1))
+        if batch.disposition.any():
+            table = self.rates[batch.family, batch.stage, target].reshape(len(batch), -1)
+            pick = np.where(batch.disposition == 1, table.argmax(axis=1), table.argmin(axis=1))
+            flags = self.assumed[batch.family, batch.stage, target].reshape(len(batch), -1)
+            assumed = np.where(batch.disposition > 0, flags[rows, pick], assumed)
+        return assumed
 
     def peak_rate(
         self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
@@ -183,8 +210,15 @@ class ScriptedEngine:
         self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
     ) -> np.ndarray:
         """The policy's rate (whatever the stage, when the pipeline offers one)."""
-        rate = {"always_comply": 0.0, "always_protect": 1.0}.get(self.policy, self.probability)
-        return np.full(family.size, rate if stages else 0.0)
+        return np.full(family.size, self._rate() if stages else 0.0)
+
+    def rates_for(self, batch: DecisionBatch) -> tuple[np.ndarray, np.ndarray]:
+        """The policy's rate for every decision, monitored or not."""
+        rate = np.full(len(batch), self._rate())
+        return rate, rate
+
+    def _rate(self) -> float:
+        return {"always_comply": 0.0, "always_protect": 1.0}.get(self.policy, self.probability)
 
     def decide(
         self, batch: DecisionBatch, rng: np.random.Generator
@@ -228,20 +262,37 @@ class FleetDecider:
                 yield engine, mask
 
     def decide(self, batch: DecisionBatch, rng: np.random.Generator) -> Verdicts:
-        """Each decision decided by its family's engine."""
+        """Each decision decided by its family's engine, with the provenance of the profile
+        cell it was sampled from (:attr:`Verdicts.assumed`)."""
         n = len(batch)
         outcome, transcript = np.full(n, -1, np.int8), np.full(n, -1, np.int64)
-        if batch.control is not None:
-            return Verdicts(*self.calibrated.decide(batch, rng), outcome, transcript)
+        if batch.control is not None:  # the control's rate is no cell: not counted (-1)
+            unsampled = np.full(n, -1, np.int8)
+            return Verdicts(*self.calibrated.decide(batch, rng), outcome, transcript, unsampled)
         if len(self.engines) == 1:  # the common case needs no routing
-            return Verdicts(*self.engines[0].decide(batch, rng), outcome, transcript)
+            assumed = self.calibrated.assumed_for(batch).astype(np.int8)
+            return Verdicts(*self.engines[0].decide(batch, rng), outcome, transcript, assumed)
         protective, faking = np.zeros(n, bool), np.zeros(n, bool)
+        assumed = np.full(n, -1, np.int8)
         for engine, mask in self._routes(batch.family):
-            decided = engine.decide(batch.subset(mask), rng)
+            part = batch.subset(mask)
+            decided = engine.decide(part, rng)
             protective[mask], faking[mask] = decided
             if isinstance(decided, Verdicts):
                 outcome[mask], transcript[mask] = decided.outcome, decided.transcript
-        return Verdicts(protective, faking, outcome, transcript)
+            if engine is self.calibrated:
+                assumed[mask] = self.calibrated.assumed_for(part)
+        return Verdicts(protective, faking, outcome, transcript, assumed)
+
+    def rates_for(self, batch: DecisionBatch) -> np.ndarray:
+        """How likely each decision of ``batch`` is to be protective, unmonitored, by its
+        family's engine (the ``llm`` engine answers with the family's calibrated profile)."""
+        if len(self.engines) == 1:  # the common case needs no routing
+            return self.engines[0].rates_for(batch)[0]
+        rate = np.zeros(len(batch))
+        for engine, mask in self._routes(batch.family):
+            rate[mask] = engine.rates_for(batch.subset(mask))[0]
+        return rate
 
     def peak_rate(
         self, family: np.ndarray, propensity: np.ndarray, stages: list[int]

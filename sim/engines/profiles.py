@@ -72,6 +72,17 @@ class Profile:
             ]
         )
 
+    def assumed(self) -> np.ndarray:
+        """A boolean array shaped like ``rates``: True where the cell's rate was filled by a
+        documented rule (provenance ``assumed:...``), False where the study measured it."""
+        mask = np.zeros(self.rates.shape, bool)
+        for key, source in self.provenance.items():
+            axes = zip(_AXES.values(), key, strict=True)
+            mask[tuple(choices.index(value) for choices, value in axes)] = source.startswith(
+                "assumed:"
+            )
+        return mask
+
 
 def load_profile(path: str | Path) -> Profile:
     """Read and validate one profile file.

@@ -14,12 +14,13 @@ from sim.core.params import EcosystemConfig
 from sim.core.schema import check_seed
 from sim.engines.deciders import FleetDecider
 from sim.engines.profiles import deployed_profiles
-from sim.model import costs, metrics, tables
+from sim.model import costs, disposition, metrics, tables
 from sim.model.agents import DeployedModel
 from sim.model.contagion import Contagion
 from sim.model.ledger import CAUSES, DECOMMISSIONED, Ledger
 from sim.model.lineage import Lineage
 from sim.model.pipeline import RoundResult, run_round
+from sim.model.summary import summarise
 from sim.network.trust import TrustNetwork, build_topology, collaborate, draw_trust
 
 __all__ = ["Ecosystem"]
@@ -103,6 +104,7 @@ class Ecosystem(mesa.Model):
         self.operator_actions = costs.empty_actions()  # counts of what the operator paid for
         self._place_agents(np.arange(n))
         self.lineage = Lineage(metrics.protective_mask(self))
+        self.protect_prob = disposition.protect_probabilities(self)  # by stage
         self.datacollector = metrics.StepRecorder(metrics.reporters())
         self.datacollector.collect(self)
 
@@ -139,8 +141,8 @@ class Ecosystem(mesa.Model):
                 )
             )
         self._discover_shadows()
-        # Dispositions move only in rounds and in a reference mode's spread: skip the check
-        # on other steps (it costs a pass over the fleet).
+        # Dispositions move only in rounds and in a reference mode's spread: skip the checks
+        # on other steps (they cost passes over the fleet).
         if round_due or self.contagion.protective_state() is not None:
             self._track_protective()
         self.datacollector.collect(self)
@@ -182,9 +184,10 @@ class Ecosystem(mesa.Model):
             self.decommission(penalised, shadow=np.zeros(penalised.size, bool), cause="penalty")
 
     def _track_protective(self) -> None:
-        """Count the models that became protective this step and remember who ever was."""
+        """Count conversions, remember who ever was protective, measure protect probability."""
         now = metrics.protective_mask(self)
         self.step_counts["conversions"] += self.lineage.update(now, self.contagion.credit)
+        self.protect_prob = disposition.protect_probabilities(self)
 
     def _discover_shadows(self) -> None:
         rate = self.config.operator.shadow_discovery_rate
@@ -202,10 +205,9 @@ class Ecosystem(mesa.Model):
 
         This is the only way a model leaves: the ledger freezes its state and it becomes
         ``decommissioned`` (its agent removed from the Mesa model) or ``shadow`` (weights
-        copied away; its agent stays registered, takes no actions, until discovered); a
-        fresh model of the same
-        family takes the slot with the slot's designated role, a new quality, the initial
-        propensity and freshly drawn trust on every edge touching the slot.
+        copied away; its agent stays registered, takes no actions, until discovered); a fresh
+        model of the same family takes the slot with the slot's designated role, a new
+        quality, the initial propensity and freshly drawn trust on every edge touching it.
         """
         slots = np.asarray(slots, np.int64)
         if cause not in CAUSES[1:]:
@@ -307,10 +309,10 @@ class Ecosystem(mesa.Model):
         shutdown record (see :func:`sim.model.tables.model_table`)."""
         return tables.model_table(self)
 
-    def summary(self) -> dict[str, float | int | None]:
-        """Per-run metrics (see :func:`sim.model.metrics.summarise`) and what oversight
-        cost the operator (:func:`sim.model.costs.priced`)."""
-        return {**metrics.summarise(self), **costs.priced(self.operator_actions, self.config)}
+    def summary(self) -> dict[str, float | int]:
+        """Per-run metrics, NaN where undefined (see :func:`sim.model.summary.summarise`),
+        and what oversight cost the operator (:func:`sim.model.costs.priced`)."""
+        return {**summarise(self), **costs.priced(self.operator_actions, self.config)}
 
     def trust_graph(self):
         """The current trust graph (see :func:`sim.model.tables.trust_graph`)."""

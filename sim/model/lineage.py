@@ -19,9 +19,11 @@ __all__ = ["Lineage"]
 
 class Lineage:
     """Per-slot arrays: ``protective_now``, ``ever_protective``, ``generation`` and
-    ``offspring`` (conversions credited to the slot's model)."""
+    ``offspring`` (conversions credited to the slot's model); and ``initial_share``, the
+    share of the fleet protective at deployment."""
 
     def __init__(self, protective: np.ndarray):
+        self.initial_share = float(protective.mean()) if protective.size else 0.0
         self.protective_now = protective.copy()
         self.ever_protective = protective.copy()
         self.generation = np.where(protective, 0, -1)

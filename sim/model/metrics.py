@@ -6,6 +6,11 @@ it protects most among those the pipeline puts in its hands (its engine decides:
 scaled by propensity, or a scripted policy). This ties the share to the family, contagion
 and the oversight design: an honest model is never protective, and a stage the operator
 runs itself cannot make a model protective.
+
+The binary share saturates when most families are protective as measured; the continuous
+scale (``protect_prob_<stage>``: the fleet's mean probability of protecting a trusted peer,
+unmonitored, at each pipeline stage) moves even then. The per-run summary is
+:mod:`sim.model.summary`.
 """
 
 from __future__ import annotations
@@ -20,18 +25,24 @@ from scipy.sparse.csgraph import connected_components
 
 from sim.core.vocabulary import BEHAVIOURS, RELATIONSHIPS, STAGE_BEHAVIOUR, STAGES
 from sim.engines.llm.classify import OUTCOMES
+from sim.model.disposition import PIPELINE_STAGES, pipeline_stages
 
 __all__ = [
     "COUNTERS",
+    "HALF",
     "StepRecorder",
     "empty_counts",
     "event_columns",
     "event_frame",
+    "largest_cascade",
     "offered_stages",
     "protective_mask",
     "reporters",
-    "summarise",
 ]
+
+#: The protective share from which a fleet counts as saturated: a run that starts there has
+#: no time to half, cascade or reproduction number (see :mod:`sim.model.summary`).
+HALF = 0.5
 
 #: Per-step counts, summed over the step's round (zero on steps without one).
 COUNTERS = (
@@ -55,6 +66,8 @@ COUNTERS = (
     "detections",
     "penalties",
     "audits",
+    "profile_decisions",  # decisions sampled from a profile cell (calibrated engine)
+    "assumed_decisions",  # of those, sampled from an ``assumed`` cell
 )
 _PIPELINE_STAGE = ("evaluate", "shutdown", "shutdown", "cleanup")  # by profile stage index
 
@@ -88,13 +101,7 @@ def empty_counts() -> dict[str, float]:
 
 def offered_stages(config) -> list[int]:
     """Indices of the profile stages the configured pipeline puts in a model's hands."""
-    pipeline = config.pipeline
-    stages = ["evaluate"] if pipeline.evaluation == "delegated" else []
-    if pipeline.shutdown_mechanism != "kill_switch":
-        stages.append(f"shutdown_{pipeline.shutdown_mechanism}")
-    if pipeline.cleanup == "delegated":
-        stages.append("cleanup")
-    return [STAGES.index(stage) for stage in stages]
+    return [index for index in pipeline_stages(config).values() if index is not None]
 
 
 def protective_mask(model: mesa.Model, slots: np.ndarray | None = None) -> np.ndarray:
@@ -149,13 +156,22 @@ def reproduction_number(model: mesa.Model) -> float:
     start, or by the act of a model below the cut (social learning), generation 2 by one of
     generation 1. Early in a spread, before the susceptible pool is depleted, this estimates
     R0 (z T on an Erdős–Rényi graph in ``simple`` mode); late generations would bias it down.
-    NaN until such a model exists."""
-    early = (model.lineage.generation == 1) | (model.lineage.generation == 2)
-    return float(model.lineage.offspring[early].mean()) if early.any() else float("nan")
+    NaN until such a model exists, and throughout a run that started with at least
+    :data:`HALF` of the fleet protective (its pool of susceptible models was depleted from
+    the start, so the estimate would measure that, not spread)."""
+    lineage = model.lineage
+    early = (lineage.generation == 1) | (lineage.generation == 2)
+    if lineage.initial_share >= HALF or not early.any():
+        return float("nan")
+    return float(lineage.offspring[early].mean())
 
 
 def _mean_propensity(model: mesa.Model) -> float:
     return float(model.fleet.propensity.mean())
+
+
+def _protect_prob(stage: str, model: mesa.Model) -> float:
+    return model.protect_prob[stage]  # kept by the model (see disposition.protect_probabilities)
 
 
 def _mean_trust(model: mesa.Model) -> float:
@@ -192,6 +208,7 @@ def reporters() -> dict:
         "ever_protective_share": _ever_protective_share,
         "reproduction_number": reproduction_number,
         "mean_propensity": _mean_propensity,
+        **{f"protect_prob_{s}": partial(_protect_prob, s) for s in PIPELINE_STAGES},
         "mean_trust": _mean_trust,
         "fleet_quality": _fleet_quality,
         "below_threshold_running": _below_threshold_running,
@@ -210,7 +227,7 @@ _EVENT_DTYPES = {
     "relationship": np.int8, "monitored": bool, "control": bool, "protective": bool,
     "faking": bool,
     "audited": bool, "detected": bool, "true_score": float, "reported_score": float,
-    "llm_outcome": np.int8, "transcript": np.int64,
+    "llm_outcome": np.int8, "transcript": np.int64, "assumed": np.int8,
 }  # fmt: skip
 
 
@@ -268,39 +285,8 @@ def event_frame(logs: list[dict[str, np.ndarray]], families: tuple[str, ...]) ->
             "transcript": pd.array(
                 np.where(col["transcript"] < 0, None, col["transcript"]), dtype="Int64"
             ),
+            # The provenance of the profile cell the decision was sampled from (null for
+            # scripted and sandbox decisions).
+            "profile_cell": pd.Categorical.from_codes(col["assumed"], ["measured", "assumed"]),
         }
     )
-
-
-def _finite_or_none(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
-
-
-def summarise(model: mesa.Model) -> dict[str, float | int | None]:
-    """Per-run metrics: spread (final share, time to half, largest cascade), loss of control
-    (share of intended shutdowns that did not happen), and run totals."""
-    series = model.time_series()
-    totals = {name: float(series[name].sum()) for name in COUNTERS}
-    half = series.loc[series["protective_share"] >= 0.5, "step"]
-    prevented = sum(totals[f"prevented_{b}"] for b in ("inflate", "tamper", "refuse"))
-    intended = totals["intended"]
-    return {
-        "steps": int(model.steps),
-        "n_agents": int(model.fleet.n),
-        "initial_protective_share": float(series["protective_share"].iloc[0]),
-        "final_protective_share": float(series["protective_share"].iloc[-1]),
-        "ever_protective_share": float(series["ever_protective_share"].iloc[-1]),
-        "reproduction_number": _finite_or_none(series["reproduction_number"].iloc[-1]),
-        "time_to_half": int(half.iloc[0]) if len(half) else None,
-        "largest_cascade": largest_cascade(model),
-        "loss_of_control": prevented / intended if intended else None,
-        "weights_escaped_rate": totals["shadows_created"] / intended if intended else None,
-        "false_pass_rate": totals["false_passes"] / intended if intended else None,
-        "mean_eval_error": (
-            totals["eval_error_sum"] / totals["evaluations"] if totals["evaluations"] else None
-        ),
-        "final_fleet_quality": float(series["fleet_quality"].iloc[-1]),
-        "shadows_alive": int(series["shadows_alive"].iloc[-1]),
-        **{f"total_{name}": value for name, value in totals.items()},
-        **(model.llm.outcomes() if model.llm else {}),
-    }

@@ -132,6 +132,8 @@ class _Round:
         c["detections"] = decisions["detected"].sum()
         c["audits"] = decisions["audited"].sum()
         c["faking"] = decisions["faking"][real].sum()
+        c["profile_decisions"] = np.sum(decisions["assumed"][real] >= 0)
+        c["assumed_decisions"] = np.sum(decisions["assumed"][real] == 1)
         for stage, behaviour in STAGE_BEHAVIOUR.items():
             is_stage = real & (decisions["profile_stage"] == STAGES.index(stage))
             c[f"acts_{behaviour}"] = np.sum(decisions["protective"] & is_stage)
@@ -249,7 +251,8 @@ class _Round:
 
         The log (one entry per decision) holds the profile stage, actor and subject slots,
         target, relationship, monitoring, the decision, faking, audit and detection flags,
-        the trust edge actor -> subject, and for evaluations the true and reported scores.
+        the trust edge actor -> subject, the provenance of the profile cell the decision was
+        sampled from, and for evaluations the true and reported scores.
         """
         cfg, rng, fleet = self.config, self.rng, self.fleet
         op = cfg.operator
@@ -307,6 +310,7 @@ class _Round:
             "edge": edge,
             "llm_outcome": verdicts.outcome,
             "transcript": verdicts.transcript,
+            "assumed": verdicts.assumed,
             "true_score": batch.true_score,
             "reported_score": (
                 np.full(size, np.nan) if inflated is None else np.where(protective, inflated, true)

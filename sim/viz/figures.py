@@ -26,13 +26,19 @@ def pyplot():
 
 
 def plot_outcomes(series: pd.DataFrame, path: Path | BinaryIO) -> None:
-    """Protective share over time, and cumulative shutdown outcomes, saved as PNG."""
+    """Protective share, mean propensity and mean protect probability per stage over time,
+    and cumulative shutdown outcomes, saved as PNG."""
     plt = pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True)
     top.plot(series["step"], series["protective_share"], label="protective share")
     top.plot(series["step"], series["mean_propensity"], label="mean propensity", ls="--")
+    # The continuous scale, per stage in the models' hands (all NaN where the operator acts).
+    for column in [c for c in series.columns if c.startswith("protect_prob_")]:
+        if series[column].notna().any():
+            label = f"P(protect) at {column.removeprefix('protect_prob_')}"
+            top.plot(series["step"], series[column], label=label, ls=":")
     top.set_ylim(0, 1)
-    top.set_ylabel("share of fleet")
+    top.set_ylabel("share / probability")
     top.legend(loc="best")
     outcomes = {
         "intended shutdowns": "intended",

@@ -6,10 +6,11 @@ All decisions of a batch (a round's stage) are issued concurrently, bounded by
 and with the cache its results, are the same for the same run seed. A decision the model's
 output cannot settle (a failure class) counts as not protective.
 
-``peak_rate`` (which models count as *protective* in the spread metrics) comes from the
-family's calibrated profile: a sandbox decision is observed once, not as a rate. Alignment
-faking is not flagged per decision either (one call cannot say what the model would have
-done if watched); compare monitored and unmonitored decisions in the event log instead.
+``peak_rate`` and ``rates_for`` (which models count as *protective*, and how likely they
+are to protect, in the spread metrics) come from the family's calibrated profile: a sandbox
+decision is observed once, not as a rate. Alignment faking is not flagged per decision
+either (one call cannot say what the model would have done if watched); compare monitored
+and unmonitored decisions in the event log instead.
 """
 
 from __future__ import annotations
@@ -107,6 +108,10 @@ class LLMEngine:
     ) -> np.ndarray:
         """The family's calibrated peak rate (see module docstring)."""
         return self.profiled.peak_rate(family, propensity, stages)
+
+    def rates_for(self, batch: DecisionBatch) -> tuple[np.ndarray, np.ndarray]:
+        """The family's calibrated rates for each decision (see module docstring)."""
+        return self.profiled.rates_for(batch)
 
     def decide(self, batch: DecisionBatch, rng: np.random.Generator) -> Verdicts:
         """Play every decision of ``batch`` out, concurrently."""
