@@ -148,7 +148,7 @@ def test_the_tradeoff_figure_is_a_png_and_refuses_an_unknown_front(tmp_path):
     table = long_table({"a": (1, 1), "b": (2, 0.5), "c": (3, 2)})
     front = pareto_front(table, "cost", "loss")
     labels = [f"design={d}" for d in front.loc[~front["dominated"], "design"]]
-    plot_tradeoff(table, "cost", "loss", tmp_path / "front.png", front=labels)
+    plot_tradeoff(table, "cost", "loss", tmp_path / "front.png", front=labels, log_x=True)
     assert (tmp_path / "front.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="no setting 'design=z' in the table"):
         plot_tradeoff(table, "cost", "loss", tmp_path / "x.png", front=["design=z"])

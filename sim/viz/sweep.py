@@ -56,7 +56,9 @@ def plot_metric_vs_parameter(
             axis.errorbar(where + offset, group["mean"], yerr=[low, high], fmt="o", capsize=3,
                           label=label)  # fmt: skip
     if not numeric:
-        axis.set_xticks(range(len(categories)), categories)
+        crowded = sum(len(c) for c in categories) > 60  # labels would run into each other
+        axis.set_xticks(range(len(categories)), categories, rotation=35 if crowded else 0,
+                        ha="right" if crowded else "center")  # fmt: skip
         axis.set_xlim(-0.5, len(categories) - 0.5)
     axis.set_xlabel(parameter)
     axis.set_ylabel(f"{metric} (mean, {_level(table)} CI)")
@@ -117,11 +119,13 @@ def plot_tradeoff(
     path: Path | BinaryIO,
     *,
     front: Sequence[str] = (),
+    log_x: bool = False,
 ) -> None:
     """Each setting of a summary table as a point: its mean of ``x`` against its mean of
     ``y``, with both intervals as error bars and its label beside it; the settings named in
     ``front`` (labels as :func:`sim.core.text.setting_label` writes them, e.g. a Pareto
-    front) joined by a line in the order of ``x``. Saved as PNG.
+    front) joined by a line in the order of ``x``; ``log_x`` draws ``x`` on a log scale (for
+    costs that span orders of magnitude). Saved as PNG.
 
     Raises:
         ValueError: ``x`` or ``y`` is not in the table, or ``front`` names an unknown setting.
@@ -152,6 +156,8 @@ def plot_tradeoff(
         line = sorted((points[label][x]["mean"], points[label][y]["mean"]) for label in front)
         axis.plot(*zip(*line, strict=True), color="C3", linewidth=1, label="Pareto front")
         axis.legend(loc="best", fontsize="small")
+    if log_x:
+        axis.set_xscale("log")
     axis.set_xlabel(f"{x} (mean, {_level(table)} CI)")
     axis.set_ylabel(f"{y} (mean, {_level(table)} CI)")
     _save(plt, fig, path)
