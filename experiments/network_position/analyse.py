@@ -37,8 +37,9 @@ METRICS = ["ever_protective_share", "final_protective_share", "largest_cascade",
 #: What the position analysis reads of a model table.
 POSITION_COLUMNS = ["run", "slot", "in_degree", "shutdowns_faced", "shutdowns_prevented",
                     "contagion"]  # fmt: skip
-#: The runs of experiments/spread whose model tables the position analysis reads.
-POSITION_RUNS = {"graph": "barabasi_albert", "graph.trust_a": 4}
+#: The runs of experiments/spread whose model tables the position analysis reads (None:
+#: the parameter left at its default, so the undeterred social-learning arm is left out).
+POSITION_RUNS = {"graph": "barabasi_albert", "graph.trust_a": 4, "contagion.deterrence": None}
 
 
 def analyse(sweep_dir: Path, out: Path) -> None:
@@ -84,12 +85,15 @@ def analyse_positions(sweep_dir: Path, where: dict[str, object], out: Path) -> N
     """Write position.csv / position.md: per contagion mode and position class, the share of
     intended shutdowns prevented (mean over runs, 95% t interval), and the difference hub
     minus periphery within each run, from the runs of the sweep in ``sweep_dir`` whose
-    parameters equal ``where``."""
+    parameters equal ``where`` (None: unset)."""
     models = pd.read_parquet(sweep_dir / MODELS_TABLE)
     for key, value in where.items():
-        if key not in models.columns:
+        if value is None:  # unset: a column of nulls, or no column when no run set it
+            models = models[models[key].isna()] if key in models.columns else models
+        elif key not in models.columns:
             raise AnalysisError(f"no parameter {key!r} in {sweep_dir / MODELS_TABLE}")
-        models = models[models[key] == value]
+        else:
+            models = models[models[key] == value]
     if models.empty:
         raise AnalysisError(f"no run in {sweep_dir} has {where}")
     classes = position_classes(models)
