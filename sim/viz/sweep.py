@@ -20,6 +20,8 @@ from sim.viz.figures import pyplot
 
 __all__ = ["plot_metric_vs_parameter", "plot_small_multiples", "plot_time_series", "plot_tradeoff"]
 
+#: More lines than this in one figure get a 20-colour cycle and a legend beside the axes.
+MANY_LINES = 6
 #: Opacity of a confidence band, light enough for overlapping bands to stay readable.
 BAND_ALPHA = 0.25
 
@@ -43,8 +45,11 @@ def plot_metric_vs_parameter(
     numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
     categories = list(dict.fromkeys(column.sort_values().astype(str)))
     plt = pyplot()
-    fig, axis = plt.subplots(figsize=(7, 4.5))
     lines = _by(rows, others)
+    many = len(lines) > MANY_LINES
+    fig, axis = plt.subplots(figsize=(11, 4.5) if many else (7, 4.5))
+    if many:  # colours of their own beyond the default ten, and the legend beside the axes
+        axis.set_prop_cycle(color=plt.get_cmap("tab20").colors)
     for index, (label, group) in enumerate(lines):
         group = group.sort_values(parameter)
         if numeric:
@@ -62,7 +67,9 @@ def plot_metric_vs_parameter(
         axis.set_xlim(-0.5, len(categories) - 0.5)
     axis.set_xlabel(parameter)
     axis.set_ylabel(f"{metric} (mean, {_level(table)} CI)")
-    if others:
+    if others and many:
+        axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small")
+    elif others:
         axis.legend(loc="best", fontsize="small")
     _save(plt, fig, path)
 
