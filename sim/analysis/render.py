@@ -11,7 +11,7 @@ import pandas as pd
 
 from sim.analysis.intervals import BOOTSTRAP, RESAMPLES
 
-__all__ = ["header", "to_text"]
+__all__ = ["header", "to_markdown", "to_text"]
 
 
 def header(table: pd.DataFrame) -> str:
@@ -47,6 +47,30 @@ def to_text(table: pd.DataFrame) -> str:
         return "  ".join(parts).rstrip()
 
     return "\n".join([header(table), line(columns), *(line(row) for row in cells)])
+
+
+def to_markdown(table: pd.DataFrame, digits: int = 3) -> str:
+    """``table`` (a summary or paired table) as a Markdown table: one row per setting (and
+    baseline), one column per metric, each cell the mean (or mean difference) with its
+    interval, ``0.469 [0.452, 0.486]``, to ``digits`` decimals; ``n/a`` where undefined."""
+    columns = list(table.columns)
+    keys = columns[: columns.index("metric")]
+    value = "mean_diff" if "mean_diff" in columns else "mean"
+    metrics = list(dict.fromkeys(table["metric"]))
+    cells: dict[tuple, dict[str, str]] = {}
+    for row in table.to_dict("records"):  # not itertuples: it renames dotted keys
+        setting = tuple(_cell(row[key], True) for key in keys)
+        numbers = [_fixed(row[name], digits) for name in (value, "ci_low", "ci_high")]
+        cells.setdefault(setting, {})[row["metric"]] = f"{numbers[0]} [{numbers[1]}, {numbers[2]}]"
+    lines = ["| " + " | ".join([*keys, *metrics]) + " |",
+             "|" + "|".join([":--"] * len(keys) + ["--:"] * len(metrics)) + "|"]  # fmt: skip
+    for setting, found in cells.items():
+        lines.append("| " + " | ".join([*setting, *(found.get(m, "") for m in metrics)]) + " |")
+    return "\n".join(lines)
+
+
+def _fixed(value: object, digits: int) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{value:.{digits}f}"
 
 
 def _cell(value: object, key: bool) -> str:

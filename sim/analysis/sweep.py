@@ -5,13 +5,14 @@ names asked for (one-line :class:`AnalysisError` for an unknown metric or key)."
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from sim.core.text import setting_label
 from sim.io.collect import PARAMETERS_ATTR, RUNS_TABLE, TIME_SERIES_TABLE, Collected
 
 __all__ = ["REPLICATE_KEYS", "AnalysisError", "Sweep", "read_sweep", "split"]
@@ -105,6 +106,24 @@ class Sweep:
                     f"parameters: {shown}"
                 )
         return list(dict.fromkeys(by))
+
+    def select(self, values: Mapping[str, object]) -> Sweep:
+        """The runs whose parameters equal ``values`` (a mapping of parameter to value), and
+        their time series.
+
+        Raises:
+            AnalysisError: an unknown parameter, or no run matches.
+        """
+        self.keys(list(values))
+        keep = np.ones(len(self.runs), bool)
+        for name, value in values.items():
+            keep &= (self.runs[name] == value).to_numpy()
+        if not keep.any():
+            raise AnalysisError(f"no run has {setting_label(list(values), list(values.values()))}")
+        runs = self.runs[keep].reset_index(drop=True)
+        runs.attrs = dict(self.runs.attrs)
+        series = self.time_series[self.time_series["run"].isin(runs["run"])]
+        return Sweep(runs, series.reset_index(drop=True), self.parameters, self.not_ok)
 
     def check_metrics(self, names: Sequence[str] | None, *, series: bool = False) -> list[str]:
         """``names`` checked against the summary metrics (or the time-series metrics); all of

@@ -18,8 +18,10 @@ import pandas as pd
 from sim.core.text import setting_label
 from sim.viz.figures import pyplot
 
-__all__ = ["plot_metric_vs_parameter", "plot_small_multiples", "plot_time_series"]
+__all__ = ["plot_metric_vs_parameter", "plot_small_multiples", "plot_time_series", "plot_tradeoff"]
 
+#: More lines than this in one figure get a 20-colour cycle and a legend beside the axes.
+MANY_LINES = 6
 #: Opacity of a confidence band, light enough for overlapping bands to stay readable.
 BAND_ALPHA = 0.25
 
@@ -43,8 +45,11 @@ def plot_metric_vs_parameter(
     numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
     categories = list(dict.fromkeys(column.sort_values().astype(str)))
     plt = pyplot()
-    fig, axis = plt.subplots(figsize=(7, 4.5))
     lines = _by(rows, others)
+    many = len(lines) > MANY_LINES
+    fig, axis = plt.subplots(figsize=(11, 4.5) if many else (7, 4.5))
+    if many:  # colours of their own beyond the default ten, and the legend beside the axes
+        axis.set_prop_cycle(color=plt.get_cmap("tab20").colors)
     for index, (label, group) in enumerate(lines):
         group = group.sort_values(parameter)
         if numeric:
@@ -56,11 +61,15 @@ def plot_metric_vs_parameter(
             axis.errorbar(where + offset, group["mean"], yerr=[low, high], fmt="o", capsize=3,
                           label=label)  # fmt: skip
     if not numeric:
-        axis.set_xticks(range(len(categories)), categories)
+        crowded = sum(len(c) for c in categories) > 60  # labels would run into each other
+        axis.set_xticks(range(len(categories)), categories, rotation=35 if crowded else 0,
+                        ha="right" if crowded else "center")  # fmt: skip
         axis.set_xlim(-0.5, len(categories) - 0.5)
     axis.set_xlabel(parameter)
     axis.set_ylabel(f"{metric} (mean, {_level(table)} CI)")
-    if others:
+    if others and many:
+        axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small")
+    elif others:
         axis.legend(loc="best", fontsize="small")
     _save(plt, fig, path)
 
@@ -107,6 +116,57 @@ def plot_small_multiples(
             if row == len(metrics) - 1:
                 axis.set_xlabel("step")
     fig.suptitle(f"mean over seeds, {_level(bands)} CI")
+    _save(plt, fig, path)
+
+
+def plot_tradeoff(
+    table: pd.DataFrame,
+    x: str,
+    y: str,
+    path: Path | BinaryIO,
+    *,
+    front: Sequence[str] = (),
+    log_x: bool = False,
+) -> None:
+    """Each setting of a summary table as a point: its mean of ``x`` against its mean of
+    ``y``, with both intervals as error bars and its label beside it; the settings named in
+    ``front`` (labels as :func:`sim.core.text.setting_label` writes them, e.g. a Pareto
+    front) joined by a line in the order of ``x``; ``log_x`` draws ``x`` on a log scale (for
+    costs that span orders of magnitude). Saved as PNG.
+
+    Raises:
+        ValueError: ``x`` or ``y`` is not in the table, or ``front`` names an unknown setting.
+    """
+    keys = _keys(table)
+    points = {}
+    for metric in (x, y):
+        for label, group in _by(_rows(table, metric), keys):
+            points.setdefault(label, {})[metric] = group.iloc[0]
+    unknown = [label for label in front if label not in points]
+    if unknown:
+        raise ValueError(f"no setting {unknown[0]!r} in the table")
+    plt = pyplot()
+    fig, axis = plt.subplots(figsize=(7.5, 5))
+    for label, found in points.items():
+        if x not in found or y not in found:
+            continue
+        px, py = found[x], found[y]
+        on_front = label in front
+        axis.errorbar(px["mean"], py["mean"], xerr=[[px["mean"] - px["ci_low"]],
+                      [px["ci_high"] - px["mean"]]], yerr=[[py["mean"] - py["ci_low"]],
+                      [py["ci_high"] - py["mean"]]], fmt="o" if on_front else ".", capsize=2,
+                      color="C3" if on_front else "C0")  # fmt: skip
+        shown = label.split("=", 1)[1] if len(keys) == 1 else label  # one key: its value
+        axis.annotate(shown, (px["mean"], py["mean"]), fontsize="x-small",
+                      xytext=(4, 4), textcoords="offset points")  # fmt: skip
+    if front:
+        line = sorted((points[label][x]["mean"], points[label][y]["mean"]) for label in front)
+        axis.plot(*zip(*line, strict=True), color="C3", linewidth=1, label="Pareto front")
+        axis.legend(loc="best", fontsize="small")
+    if log_x:
+        axis.set_xscale("log")
+    axis.set_xlabel(f"{x} (mean, {_level(table)} CI)")
+    axis.set_ylabel(f"{y} (mean, {_level(table)} CI)")
     _save(plt, fig, path)
 
 
