@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from sim.app.sensitivity import DESIGN, Design, jobs, record
+from sim.app.sensitivity import DESIGN, Design, jobs, read_design, record
 from sim.app.sensitivity_report import indices
 from sim.core.errors import ConfigError
-from sim.io.outputs import DONE
+from sim.io.outputs import DONE, write_json
 
 ENV = {**os.environ, "PYTHONHASHSEED": "0"}
 TIMEOUT = 300
@@ -122,6 +122,20 @@ def test_morris_ranks_a_known_function_and_finds_the_inert_factor():
     assert table.loc["a.x", "sigma"] == pytest.approx(0.0, abs=1e-4)
     assert table.loc["a.y", "mu_star"] == 0.0
     assert 0.5 < table.loc["a.z", "mu_star"] < 2.0
+
+
+def test_the_record_keeps_the_factor_order_through_the_json_writer(tmp_path):
+    """Factors named out of alphabetical order: the indices still name the factor that moves
+    the output (the JSON writer sorts a dict's keys, so the record must not be a dict)."""
+    design = Design.from_config(
+        sweeper(factors={"b.moves": [0.0, 1.0], "a.inert": [0.0, 1.0]}, samples=10)
+    )
+    write_json(tmp_path / DESIGN, record(design, [], []))
+    found = read_design(tmp_path)
+    outputs = np.array([5 * b for b, _ in np.array(found["points"])])
+    table = indices(found, outputs).set_index("factor")
+    assert table.loc["b.moves", "mu_star"] == pytest.approx(5.0, rel=1e-5)
+    assert table.loc["a.inert", "mu_star"] == 0.0
 
 
 def test_sobol_indices_of_an_additive_function_match_its_variances():

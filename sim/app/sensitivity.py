@@ -28,7 +28,16 @@ import numpy as np
 
 from sim.core.errors import ConfigError
 
-__all__ = ["DESIGN", "METHODS", "Design", "is_sensitivity", "jobs", "read_design", "record"]
+__all__ = [
+    "DESIGN",
+    "METHODS",
+    "Design",
+    "is_sensitivity",
+    "jobs",
+    "problem_of",
+    "read_design",
+    "record",
+]
 
 #: The design, written into the sweep folder by the sweeper.
 DESIGN = "sensitivity.json"
@@ -81,13 +90,14 @@ class Design:
         return cls(method, checked, sweeper.samples, sweeper.levels, sweeper.seed)
 
     @property
+    def factor_list(self) -> list[dict]:
+        """The factors as recorded: ``key``, ``low``, ``high``, in the points' column order."""
+        return [{"key": k, "low": low, "high": high} for k, (low, high) in self.factors.items()]
+
+    @property
     def problem(self) -> dict:
         """SALib's description of the factors."""
-        return {
-            "num_vars": len(self.factors),
-            "names": list(self.factors),
-            "bounds": [list(b) for b in self.factors.values()],
-        }
+        return problem_of({"factors": self.factor_list})
 
     def points(self) -> np.ndarray:
         """The design's points (one row per point, one column per factor), drawn by SALib
@@ -153,7 +163,8 @@ def record(design: Design, runs: list[list[str]], folders: list[str]) -> dict[st
     factors first) in their ``folders``."""
     return {
         "method": design.method,
-        "factors": {key: list(bounds) for key, bounds in design.factors.items()},
+        # A list, in the order of the points' columns (the JSON writer sorts a dict's keys).
+        "factors": design.factor_list,
         "samples": design.samples,
         "levels": design.levels,
         "seed": design.seed,
@@ -165,6 +176,17 @@ def record(design: Design, runs: list[list[str]], folders: list[str]) -> dict[st
             }
             for overrides, folder in zip(runs, folders, strict=True)
         ],
+    }
+
+
+def problem_of(record: dict) -> dict:
+    """SALib's description of the factors of a design record, in the order of its points'
+    columns."""
+    factors = record["factors"]
+    return {
+        "num_vars": len(factors),
+        "names": [f["key"] for f in factors],
+        "bounds": [[f["low"], f["high"]] for f in factors],
     }
 
 

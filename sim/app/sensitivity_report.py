@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.app.sensitivity import read_design
+from sim.app.sensitivity import problem_of, read_design
 from sim.core.errors import ConfigError
 from sim.core.text import printable
 from sim.io.runs import read_run
@@ -56,7 +56,7 @@ def point_outputs(sweep_dir: Path, record: dict, metric: str) -> np.ndarray:
     for point in record["points"]:
         found = values.get(tuple(point))
         if not found:
-            shown = dict(zip(record["factors"], point, strict=True))
+            shown = dict(zip(problem_of(record)["names"], point, strict=True))
             raise ConfigError(
                 f"sweep_dir: no finished run with {metric} defined at the design point "
                 f"{shown} (rerun the sweep to finish it), got {str(sweep_dir)!r}"
@@ -72,11 +72,7 @@ def _is_number(value: object) -> bool:
 def indices(record: dict, outputs: np.ndarray) -> pd.DataFrame:
     """The sensitivity indices of ``outputs`` (one per design point), one row per factor,
     ranked (most influential first)."""
-    problem = {
-        "num_vars": len(record["factors"]),
-        "names": list(record["factors"]),
-        "bounds": list(record["factors"].values()),
-    }
+    problem = problem_of(record)
     points = np.array(record["points"], dtype=float)
     if record["method"] == "morris":
         from SALib.analyze import morris
