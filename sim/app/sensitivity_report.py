@@ -3,7 +3,8 @@ a sweep run with ``hydra/sweeper=sensitivity`` (:mod:`sim.app.sensitivity`).
 
 A design point's output is the mean of a summary metric over its runs (its replicates, or
 any other setting swept with it). Morris: ``mu_star``, the mean absolute elementary effect
-(how much the factor moves the metric), with its 95% bootstrap interval, and ``sigma`` (how
+(the change of the metric over a grid step, scaled to the factor's whole range), with its
+95% bootstrap interval, and ``sigma`` (how
 much that effect depends on the other factors); factors ranked by ``mu_star``. Sobol: the
 first-order index ``S1`` (the share of the metric's variance due to the factor alone) and
 the total index ``ST`` (alone and in interactions), with 95% bootstrap intervals; ranked by
