@@ -174,6 +174,9 @@ def test_three_trial_optuna_sweep(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(_done(tmp_path)) == 3
+    # Optuna chooses its trials as it goes: no plan and no count that would miscount them.
+    assert "runs chosen by the sweeper as it goes (no plan, no count)" in done.stdout
+    assert "done:" not in done.stdout and not (tmp_path / "sweep.json").exists()
     results = OmegaConf.load(tmp_path / "optimization_results.yaml")
     assert isinstance(results.best_value, float)
     assert set(results.best_params) == {

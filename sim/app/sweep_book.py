@@ -45,6 +45,7 @@ __all__ = [
     "count",
     "held",
     "plan_folders",
+    "plans_every_run",
     "progress",
     "refusal",
 ]
@@ -99,6 +100,14 @@ def plan_folders(config: DictConfig) -> list[tuple[list[str], str]]:
             job.hydra.job.num = num
         folders.append((overrides, str(job.hydra.sweep.subdir)))
     return folders
+
+
+def plans_every_run(config: DictConfig) -> bool:
+    """Whether the sweep's runs are known before the first starts: the basic sweeper's (lists,
+    ranges) and the sensitivity sweeper's are; another sweeper (Optuna) chooses them as it
+    goes."""
+    basic = str(config.hydra.sweeper.get("_target_", "")).endswith(".BasicSweeper")
+    return basic or sensitivity.is_sensitivity(config)
 
 
 def refusal(config: DictConfig, plan: list[tuple[list[str], str]]) -> str | None:
@@ -181,12 +190,19 @@ class SweepBook(Callback):
         # Resolved here, in the command's own config: the stamp is then in the cache Hydra
         # copies into every job's config, so the jobs record this very id.
         self.sweep_id = config.hydra.job.env_set.get(SWEEP_ID)
+        if not plans_every_run(config):  # e.g. Optuna: it chooses its runs as it goes
+            with locks.hold(sweep_dir, locks.SWEEP_LOCK):
+                owned.claim(sweep_dir, owned.SWEEP)
+                (sweep_dir / PLAN).unlink(missing_ok=True)
+            print(f"[sweep] {sweep_dir}: runs chosen by the sweeper as it goes (no plan, no "
+                  "count)", flush=True)  # fmt: skip
+            return
         try:
             plan = plan_folders(config)
         except ConfigError as error:
             print(printable(f"Invalid config: {error}"), file=sys.stderr)
             sys.exit(2)
-        except Exception as error:  # another sweeper's grammar: no plan, no totals
+        except Exception as error:  # overrides the plan cannot split: no plan, no totals
             print(printable(f"[sweep] no plan ({type(error).__name__}: {error})"), file=sys.stderr)
             (sweep_dir / PLAN).unlink(missing_ok=True)
             return
@@ -226,11 +242,7 @@ class SweepBook(Callback):
             print(progress(found), flush=True)
             _warn_assumed(sweep_dir, found["computed"] + found["skipped"])
             failed = found["failed"]
-        # Only the basic and the sensitivity sweeper's plans list every run (another sweeper
-        # chooses them as it goes).
-        basic = str(config.hydra.sweeper.get("_target_", "")).endswith(".BasicSweeper")
-        complete = basic or sensitivity.is_sensitivity(config)
-        missing = found["left"] if self.runs is not None and complete else []
+        missing = found["left"] if self.runs is not None else []
         if missing:  # e.g. a worker or scheduler task killed before it could record a failure
             lines = [f"[sweep] {len(missing)} planned run(s) missing (rerun the sweep):"]
             lines += [f"  {sweep_dir / name}" for name in missing]
