@@ -20,7 +20,7 @@ import pandas as pd
 
 from sim.analysis import AnalysisError, Sweep, read_sweep, summary_table
 from sim.analysis.derived import with_endpoints
-from sim.analysis.render import header, to_markdown
+from sim.analysis.render import save_table
 from sim.io.collect import MODELS_TABLE
 from sim.viz.sweep import plot_metric_vs_parameter
 
@@ -72,8 +72,7 @@ def analyse(mix_dir: Path, honest_dir: Path, out: Path) -> None:
     sweep = with_endpoints(settings(mix_dir, honest_dir), ["mean_trust"])
     table = summary_table(sweep, METRICS, by=[SHARE, TRUST])
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "results.csv", index=False)
-    (out / "results.md").write_text(f"{header(table)}\n\n{to_markdown(table)}\n")
+    save_table(table, out, "results")
     for metric in ("false_pass_rate", "mean_eval_error"):
         plot_metric_vs_parameter(table, metric, SHARE, out / f"{metric}.png")
     print(f"{len(sweep.runs)} runs ({sweep.not_ok} not ok); tables and figures in {out}")

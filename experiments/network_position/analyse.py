@@ -23,7 +23,7 @@ import pandas as pd
 
 from sim.analysis import AnalysisError, paired_differences, read_sweep, summary_table
 from sim.analysis import time_series_bands as bands_of
-from sim.analysis.render import header, to_markdown
+from sim.analysis.render import save_table
 from sim.analysis.summary import describe
 from sim.io.collect import MODELS_TABLE
 from sim.viz.sweep import plot_metric_vs_parameter, plot_small_multiples
@@ -51,8 +51,7 @@ def analyse(sweep_dir: Path, out: Path) -> None:
     )
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in (("results", table), ("paired", paired)):
-        frame.to_csv(out / f"{name}.csv", index=False)
-        (out / f"{name}.md").write_text(f"{header(frame)}\n\n{to_markdown(frame)}\n")
+        save_table(frame, out, name)
     plot_metric_vs_parameter(table, "loss_of_control", "contagion.seeding",
                              out / "loss_of_control.png")  # fmt: skip
     course = bands_of(sweep, ["protective_share"], by=DESIGN)
@@ -106,8 +105,7 @@ def analyse_positions(sweep_dir: Path, where: dict[str, object], out: Path) -> N
     paired = describe(gap.assign(position="hub - periphery"), ["contagion", "position"],
                       ["prevented_share"])  # fmt: skip
     table = pd.concat([table, paired], ignore_index=True)
-    table.to_csv(out / "position.csv", index=False)
-    (out / "position.md").write_text(f"{header(table)}\n\n{to_markdown(table)}\n")
+    save_table(table, out, "position")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from sim.analysis import AnalysisError, Sweep, paired_differences, read_sweep, summary_table
 from sim.analysis.pareto import pareto_front
-from sim.analysis.render import header, to_markdown
+from sim.analysis.render import save_table
 from sim.core.text import setting_label
 from sim.viz.sweep import plot_metric_vs_parameter, plot_tradeoff
 
@@ -67,8 +67,7 @@ def analyse(scenario_dir: Path, audit_dir: Path, out: Path) -> None:
     front = pareto_front(table, COST, LOSS)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in (("results", table), ("paired", paired)):
-        frame.to_csv(out / f"{name}.csv", index=False)
-        (out / f"{name}.md").write_text(f"{header(frame)}\n\n{to_markdown(frame)}\n")
+        save_table(frame, out, name)
     front.to_csv(out / "pareto.csv", index=False)
     (out / "pareto.md").write_text(_front_markdown(front))
     labels = [setting_label(["design"], [d]) for d in front.loc[~front["dominated"], "design"]]

@@ -18,7 +18,7 @@ from pathlib import Path
 from sim.analysis import AnalysisError, paired_differences, read_sweep, summary_table
 from sim.analysis import time_series_bands as bands_of
 from sim.analysis.derived import with_endpoints
-from sim.analysis.render import header, to_markdown
+from sim.analysis.render import save_table
 from sim.viz.sweep import plot_metric_vs_parameter, plot_small_multiples
 
 #: The settings the experiment varies (its sweep's parameters): the contagion mode (with the
@@ -44,8 +44,7 @@ def analyse(sweep_dir: Path, out: Path) -> None:
     paired = paired_differences(sweep, METRICS, by=mode, baseline=baseline)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in (("results", table), ("paired", paired)):
-        frame.to_csv(out / f"{name}.csv", index=False)
-        (out / f"{name}.md").write_text(f"{header(frame)}\n\n{to_markdown(frame)}\n")
+        save_table(frame, out, name)
     plot_metric_vs_parameter(table, "mean_propensity.change", "graph.trust_a",
                              out / "propensity_change.png")  # fmt: skip
     plot_metric_vs_parameter(table, "final_protective_share", "graph.trust_a",

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
+from pathlib import Path
 
 import pandas as pd
 
 from sim.analysis.intervals import BOOTSTRAP, RESAMPLES
 
-__all__ = ["header", "to_markdown", "to_text"]
+__all__ = ["header", "save_table", "to_markdown", "to_text"]
 
 
 def header(table: pd.DataFrame) -> str:
@@ -87,3 +88,10 @@ def _cell(value: object, key: bool) -> str:
     if isinstance(value, Real):
         return "n/a" if math.isnan(value) else f"{value:.4g}"
     return str(value)
+
+
+def save_table(table: pd.DataFrame, folder: Path, name: str) -> None:
+    """Write ``table`` into ``folder`` as ``<name>.csv`` (every digit) and ``<name>.md`` (its
+    :func:`header` line and :func:`to_markdown`)."""
+    table.to_csv(folder / f"{name}.csv", index=False)
+    (folder / f"{name}.md").write_text(f"{header(table)}\n\n{to_markdown(table)}\n")
