@@ -1,0 +1,74 @@
+"""``peersim-dashboard [--replay RUN_DIR] [--host 127.0.0.1] [--port N]``: serve the dashboard
+with solara's server (``solara run sim.app.dashboard.page:Page``), on this machine only
+unless ``--host`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sim.app.dashboard.page import REPLAY_ENV
+from sim.core.errors import ConfigError
+
+__all__ = ["command", "main"]
+
+#: What solara serves: the page component of :mod:`sim.app.dashboard.page`.
+TARGET = "sim.app.dashboard.page:Page"
+
+
+def command(host: str, port: int) -> list[str]:
+    """The solara server's command line (production mode: no reloader, no file watching)."""
+    return [sys.executable, "-m", "solara", "run", TARGET, "--host", host, "--port", str(port),
+            "--production", "--no-open", "--log-level", "warning"]  # fmt: skip
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="peersim-dashboard", description="Serve the peer-preservation dashboard."
+    )
+    parser.add_argument("--replay", metavar="RUN_DIR", help="replay a finished run's snapshots")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
+    return parser
+
+
+def check_replay(run_dir: str) -> str:
+    """The absolute run folder to replay, checked to hold snapshots.
+
+    Raises:
+        ConfigError: a one-line reason (no such folder; no snapshots, naming the option).
+    """
+    from sim.io.snapshots import read_snapshots
+
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise ConfigError(f"--replay: no such run folder: {run_dir}")
+    read_snapshots(path)
+    return str(path.resolve())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start the server; return its exit status (2 for a bad argument, before it starts)."""
+    args = _parser().parse_args(argv)
+    env = dict(os.environ)
+    env.pop(REPLAY_ENV, None)
+    if args.replay is not None:
+        try:
+            env[REPLAY_ENV] = check_replay(args.replay)
+        except (ConfigError, ValueError) as exc:
+            print(f"peersim-dashboard: {exc}", file=sys.stderr)
+            return 2
+    print(f"peersim-dashboard: serving on http://{args.host}:{args.port}", file=sys.stderr)
+    try:
+        return subprocess.call(command(args.host, args.port), env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
