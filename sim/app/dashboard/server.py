@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,7 +52,7 @@ def check_replay(run_dir: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Start the server; return its exit status (2 for a bad argument, before it starts)."""
+    """Start the server in place of this process; return 2 for a bad argument (before)."""
     args = _parser().parse_args(argv)
     env = dict(os.environ)
     env.pop(REPLAY_ENV, None)
@@ -64,10 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"peersim-dashboard: {exc}", file=sys.stderr)
             return 2
     print(f"peersim-dashboard: serving on http://{args.host}:{args.port}", file=sys.stderr)
-    try:
-        return subprocess.call(command(args.host, args.port), env=env)
-    except KeyboardInterrupt:
-        return 0
+    sys.stderr.flush()
+    # The server replaces this process, so stopping this process's id stops the server.
+    argv = command(args.host, args.port)
+    os.execve(argv[0], argv, env)
 
 
 if __name__ == "__main__":

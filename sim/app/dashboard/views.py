@@ -24,7 +24,8 @@ def SeriesView(model):
     tick = update_counter.get()
     panel = solara.use_memo(SeriesPanel, [model])
     panel.update(running_rates(model.time_series()))
-    solara.FigureMatplotlib(panel.figure, format="png", dependencies=[model, tick, model.steps])
+    with solara.Column(classes=["peersim-series"]):
+        solara.FigureMatplotlib(panel.figure, format="png", dependencies=[model, tick, model.steps])
 
 
 @solara.component
@@ -32,5 +33,6 @@ def CommandView(model):
     """The command line that runs the model on display (its controls as overrides)."""
     command = " ".join(["python -m sim", *map(shlex.quote, model.overrides)])
     # Text, not Markdown: solara's Markdown loads KaTeX from a CDN, which may be unreachable.
-    solara.Text("Same run from the command line (add steps=N):")
-    solara.Preformatted(command)
+    with solara.Column(classes=["peersim-command"]):
+        solara.Text("Same run from the command line (add steps=N):")
+        solara.Preformatted(command)

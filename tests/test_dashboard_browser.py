@@ -1,0 +1,63 @@
+"""The dashboard in a real browser (the system's headless Chromium): the page renders its
+network and plots, Step advances the counter and the plots, a changed control resets the
+model with it, and a replayed run's slider moves its step. Skipped, with the reason, without
+chromium; failed instead under PEERSIM_REQUIRE_BROWSER=1 (as .ci/run sets it)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import browser
+from tests.browser import button, check_no_error, figure, pixels, shown_step, wait_for
+
+
+@pytest.fixture
+def page(tmp_path):
+    """A browser on the live dashboard, loaded."""
+    browser.require_browser()
+    with (
+        browser.dashboard(tmp_path / "server.log") as url,
+        browser.chromium(tmp_path / "profile") as driver,
+    ):
+        driver.get(url)
+        wait_for(lambda: shown_step(driver) == 0, "the step counter at 0")
+        yield driver
+
+
+def test_live_page_renders_steps_and_resets_with_a_changed_control(page, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    series = wait_for(lambda: figure(page, "peersim-series"), "the plots")
+    before = pixels(series)
+    check_no_error(page)
+    command = page.find_element(By.CSS_SELECTOR, ".peersim-command").text
+    assert "population.n_agents=200" in command and "kill_switch" not in command
+
+    button(page, "Step").click()
+    wait_for(lambda: shown_step(page) == 1, "the step counter at 1")
+    after = wait_for(
+        lambda: (
+            (img := figure(page, "peersim-series")) and (shown := pixels(img)) != before and shown
+        ),
+        "the plots to advance",
+    )
+    assert after != before
+    button(page, "Step").click()
+    wait_for(lambda: shown_step(page) == 2, "the step counter at 2")
+
+    checkbox = page.find_element(By.XPATH, "//label[normalize-space()='Kill switch']")
+    checkbox.click()
+    button(page, "Reset").click()
+    wait_for(lambda: shown_step(page) == 0, "the step counter back at 0")
+    wait_for(
+        lambda: (
+            "pipeline.shutdown_mechanism=kill_switch"
+            in page.find_element(By.CSS_SELECTOR, ".peersim-command").text
+        ),
+        "the reset model to have the kill switch",
+    )
+    pixels(wait_for(lambda: figure(page, "peersim-series"), "the plots after reset"))
+    check_no_error(page)
+    shot = tmp_path / "dashboard.png"
+    assert page.save_screenshot(str(shot))
+    assert shot.stat().st_size > 20_000
