@@ -58,10 +58,13 @@ class SeriesPanel:
         >>> panel.figure.savefig("series.png")  # doctest: +SKIP
     """
 
-    def __init__(self, *, figsize: tuple[float, float] = (8.0, 5.0)):
+    def __init__(self, *, figsize: tuple[float, float] = (8.0, 5.0), dpi: float = 80.0):
         from matplotlib.figure import Figure
 
-        self.figure = Figure(figsize=figsize, layout="constrained")
+        # Fixed margins: a layout engine would re-measure every label at each redraw (it
+        # doubled the time to draw the panel).
+        self.figure = Figure(figsize=figsize, dpi=dpi)
+        self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.1, top=0.94, hspace=0.3)
         axes = self.figure.subplots(2, 2, sharex=True).ravel()
         self.lines: dict[str, object] = {}
         for ax, (title, columns) in zip(axes, PANELS.items(), strict=True):
