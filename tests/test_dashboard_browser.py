@@ -61,3 +61,15 @@ def test_live_page_renders_steps_and_resets_with_a_changed_control(page, tmp_pat
     shot = tmp_path / "dashboard.png"
     assert page.save_screenshot(str(shot))
     assert shot.stat().st_size > 20_000
+
+
+def test_a_missing_browser_skips_with_its_reason_or_fails_where_ci_requires_it(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setattr(browser, "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.delenv(browser.REQUIRE, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no .*no-chromium .*apt-get install"):
+        browser.require_browser()
+    monkeypatch.setenv(browser.REQUIRE, "1")
+    with pytest.raises(pytest.fail.Exception, match="PEERSIM_REQUIRE_BROWSER=1 but"):
+        browser.require_browser()
