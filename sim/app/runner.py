@@ -24,6 +24,7 @@ from sim.core.errors import RunFailed
 from sim.engines.llm.error_rate import excess_errors
 from sim.engines.llm.preflight import preflight
 from sim.io import outputs, owned
+from sim.io.snapshots import SNAPSHOT_FILES
 from sim.model.ecosystem import Ecosystem
 from sim.model.summary import undefined_reasons
 
@@ -59,6 +60,8 @@ class RunResult:
             to have used the same answers.
         output_dir: the run folder, if one was written.
         undefined: why each undefined (NaN) summary metric could not be computed.
+        snapshots: the models and trust snapshots (:meth:`sim.Ecosystem.snapshots`), or
+            None when ``record.snapshots_every`` turns them off.
     """
 
     config: AppConfig
@@ -73,6 +76,7 @@ class RunResult:
     llm_answers: dict
     output_dir: Path | None = None
     undefined: dict[str, str] = field(default_factory=dict)
+    snapshots: tuple[pd.DataFrame, pd.DataFrame] | None = None
 
 
 def run(overrides: Sequence[str] = (), *, output_dir: str | Path | None = None) -> RunResult:
@@ -138,7 +142,8 @@ def execute(
         # seed=null: a fresh seed from the operating system, recorded so the run can be redone.
         app = replace(app, seed=secrets.randbits(63))
         print(f"seed=null: this run uses seed={app.seed}", file=sys.stderr)
-    model = Ecosystem(**app.groups(), seed=app.seed)
+    every = app.record.every(app.population.n_agents)
+    model = Ecosystem(**app.groups(), snapshots_every=every, seed=app.seed)
     start = model.trust_graph() if output_dir is not None and app.figures else None
     steps = range(app.steps)
     if progress:
@@ -161,6 +166,7 @@ def execute(
         llm_usage=model.llm_usage(),
         llm_answers=model.llm.answers() if model.llm else {},
         undefined=undefined_reasons(model, summary),
+        snapshots=model.snapshots() if every else None,
     )
     if dry_run:
         result.summary["dry_run"] = estimate(real, {**result.summary, **result.llm_usage})
@@ -200,6 +206,9 @@ def _write(
         writers["transcripts.jsonl"] = outputs.jsonl_writer(result.transcripts)
     if result.llm_usage:
         writers["llm_usage.json"] = outputs.json_writer(result.llm_usage)
+    if result.snapshots is not None:
+        for name, frame in zip(SNAPSHOT_FILES, result.snapshots, strict=True):
+            writers[name] = outputs.parquet_writer(frame)
     if start is not None:
         writers["outcomes.png"] = partial(figures.plot_outcomes, result.time_series)
         writers["network.png"] = partial(figures.plot_network, start, result.trust_graph)
