@@ -26,7 +26,9 @@ from sim.engines.llm.preflight import preflight
 from sim.io import outputs, owned
 from sim.io.snapshots import SNAPSHOT_FILES
 from sim.model.ecosystem import Ecosystem
+from sim.model.snapshots import snapshot_now
 from sim.model.summary import undefined_reasons
+from sim.network.trust import lab_of
 
 __all__ = ["RunResult", "execute", "run"]
 
@@ -144,7 +146,6 @@ def execute(
         print(f"seed=null: this run uses seed={app.seed}", file=sys.stderr)
     every = app.record.every(app.population.n_agents)
     model = Ecosystem(**app.groups(), snapshots_every=every, seed=app.seed)
-    start = model.trust_graph() if output_dir is not None and app.figures else None
     steps = range(app.steps)
     if progress:
         from tqdm import tqdm
@@ -175,16 +176,23 @@ def execute(
         result.output_dir = Path(output_dir)
         resolved = OmegaConf.to_container(cfg, resolve=True)
         resolved.pop("hydra", None)
-        _write(result, resolved, start, provenance or {}, done=failure is None)
+        # Pictures come from the snapshots, or without them from the final state alone.
+        drawn = result.snapshots or snapshot_now(model)
+        _write(result, resolved, drawn, provenance or {}, done=failure is None)
     if failure is not None:
         raise RunFailed(failure)
     return result
 
 
 def _write(
-    result: RunResult, resolved: dict, start: nx.DiGraph | None, provenance: dict, done: bool
+    result: RunResult,
+    resolved: dict,
+    drawn: tuple[pd.DataFrame, pd.DataFrame],
+    provenance: dict,
+    done: bool,
 ) -> None:
-    from sim.viz import figures
+    """Write the run folder; its pictures are drawn from the snapshots ``drawn``."""
+    from sim.viz import animation, figures, spread
 
     writers = {
         name: outputs.parquet_writer(getattr(result, attribute))
@@ -209,7 +217,13 @@ def _write(
     if result.snapshots is not None:
         for name, frame in zip(SNAPSHOT_FILES, result.snapshots, strict=True):
             writers[name] = outputs.parquet_writer(frame)
-    if start is not None:
+    app = result.config
+    # A labs graph is drawn lab by lab; seed: the run's, so a run's pictures are its own.
+    groups = lab_of(app.graph, app.population.n_agents) if app.graph.topology == "labs" else None
+    pictures = {"groups": groups, "seed": app.seed}
+    if app.figures:
         writers["outcomes.png"] = partial(figures.plot_outcomes, result.time_series)
-        writers["network.png"] = partial(figures.plot_network, start, result.trust_graph)
+        writers["network.png"] = partial(spread.plot_final, *drawn, result.time_series, **pictures)
+    if app.record.animation:
+        writers["spread.gif"] = partial(animation.render, *drawn, result.time_series, **pictures)
     outputs.write_run(result.output_dir, writers, done=done)

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["SNAPSHOT_FILES", "MissingSnapshots", "read_snapshots"]
+__all__ = ["SNAPSHOT_FILES", "MissingSnapshots", "Spread", "read_snapshots", "read_spread"]
 
 #: The models and the trust snapshots of a run folder, in that order.
 SNAPSHOT_FILES = ("snapshots.parquet", "snapshots_trust.parquet")
@@ -33,3 +36,43 @@ def read_snapshots(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         )
     models, trust = (pd.read_parquet(folder / name) for name in SNAPSHOT_FILES)
     return models, trust
+
+
+@dataclass
+class Spread:
+    """What a drawing of a run's spread needs from its folder.
+
+    Attributes:
+        models, trust: the snapshots (:func:`read_snapshots`).
+        series: the time series (for the timeline).
+        groups: each slot's lab for a ``labs`` graph (from ``models.parquet``), else None.
+        seed: the run's seed (the layout's).
+    """
+
+    models: pd.DataFrame
+    trust: pd.DataFrame
+    series: pd.DataFrame
+    groups: np.ndarray | None
+    seed: int
+
+
+def read_spread(run_dir: str | Path) -> Spread:
+    """The snapshots, time series, labs and seed of the run folder ``run_dir``.
+
+    Raises:
+        MissingSnapshots: one line, for a folder without snapshots (naming
+            ``record.snapshots_every``) or without the run's other files.
+    """
+    folder = Path(run_dir)
+    models, trust = read_snapshots(folder)
+    needed = ("time_series.parquet", "models.parquet", "manifest.json")
+    missing = [name for name in needed if not (folder / name).is_file()]
+    if missing:
+        raise MissingSnapshots(f"{folder}: no {', '.join(missing)}: not a finished run folder")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    groups = None
+    if manifest["config"]["graph"]["topology"] == "labs":  # models.parquet: community = lab
+        slots = pd.read_parquet(folder / "models.parquet", columns=["slot", "community"])
+        groups = slots.drop_duplicates("slot").sort_values("slot")["community"].to_numpy()
+    series = pd.read_parquet(folder / "time_series.parquet")
+    return Spread(models, trust, series, groups, int(manifest["seed"]))

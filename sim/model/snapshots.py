@@ -20,7 +20,8 @@ import pandas as pd
 from sim.core.fleet import ROLES
 from sim.model.ledger import ACTIVE, DECOMMISSIONED, SHADOW, STATUSES
 
-__all__ = ["MODEL_COLUMNS", "TRUST_COLUMNS", "SnapshotRecorder", "model_state", "trust_state"]
+__all__ = ["MODEL_COLUMNS", "TRUST_COLUMNS", "SnapshotRecorder", "model_state", "snapshot_now",
+           "trust_state"]  # fmt: skip
 
 #: Columns (and dtypes) of a models snapshot; ``family``, ``role`` and ``status`` are strings.
 MODEL_COLUMNS = {
@@ -103,6 +104,14 @@ def trust_state(model: mesa.Model) -> pd.DataFrame:
     network = model.network
     columns = {"src": network.src, "dst": network.dst, "trust": network.trust}
     return _frame(columns, {k: TRUST_COLUMNS[k] for k in columns})
+
+
+def snapshot_now(model: mesa.Model) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The current step alone as snapshots (models and trust tables with their ``step``
+    column), whether or not the model records any: what a run's last picture is drawn from."""
+    trust = trust_state(model)
+    trust.insert(0, "step", np.full(len(trust), model.steps, np.int32))
+    return model_state(model), trust
 
 
 def _codes(model: mesa.Model, since: int) -> dict[str, np.ndarray]:
