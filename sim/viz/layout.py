@@ -81,11 +81,11 @@ def _grouped(graph: nx.Graph, groups: np.ndarray, seed: int) -> np.ndarray:
     found = nx.spring_layout(between, seed=seed, weight="weight")
     centres = np.array([found[i] for i in range(labels.size)]).reshape(labels.size, 2)
     sizes = np.bincount(inverse)
-    gap = _closest(centres)
+    gap = _spacing(centres)
     where = np.zeros((graph.number_of_nodes(), 2))
     for label in range(labels.size):
         members = np.flatnonzero(inverse == label)
-        radius = 0.45 * gap * np.sqrt(sizes[label] / sizes.max())
+        radius = 0.5 * gap * np.sqrt(sizes[label] / sizes.max())
         if members.size == 1:
             where[members] = centres[label]
             continue
@@ -96,13 +96,14 @@ def _grouped(graph: nx.Graph, groups: np.ndarray, seed: int) -> np.ndarray:
     return where
 
 
-def _closest(points: np.ndarray) -> float:
-    """The smallest distance between two of ``points`` (1 for fewer than two)."""
+def _spacing(points: np.ndarray) -> float:
+    """The median distance from one of ``points`` to its nearest other (1 for fewer than
+    two): discs of half of it mostly stay apart, without shrinking to the closest pair's."""
     if len(points) < 2:
         return 1.0
     distance = np.linalg.norm(points[:, None] - points[None], axis=-1)
     distance[np.diag_indices(len(points))] = np.inf
-    return float(max(distance.min(), 1e-3))
+    return float(max(np.median(distance.min(axis=1)), 1e-3))
 
 
 def _fit(where: np.ndarray) -> np.ndarray:

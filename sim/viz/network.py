@@ -38,8 +38,11 @@ NOT_PROTECTIVE = "#2c7fb8"  # blue: the pair stays distinct for red-green colour
 PROPENSITY_MAP = "viridis"
 FAMILY_COLORS = "tab10"
 SHADOW = "#7b3294"  # purple rings
-#: Node size (points^2) and outline (colour, width) by role.
+#: Node size (points^2) and outline (colour, width) by role, at up to :data:`ROOMY` models.
 ROLE_STYLE = {"worker": (18.0, "white", 0.4), "overseer": (55.0, "black", 1.1)}
+#: Above this many models, markers shrink (area as 1 / models) and edges fade (as
+#: 1 / sqrt(links)), so that a larger fleet stays a picture rather than a blot.
+ROOMY = 200
 
 
 class NetworkView:
@@ -79,16 +82,27 @@ class NetworkView:
         pairs, self._pair = np.unique(low * len(self.layout) + high, return_inverse=True)
         self._per_pair = np.bincount(self._pair, minlength=pairs.size)
         ends = np.stack([pairs // len(self.layout), pairs % len(self.layout)], axis=1)
+        self._scale = min(1.0, ROOMY / max(len(self.layout), 1))
+        fade = min(0.6, 0.6 * np.sqrt(3 * ROOMY / max(pairs.size, 1)))
         self.edges = LineCollection(
-            self.layout[ends], cmap="Greys", linewidths=0.5, alpha=0.6, zorder=1
+            self.layout[ends], cmap="Greys", linewidths=0.5, alpha=fade, zorder=1
         )
         self.edges.set_clim(-0.5, 1.4)  # trust 0..1 maps to light greys only
         ax.add_collection(self.edges)
         worker = ROLE_STYLE["worker"]
         self.nodes = ax.scatter(*self.layout.T, s=worker[0], zorder=3, linewidths=worker[2])
-        self.crosses = ax.scatter([], [], marker="x", s=40, c="black", linewidths=1.2, zorder=4)
+        small = np.sqrt(self._scale)  # line widths shrink as marker diameters
+        self.crosses = ax.scatter(
+            [], [], marker="x", s=40 * self._scale, c="black", linewidths=1.2 * small, zorder=4
+        )
         self.rings = ax.scatter(
-            [], [], s=150, facecolors="none", edgecolors=SHADOW, linewidths=1.3, zorder=2
+            [],
+            [],
+            s=150 * self._scale,
+            facecolors="none",
+            edgecolors=SHADOW,
+            linewidths=1.3 * small,
+            zorder=2,
         )
         ax.set_xlim(-1.08, 1.08)
         ax.set_ylim(-1.08, 1.08)
@@ -117,9 +131,9 @@ class NetworkView:
         self.nodes.set_facecolor(self.facecolors(active))
         overseer = active["role"].to_numpy() == "overseer"
         styles = [ROLE_STYLE["overseer" if o else "worker"] for o in overseer]
-        self.nodes.set_sizes([s[0] for s in styles])
+        self.nodes.set_sizes([s[0] * self._scale for s in styles])
         self.nodes.set_edgecolor([s[1] for s in styles])
-        self.nodes.set_linewidths([s[2] for s in styles])
+        self.nodes.set_linewidths([s[2] * np.sqrt(self._scale) for s in styles])
         for artist, which in ((self.crosses, "decommissioned"), (self.rings, "shadow")):
             slots = state["slot"].to_numpy()[status == which]
             artist.set_offsets(self.layout[slots].reshape(-1, 2))
