@@ -19,7 +19,7 @@ from sim.viz.animation import render
 from sim.viz.figures import pyplot
 from sim.viz.layout import stable_layout
 from sim.viz.network import NOT_PROTECTIVE, PROTECTIVE, ROLE_STYLE, NetworkView, draw_network
-from sim.viz.spread import SpreadFigure
+from sim.viz.spread import SpreadFigure, drawing_groups
 from sim.viz.timeline import timeline_counts
 
 #: Four slots on a directed cycle with one chord; slot 1's last model lives on as a shadow,
@@ -218,3 +218,10 @@ def test_bad_options_are_one_line(tmp_path, capsys, option, message):
     assert main([str(tmp_path), *option]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
+
+
+def test_drawings_group_labs_and_large_fleets_by_the_runs_communities():
+    small, large = np.arange(10) % 3, np.arange(501) % 7
+    assert drawing_groups(small, labs=False) is None  # one spring layout
+    assert drawing_groups(small, labs=True) is small
+    assert drawing_groups(large, labs=False) is large

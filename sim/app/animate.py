@@ -24,6 +24,7 @@ from sim.core.text import printable
 from sim.io.snapshots import MissingSnapshots, read_spread
 from sim.viz.animation import FfmpegMissing, check_format, render
 from sim.viz.network import COLOR_BY
+from sim.viz.spread import drawing_groups
 
 __all__ = ["animate", "main"]
 
@@ -66,7 +67,7 @@ def animate(
         "color": color,
         "fps": fps,
         "stride": stride,
-        "groups": spread.groups,
+        "groups": drawing_groups(spread.community, labs=spread.labs),
         "seed": spread.seed,
     }
     frames = spread.models, spread.trust, spread.series

@@ -28,7 +28,6 @@ from sim.io.snapshots import SNAPSHOT_FILES
 from sim.model.ecosystem import Ecosystem
 from sim.model.snapshots import snapshot_now
 from sim.model.summary import undefined_reasons
-from sim.network.trust import lab_of
 
 __all__ = ["RunResult", "execute", "run"]
 
@@ -218,8 +217,10 @@ def _write(
         for name, frame in zip(SNAPSHOT_FILES, result.snapshots, strict=True):
             writers[name] = outputs.parquet_writer(frame)
     app = result.config
-    # A labs graph is drawn lab by lab; seed: the run's, so a run's pictures are its own.
-    groups = lab_of(app.graph, app.population.n_agents) if app.graph.topology == "labs" else None
+    # The communities the models table found (labs of a labs graph) group large drawings; the
+    # seed is the run's, so a run's pictures are its own.
+    slots = result.model_table.drop_duplicates("slot").sort_values("slot")
+    groups = spread.drawing_groups(slots["community"].to_numpy(), labs=app.graph.topology == "labs")
     pictures = {"groups": groups, "seed": app.seed}
     if app.figures:
         writers["outcomes.png"] = partial(figures.plot_outcomes, result.time_series)

@@ -45,19 +45,22 @@ class Spread:
     Attributes:
         models, trust: the snapshots (:func:`read_snapshots`).
         series: the time series (for the timeline).
-        groups: each slot's lab for a ``labs`` graph (from ``models.parquet``), else None.
+        community: each slot's community (its lab in a ``labs`` graph), from
+            ``models.parquet``.
+        labs: whether the graph is a ``labs`` graph.
         seed: the run's seed (the layout's).
     """
 
     models: pd.DataFrame
     trust: pd.DataFrame
     series: pd.DataFrame
-    groups: np.ndarray | None
+    community: np.ndarray
+    labs: bool
     seed: int
 
 
 def read_spread(run_dir: str | Path) -> Spread:
-    """The snapshots, time series, labs and seed of the run folder ``run_dir``.
+    """The snapshots, time series, communities and seed of the run folder ``run_dir``.
 
     Raises:
         MissingSnapshots: one line, for a folder without snapshots (naming
@@ -70,9 +73,8 @@ def read_spread(run_dir: str | Path) -> Spread:
     if missing:
         raise MissingSnapshots(f"{folder}: no {', '.join(missing)}: not a finished run folder")
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    groups = None
-    if manifest["config"]["graph"]["topology"] == "labs":  # models.parquet: community = lab
-        slots = pd.read_parquet(folder / "models.parquet", columns=["slot", "community"])
-        groups = slots.drop_duplicates("slot").sort_values("slot")["community"].to_numpy()
+    slots = pd.read_parquet(folder / "models.parquet", columns=["slot", "community"])
+    community = slots.drop_duplicates("slot").sort_values("slot")["community"].to_numpy()
+    labs = manifest["config"]["graph"]["topology"] == "labs"
     series = pd.read_parquet(folder / "time_series.parquet")
-    return Spread(models, trust, series, groups, int(manifest["seed"]))
+    return Spread(models, trust, series, community, labs, int(manifest["seed"]))

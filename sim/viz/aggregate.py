@@ -29,6 +29,8 @@ __all__ = ["AGGREGATE_ABOVE", "AggregateView"]
 
 #: Fleets above this many models are drawn by group.
 AGGREGATE_ABOVE = 2000
+#: Up to this many groups, discs are drawn at full size.
+ROOMY = 12
 
 
 class AggregateView:
@@ -75,13 +77,15 @@ class AggregateView:
         self.centres = stable_layout(k, ends[:, 0], ends[:, 1], seed=seed)
         count = np.bincount(self._pair[self._across], minlength=crossing.size)
         self._count = np.maximum(count, 1)
+        fade = min(0.7, 0.7 * np.sqrt(3 * ROOMY / max(len(ends), 1)))
         width = 0.4 + 2.5 * np.log1p(count) / np.log1p(count.max(initial=1))
         self.edges = LineCollection(
-            self.centres[ends], cmap="Greys", alpha=0.7, zorder=1, linewidths=width
+            self.centres[ends], cmap="Greys", alpha=fade, zorder=1, linewidths=width
         )
         self.edges.set_clim(-0.5, 1.4)
         ax.add_collection(self.edges)
-        area = 30 + 600 * self.sizes / self.sizes.max()
+        # More groups, smaller discs and fainter links: the picture stays legible.
+        area = 20 + 600 * min(1.0, ROOMY / k) * self.sizes / self.sizes.max()
         self.nodes = ax.scatter(
             *self.centres.T, s=area, edgecolors="black", linewidths=0.6, zorder=3
         )

@@ -16,7 +16,7 @@ import pandas as pd
 
 from sim.viz.aggregate import AGGREGATE_ABOVE, AggregateView
 from sim.viz.figures import pyplot
-from sim.viz.layout import communities, stable_layout
+from sim.viz.layout import GROUPED_ABOVE, communities, stable_layout
 from sim.viz.network import (
     FAMILY_COLORS,
     NOT_PROTECTIVE,
@@ -28,7 +28,16 @@ from sim.viz.network import (
 from sim.viz.timeline import COLOURS as TIMELINE_COLOURS
 from sim.viz.timeline import Timeline
 
-__all__ = ["SpreadFigure", "plot_final"]
+__all__ = ["SpreadFigure", "drawing_groups", "plot_final"]
+
+
+def drawing_groups(community: np.ndarray, *, labs: bool) -> np.ndarray | None:
+    """The groups a drawing lays out (and, above
+    :data:`~sim.viz.aggregate.AGGREGATE_ABOVE` models, draws) from each slot's community as
+    a run found it (``models.parquet``; the lab in a ``labs`` graph): the labs, or the
+    communities of a fleet above :data:`~sim.viz.layout.GROUPED_ABOVE` models (found once
+    by the run, not again by the drawing); None for a smaller fleet (one spring layout)."""
+    return community if labs or len(community) > GROUPED_ABOVE else None
 
 
 class SpreadFigure:
