@@ -200,3 +200,15 @@ def test_cli_refuses_a_bad_interval_with_one_line_and_status_2(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "record.snapshots_every" in lines[0] and "-3" in lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_whose_snapshots_cannot_fit_is_refused_naming_the_interval():
+    from sim.app.resources import check_resources, estimate
+
+    fits = ["population.n_agents=100000", "steps=2000", "schedule=none", "limits.memory_gb=2"]
+    check_resources(compose([*fits, "record.snapshots_every=0"])[0])
+    app = compose([*fits, "record.snapshots_every=1"])[0]
+    # 2,002 snapshots of 100,000 models and 600,000 edges: 200 and 40 bytes each.
+    assert estimate(app).snapshot_memory == pytest.approx(2002 * (100_000 * 200 + 600_000 * 40))
+    with pytest.raises(ConfigError, match=r"^record.snapshots_every: .* got 1$"):
+        check_resources(app)
