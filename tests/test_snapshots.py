@@ -212,3 +212,12 @@ def test_a_run_whose_snapshots_cannot_fit_is_refused_naming_the_interval():
     assert estimate(app).snapshot_memory == pytest.approx(2002 * (100_000 * 200 + 600_000 * 40))
     with pytest.raises(ConfigError, match=r"^record.snapshots_every: .* got 1$"):
         check_resources(app)
+
+
+def test_snapshots_left_by_an_earlier_run_in_the_folder_are_not_read(tmp_path):
+    sim.run([*SMALL, "record.snapshots_every=5"], output_dir=tmp_path)
+    assert len(read_snapshots(tmp_path)[0]) > 0
+    sim.run([*SMALL, "record.snapshots_every=0"], output_dir=tmp_path)  # the same folder again
+    assert (tmp_path / SNAPSHOT_FILES[0]).exists()  # the earlier run's, not in the marker
+    with pytest.raises(MissingSnapshots, match="of a finished run.*record.snapshots_every"):
+        read_snapshots(tmp_path)

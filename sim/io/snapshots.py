@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.core.files import open_regular
+from sim.io.outputs import DONE
+
 __all__ = ["SNAPSHOT_FILES", "MissingSnapshots", "Spread", "read_snapshots", "read_spread"]
 
 #: The models and the trust snapshots of a run folder, in that order.
@@ -23,19 +26,37 @@ class MissingSnapshots(FileNotFoundError):
 def read_snapshots(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The models and trust snapshots of the run folder ``run_dir``.
 
+    Only snapshots its ``done`` marker lists count: a run rerun in its folder with snapshots
+    off leaves the earlier run's files, which are not this run's.
+
     Raises:
         MissingSnapshots: one line naming ``record.snapshots_every`` when the folder has no
-            snapshots (a run with them off, or not a run folder).
+            snapshots of its finished run (a run with them off, an unfinished run, or not a
+            run folder).
     """
     folder = Path(run_dir)
-    missing = [name for name in SNAPSHOT_FILES if not (folder / name).is_file()]
+    listed = _listed(folder)
+    missing = [name for name in SNAPSHOT_FILES if name not in listed]
     if missing:
         raise MissingSnapshots(
-            f"{folder}: no {' or '.join(missing)}: this run recorded no snapshots; rerun it "
-            "with record.snapshots_every=K (K >= 1; auto records fleets up to 1,000 models)"
+            f"{folder}: no {' or '.join(missing)} of a finished run: this run recorded no "
+            "snapshots; rerun it with record.snapshots_every=K (K >= 1; auto records fleets "
+            "up to 1,000 models)"
         )
     models, trust = (pd.read_parquet(folder / name) for name in SNAPSHOT_FILES)
     return models, trust
+
+
+def _listed(folder: Path) -> set[str]:
+    """The files the folder's ``done`` marker lists (none without a readable marker)."""
+    try:
+        with open_regular(folder / DONE) as handle:
+            files = json.load(handle)["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    return (
+        {name for name in files if (folder / name).is_file()} if isinstance(files, dict) else set()
+    )
 
 
 @dataclass
