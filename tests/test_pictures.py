@@ -225,3 +225,11 @@ def test_drawings_group_labs_and_large_fleets_by_the_runs_communities():
     assert drawing_groups(small, labs=False) is None  # one spring layout
     assert drawing_groups(small, labs=True) is small
     assert drawing_groups(large, labs=False) is large
+
+
+def test_a_missing_run_folder_or_empty_snapshots_say_so(tmp_path, capsys):
+    assert main([str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err.strip().endswith("nowhere: no such run folder")
+    empty = Ecosystem(population={"n_agents": 20}, seed=0).snapshots()  # recording off
+    with pytest.raises(ValueError, match="no snapshot to draw"):
+        SpreadFigure(*empty, pd.DataFrame())

@@ -53,15 +53,15 @@ def animate(
             ``stride`` < 1.
     """
     out = Path(run_dir) / "spread.gif" if out is None else Path(out)
-    # All checked before reading anything: a mistake costs nothing.
+    # Options first, then the folder, all before rendering: a mistake costs nothing.
     fmt = check_format(out)
-    if not out.parent.is_dir():
-        raise ConfigError(f"--out: no folder {str(out.parent)!r} to write into, got {str(out)!r}")
     if not fps > 0:
         raise ConfigError(f"--fps: must be > 0, got {fps}")
     if stride < 1:
         raise ConfigError(f"--stride: must be >= 1, got {stride}")
     spread = read_spread(run_dir)
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out: no folder {str(out.parent)!r} to write into, got {str(out)!r}")
     options = {
         "fmt": fmt,
         "color": color,

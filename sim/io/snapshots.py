@@ -35,6 +35,8 @@ def read_snapshots(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             run folder).
     """
     folder = Path(run_dir)
+    if not folder.is_dir():
+        raise MissingSnapshots(f"{folder}: no such run folder")
     listed = _listed(folder)
     missing = [name for name in SNAPSHOT_FILES if name not in listed]
     if missing:

@@ -71,6 +71,8 @@ class SpreadFigure:
         self._rows = models.groupby("step", sort=True).indices
         self._edges = trust.groupby("step", sort=True).indices
         self.steps = [int(s) for s in self._rows]
+        if not self.steps:
+            raise ValueError("models: no snapshot to draw (record with snapshots_every >= 1)")
         first = self.steps[0]
         src = trust["src"].to_numpy()[self._edges[first]]
         dst = trust["dst"].to_numpy()[self._edges[first]]
