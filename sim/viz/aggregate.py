@@ -165,7 +165,9 @@ class AggregateView:
                 markersize=9,
                 label=f"group (area: models, {self.sizes.max()} max)",
             ),
-            Line2D([], [], ls="", marker="x", color="black", label="decommissions since last"),
+            Line2D(
+                [], [], ls="", marker="x", color="black", label="decommissions since last snapshot"
+            ),
             Line2D(
                 [],
                 [],

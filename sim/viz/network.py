@@ -188,7 +188,9 @@ class NetworkView:
         handles += [
             dot("overseer", fill, 8.5, "black", markeredgewidth=1.1),
             dot("worker", fill, 5.0, "white"),
-            Line2D([], [], ls="", marker="x", color="black", label="decommissioned since last"),
+            Line2D(
+                [], [], ls="", marker="x", color="black", label="decommissioned since last snapshot"
+            ),
             dot("shadow copy (slot it left)", "none", 11.0, SHADOW, markeredgewidth=1.3),
             Line2D([], [], color="grey", lw=1, label="trust (darker: more)"),
         ]
