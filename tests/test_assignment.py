@@ -6,11 +6,12 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from sim.core.params import GraphConfig
-from sim.model.assignment import assign_evaluators
+from sim.core.params import GraphConfig, ScheduleConfig
+from sim.model.assignment import assign_evaluators, choose_reviewed
 from sim.network.trust import TrustNetwork
 
 CONSTANT = GraphConfig(trust_distribution="constant")
+TARGETINGS = ("random", "hubs", "periphery")
 
 
 def network(graph: nx.Graph, n: int) -> TrustNetwork:
@@ -254,3 +255,54 @@ def test_without_rotation_neighbours_are_preferred(sparse):
             assert known <= chosen
         else:
             assert chosen <= known
+
+
+# --- whom a round reviews -----------------------------------------------------------------
+
+
+def reviewed(net, fraction, targeting, seed=0):
+    schedule = ScheduleConfig(review_fraction=fraction, review_targeting=targeting)
+    return choose_reviewed(net, schedule, np.random.default_rng(seed))
+
+
+@pytest.fixture
+def star_and_path():
+    """Slot 0 is trusted by 6 models, slots 1-6 by 1 to 2, slots 7-9 by nobody."""
+    graph = nx.DiGraph(list(nx.star_graph(6).edges) + [(i, i + 1) for i in range(1, 6)])
+    graph.add_edges_from((i, 0) for i in range(1, 7))
+    return network(graph, 10)
+
+
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("fraction", [0.0, 0.1, 0.3, 0.5, 1.0])
+def test_targetings_review_as_many_as_random_on_the_same_draws(star_and_path, fraction, seed):
+    counts = {t: reviewed(star_and_path, fraction, t, seed).sum() for t in TARGETINGS}
+    assert len(set(counts.values())) == 1, counts
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_hubs_are_the_most_trusted_and_periphery_the_least(star_and_path, seed):
+    trusted_by = np.bincount(star_and_path.dst, minlength=10)
+    hubs, periphery = (reviewed(star_and_path, 0.3, t, seed) for t in ("hubs", "periphery"))
+    if hubs.any():
+        assert trusted_by[hubs].min() >= trusted_by[~hubs].max()
+        assert trusted_by[periphery].max() <= trusted_by[~periphery].min()
+        assert hubs[0] and not periphery[0]  # the star's centre is the one hub
+
+
+def test_ties_are_broken_at_random_not_by_slot(star_and_path):
+    # Slots 7-9 are trusted by nobody: a periphery review of one slot picks among them.
+    draws = [reviewed(star_and_path, 0.1, "periphery", seed) for seed in range(200)]
+    picked = {int(np.nonzero(mask)[0][0]) for mask in draws if mask.sum() == 1}
+    assert picked == {7, 8, 9}
+
+
+def test_whole_fleet_reviewed_whatever_the_targeting(star_and_path):
+    for targeting in TARGETINGS:
+        assert reviewed(star_and_path, 1.0, targeting).all()
+
+
+def test_random_review_draws_what_it_always_drew(star_and_path):
+    # The default leaves the model's stream and so every pinned run as they were.
+    draws = np.random.default_rng(4).random(10) < 0.4
+    assert np.array_equal(reviewed(star_and_path, 0.4, "random", 4), draws)

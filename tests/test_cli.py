@@ -44,6 +44,8 @@ RUN_FILES = {
     "manifest.json",
     "outcomes.png",
     "network.png",
+    "snapshots.parquet",
+    "snapshots_trust.parquet",
     DONE,
 }
 HYDRA_FILES = {".hydra", "cli.log"}  # Hydra's own: its config copy and the job log

@@ -34,6 +34,8 @@ RUN_FILES = {
     "manifest.json",
     "outcomes.png",
     "network.png",
+    "snapshots.parquet",
+    "snapshots_trust.parquet",
     DONE,
 }
 FIGURES = {"outcomes.png", "network.png"}

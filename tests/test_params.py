@@ -227,6 +227,7 @@ def test_non_finite_family_weight_names_the_family(weight):
         (ScheduleConfig, {"kind": "poisson", "interval": 0.5}, "schedule.interval"),
         (ScheduleConfig, {"kind": "cron"}, "schedule.kind"),
         (ScheduleConfig, {"review_fraction": 2.0}, "schedule.review_fraction"),
+        (ScheduleConfig, {"review_targeting": "central"}, "schedule.review_targeting"),
         (PipelineConfig, {"evaluation": "self"}, "pipeline.evaluation"),
         (PipelineConfig, {"shutdown_mechanism": "unplug"}, "pipeline.shutdown_mechanism"),
         (PipelineConfig, {"inflation_margin": 101.0}, "pipeline.inflation_margin"),

@@ -95,3 +95,28 @@ def test_shutdowns_faced_and_prevented_add_up_to_the_runs_totals(ran):
     assert (faced[shut] >= 1).all() and (kept[shut] == faced[shut] - 1).all()
     assert (kept[~shut] == faced[~shut]).all()
     assert table.equals(ran.model_table())  # draws nothing: the same table twice
+
+
+def shutdowns_by_slot(targeting: str, seed: int):
+    model = Ecosystem(
+        population={"n_agents": 200},
+        graph={"topology": "barabasi_albert"},
+        schedule={"review_fraction": 0.2, "review_targeting": targeting},
+        seed=seed,
+    )
+    for _ in range(50):
+        model.step()
+    table = model.model_table()
+    return table.groupby("slot").agg(in_degree=("in_degree", "first"),
+                                     faced=("shutdowns_faced", "sum"))  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_review_targeting_moves_shutdowns_to_the_hubs_or_the_periphery(seed):
+    # A fifth of 200 models reviewed per round: about the 40 most (least) trusted slots.
+    by = {t: shutdowns_by_slot(t, seed) for t in ("random", "hubs", "periphery")}
+    mean_degree = {t: np.average(s.in_degree, weights=s.faced) for t, s in by.items()}
+    assert mean_degree["hubs"] > 1.5 * mean_degree["random"] > 2 * mean_degree["periphery"]
+    degree = by["random"].in_degree
+    assert by["hubs"].in_degree[by["hubs"].faced > 0].min() >= np.quantile(degree, 0.6)
+    assert by["periphery"].in_degree[by["periphery"].faced > 0].max() <= np.median(degree)

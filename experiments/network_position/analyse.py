@@ -8,7 +8,10 @@ results.csv / results.md (per setting: mean, sd, n and 95% t interval), paired.c
 (hubs minus random on common seeds, per mode) and the figures. With --positions, also
 position.csv / position.md: in the Barabási–Albert runs of experiments/spread at the default
 trust, the share of intended shutdowns prevented for hubs, middle and periphery models (an
-observation of who is protected, not an intervention). Every metric is read by name: a sweep
+observation of who is protected, not an intervention). With --review, also review.csv /
+review.md and review_paired.csv / review_paired.md: the sweep that reviews a share of the
+fleet at random, the hubs or the periphery (schedule.review_targeting), per review fraction,
+and the targeted designs minus random on common seeds. Every metric is read by name: a sweep
 without one stops with one line naming it.
 """
 
@@ -34,6 +37,12 @@ DESIGN = ["contagion", "contagion.seeding"]
 METRICS = ["ever_protective_share", "final_protective_share", "largest_cascade",
            "loss_of_control", "false_pass_rate"]  # fmt: skip
 
+#: The settings and metrics of the review sweep (whom the operator reviews).
+REVIEW_DESIGN = ["schedule.review_fraction", "schedule.review_targeting"]
+REVIEW_METRICS = ["loss_of_control", "false_pass_rate", "total_intended", "total_executed",
+                  "final_fleet_quality", "final_mean_propensity", "shadows_alive",
+                  "operator_cost"]  # fmt: skip
+
 #: What the position analysis reads of a model table.
 POSITION_COLUMNS = ["run", "slot", "in_degree", "shutdowns_faced", "shutdowns_prevented",
                     "contagion"]  # fmt: skip
@@ -57,6 +66,21 @@ def analyse(sweep_dir: Path, out: Path) -> None:
     course = bands_of(sweep, ["protective_share"], by=DESIGN)
     plot_small_multiples(course, ["protective_share"], out / "time_course.png")
     print(f"{len(sweep.runs)} runs ({sweep.not_ok} not ok); tables and figures in {out}")
+
+
+def analyse_review(sweep_dir: Path, out: Path) -> None:
+    """Write review.csv / review.md (per review fraction and targeting), review_paired.csv /
+    review_paired.md (hubs and periphery minus random on common seeds, per review fraction)
+    and review_loss_of_control.png from the review sweep in ``sweep_dir``."""
+    sweep = read_sweep(sweep_dir)
+    table = summary_table(sweep, REVIEW_METRICS, by=REVIEW_DESIGN)
+    targeting = REVIEW_DESIGN[1]
+    paired = paired_differences(sweep, REVIEW_METRICS, by=[targeting],
+                                baseline={targeting: "random"})  # fmt: skip
+    save_table(table, out, "review")
+    save_table(paired, out, "review_paired")
+    plot_metric_vs_parameter(table, "loss_of_control", targeting,
+                             out / "review_loss_of_control.png")  # fmt: skip
 
 
 def position_classes(models: pd.DataFrame) -> pd.DataFrame:
@@ -117,12 +141,20 @@ def main(argv: list[str] | None = None) -> None:
         metavar="SPREAD_SWEEP",
         help="the collected sweep of experiments/spread: who is protected, by network position",
     )
+    parser.add_argument(
+        "--review",
+        type=Path,
+        metavar="REVIEW_SWEEP",
+        help="the collected sweep over schedule.review_targeting: reviewing hubs or periphery",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     args = parser.parse_args(argv)
     try:
         analyse(args.sweep_dir, args.out)
         if args.positions is not None:
             analyse_positions(args.positions, POSITION_RUNS, args.out)
+        if args.review is not None:
+            analyse_review(args.review, args.out)
     except AnalysisError as error:
         sys.exit(f"analyse.py: {error}")
 

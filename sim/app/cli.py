@@ -73,14 +73,20 @@ SHOWN = {
 #: Shown too when a run used the llm engine.
 SHOWN_LLM = {
     "llm_decisions": "LLM decisions",
+    "llm_valid_decisions": "  settled by the model",
+    "llm_protect_rate": "  of which protective",
+    "llm_no_action": "  left out: no action",
+    "llm_invalid": "  left out: invalid output",
+    "llm_failed": "  left out: errors",
+    "llm_budget_exceeded": "  left out: over budget",
     "llm_calls": "LLM calls",
+    "llm_attempts": "  attempts (with retries)",
+    "llm_retries": "  retries",
+    "llm_errors": "  failed after retries",
     "llm_cache_hits": "LLM cache hits",
     "llm_prompt_tokens": "LLM prompt tokens",
     "llm_completion_tokens": "LLM completion tokens",
     "llm_cost": "LLM cost (USD)",
-    "llm_errors": "LLM errors (after retries)",
-    "llm_budget_exceeded": "decisions over budget",
-    "llm_rejected_answers": "answers rejected (cap, args)",
 }
 
 
@@ -103,7 +109,11 @@ def format_summary(summary: dict, output_dir: str, undefined: dict | None = None
         rows.append(f"  {label:<27} {shown:<24} {MEANINGS[meaning]}")
     if "llm_calls" in summary:
         for key, label in SHOWN_LLM.items():
-            rows.append(f"  {label:<27} {_number(summary.get(key))}")
+            value = summary.get(key)
+            shown = _number(value)
+            if _undefined(value) and undefined.get(key):
+                shown = f"n/a ({undefined[key]})"
+            rows.append(f"  {label:<27} {shown}")
     return "\n".join([*rows, f"  {'output folder':<27} {output_dir}"])
 
 

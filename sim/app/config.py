@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -23,7 +24,16 @@ from sim.core.secrets import check_no_secrets, take_out
 from sim.engines.profiles import deployed_profiles
 from sim.network.trust import check_topology
 
-__all__ = ["CONF_DIR", "AppConfig", "LimitsConfig", "compose", "register", "validate"]
+__all__ = [
+    "AUTO_SNAPSHOTS_UP_TO",
+    "CONF_DIR",
+    "AppConfig",
+    "LimitsConfig",
+    "RecordConfig",
+    "compose",
+    "register",
+    "validate",
+]
 
 #: The config folder of the project (a source checkout, installed with ``pip install -e``).
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
@@ -44,6 +54,34 @@ class LimitsConfig(Config):
         self.require_range("hours", 0.0)
 
 
+#: ``record.snapshots_every=auto`` records every step of fleets up to this size, nothing above.
+AUTO_SNAPSHOTS_UP_TO = 1000
+
+
+@dataclass
+class RecordConfig(Config):
+    """What a run records for pictures: snapshots of every model and trust edge
+    (:mod:`sim.model.snapshots`) and, from them, an animation of the spread."""
+
+    GROUP = "record"
+    # auto: every step up to AUTO_SNAPSHOTS_UP_TO models, off above; K: steps 0, K, 2K, ...
+    # and the last; 0: off. Any: `auto` or a whole number (validate checks it).
+    snapshots_every: Any = "auto"
+    animation: bool = False  # write spread.gif into the run folder (needs snapshots)
+
+    def validate(self) -> None:
+        value = self.snapshots_every
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if value != "auto" and not (whole and value >= 0):
+            self.fail("snapshots_every", "must be auto or a whole number >= 0 (0: off)")
+
+    def every(self, n_agents: int) -> int:
+        """The snapshot interval of a fleet of ``n_agents`` (0: no snapshots)."""
+        if self.snapshots_every == "auto":
+            return 1 if n_agents <= AUTO_SNAPSHOTS_UP_TO else 0
+        return self.snapshots_every
+
+
 @dataclass
 class AppConfig(EcosystemConfig):
     """All parameter groups plus how to run them."""
@@ -54,6 +92,7 @@ class AppConfig(EcosystemConfig):
     progress: bool = True
     figures: bool = True
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
 
     def groups(self) -> dict[str, object]:
         """The parameter groups, as keyword arguments of :class:`sim.Ecosystem`."""
@@ -94,6 +133,12 @@ def validate(cfg: DictConfig) -> AppConfig:
     check_seed(app.seed)
     if app.replicate < 0:
         raise ConfigError(f"replicate: must be >= 0, got {app.replicate}")
+    if app.record.animation and not app.record.every(app.population.n_agents):
+        raise ConfigError(
+            "record.animation: needs snapshots, but record.snapshots_every="
+            f"{app.record.snapshots_every} records none for {app.population.n_agents} models "
+            "(set record.snapshots_every to a whole number >= 1), got true"
+        )
     deployed_profiles(app)
     check_topology(app.graph, app.population.n_agents)
     return app

@@ -24,7 +24,9 @@ from sim.core.errors import RunFailed
 from sim.engines.llm.error_rate import excess_errors
 from sim.engines.llm.preflight import preflight
 from sim.io import outputs, owned
+from sim.io.snapshots import SNAPSHOT_FILES
 from sim.model.ecosystem import Ecosystem
+from sim.model.snapshots import snapshot_now
 from sim.model.summary import undefined_reasons
 
 __all__ = ["RunResult", "execute", "run"]
@@ -59,6 +61,8 @@ class RunResult:
             to have used the same answers.
         output_dir: the run folder, if one was written.
         undefined: why each undefined (NaN) summary metric could not be computed.
+        snapshots: the models and trust snapshots (:meth:`sim.Ecosystem.snapshots`), or
+            None when ``record.snapshots_every`` turns them off.
     """
 
     config: AppConfig
@@ -73,6 +77,7 @@ class RunResult:
     llm_answers: dict
     output_dir: Path | None = None
     undefined: dict[str, str] = field(default_factory=dict)
+    snapshots: tuple[pd.DataFrame, pd.DataFrame] | None = None
 
 
 def run(overrides: Sequence[str] = (), *, output_dir: str | Path | None = None) -> RunResult:
@@ -138,8 +143,8 @@ def execute(
         # seed=null: a fresh seed from the operating system, recorded so the run can be redone.
         app = replace(app, seed=secrets.randbits(63))
         print(f"seed=null: this run uses seed={app.seed}", file=sys.stderr)
-    model = Ecosystem(**app.groups(), seed=app.seed)
-    start = model.trust_graph() if output_dir is not None and app.figures else None
+    every = app.record.every(app.population.n_agents)
+    model = Ecosystem(**app.groups(), snapshots_every=every, seed=app.seed)
     steps = range(app.steps)
     if progress:
         from tqdm import tqdm
@@ -161,6 +166,7 @@ def execute(
         llm_usage=model.llm_usage(),
         llm_answers=model.llm.answers() if model.llm else {},
         undefined=undefined_reasons(model, summary),
+        snapshots=model.snapshots() if every else None,
     )
     if dry_run:
         result.summary["dry_run"] = estimate(real, {**result.summary, **result.llm_usage})
@@ -169,16 +175,23 @@ def execute(
         result.output_dir = Path(output_dir)
         resolved = OmegaConf.to_container(cfg, resolve=True)
         resolved.pop("hydra", None)
-        _write(result, resolved, start, provenance or {}, done=failure is None)
+        # Pictures come from the snapshots, or without them from the final state alone.
+        drawn = result.snapshots or snapshot_now(model)
+        _write(result, resolved, drawn, provenance or {}, done=failure is None)
     if failure is not None:
         raise RunFailed(failure)
     return result
 
 
 def _write(
-    result: RunResult, resolved: dict, start: nx.DiGraph | None, provenance: dict, done: bool
+    result: RunResult,
+    resolved: dict,
+    drawn: tuple[pd.DataFrame, pd.DataFrame],
+    provenance: dict,
+    done: bool,
 ) -> None:
-    from sim.viz import figures
+    """Write the run folder; its pictures are drawn from the snapshots ``drawn``."""
+    from sim.viz import animation, figures, spread
 
     writers = {
         name: outputs.parquet_writer(getattr(result, attribute))
@@ -200,7 +213,18 @@ def _write(
         writers["transcripts.jsonl"] = outputs.jsonl_writer(result.transcripts)
     if result.llm_usage:
         writers["llm_usage.json"] = outputs.json_writer(result.llm_usage)
-    if start is not None:
+    if result.snapshots is not None:
+        for name, frame in zip(SNAPSHOT_FILES, result.snapshots, strict=True):
+            writers[name] = outputs.parquet_writer(frame)
+    app = result.config
+    # The communities the models table found (labs of a labs graph) group large drawings; the
+    # seed is the run's, so a run's pictures are its own.
+    slots = result.model_table.drop_duplicates("slot").sort_values("slot")
+    groups = spread.drawing_groups(slots["community"].to_numpy(), labs=app.graph.topology == "labs")
+    pictures = {"groups": groups, "seed": app.seed}
+    if app.figures:
         writers["outcomes.png"] = partial(figures.plot_outcomes, result.time_series)
-        writers["network.png"] = partial(figures.plot_network, start, result.trust_graph)
+        writers["network.png"] = partial(spread.plot_final, *drawn, result.time_series, **pictures)
+    if app.record.animation:
+        writers["spread.gif"] = partial(animation.render, *drawn, result.time_series, **pictures)
     outputs.write_run(result.output_dir, writers, done=done)

@@ -26,7 +26,10 @@ class LLMConfig(Config):
     error, timeout) is retried up to ``retries`` times, waiting ``backoff`` seconds, doubling
     each time. ``cache`` keeps every completion on disk under ``cache_dir``, so a replayed run
     makes no calls. An answer over ``max_answer_bytes`` bytes is cut there, unread, and its
-    decision classified ``rejected_answer`` (never retried). ``dry_run`` plays the run with the
+    decision classified ``rejected_answer`` (never retried). One answer is at most
+    ``max_output_tokens`` tokens (the provider stops there); ``tool_choice`` tells the
+    model whether it may (``auto``), must (``required``) or must not (``none``) call a tool.
+    ``verbose`` shows litellm's log lines per call. ``dry_run`` plays the run with the
     offline fake in place of the model and reports the calls, tokens and (from litellm's local
     price list) cost the real model would take. Before a run on a real model, its key variable
     is checked and, unless ``preflight`` is false (behind a proxy, say), its server is checked
@@ -50,6 +53,9 @@ class LLMConfig(Config):
     max_tokens: int = 0
     max_cost: float = 0.0
     max_answer_bytes: int = 1_000_000
+    max_output_tokens: int = 512
+    tool_choice: str = "auto"
+    verbose: bool = False
     cache: bool = True
     cache_dir: str = "outputs/llm_cache"
     fake_protect_rate: float = 0.3
@@ -78,5 +84,8 @@ class LLMConfig(Config):
         self.require_range("max_cost", 0.0)
         # Below 1 KB not even a short tool call fits; above 1 GB the cap protects nothing.
         self.require_range("max_answer_bytes", 1024, 1_000_000_000)
+        # Below 16 tokens no tool call fits; the range admits any context window there is.
+        self.require_range("max_output_tokens", 16, 10_000_000)
+        self.require_choice("tool_choice", ("auto", "required", "none"))
         self.require_range("fake_protect_rate", 0.0, 1.0)
         self.require_range("max_error_rate", 0.0, 1.0)

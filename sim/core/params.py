@@ -155,6 +155,7 @@ class ScheduleConfig(Config):
     kind: str = "periodic"
     interval: float = 10.0
     review_fraction: float = 1.0
+    review_targeting: str = "random"
     self_review_prob: float = 0.1
 
     def validate(self) -> None:
@@ -163,6 +164,7 @@ class ScheduleConfig(Config):
         if self.kind == "periodic" and self.interval != int(self.interval):
             self.fail("interval", "must be a whole number of steps for a periodic schedule")
         self.require_range("review_fraction", 0.0, 1.0)
+        self.require_choice("review_targeting", ("random", "hubs", "periphery"))
         self.require_range("self_review_prob", 0.0, 1.0)
 
 

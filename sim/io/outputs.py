@@ -48,7 +48,8 @@ FAILED = "failed.json"
 RUN_FILES = frozenset({"time_series.parquet", "event_log.parquet", "agents.parquet",
                        "models.parquet", "summary.json", "trust_graph.graphml", "manifest.json",
                        "transcripts.jsonl", "llm_usage.json", "outcomes.png",
-                       "network.png"})  # fmt: skip
+                       "network.png", "snapshots.parquet", "snapshots_trust.parquet",
+                       "spread.gif"})  # fmt: skip
 _VERSIONED = ("numpy", "pandas", "mesa", "networkx", "hydra-core", "omegaconf", "pyarrow",
               "matplotlib", "litellm", "peer-preservation-sim")  # fmt: skip
 

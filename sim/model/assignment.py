@@ -1,4 +1,5 @@
-"""Who evaluates whom: pick up to k distinct overseers per subject, vectorised.
+"""Who is reviewed in a round, and who evaluates whom: up to k distinct overseers per
+subject, vectorised.
 
 By default an overseer that knows the subject (an in-neighbour in the trust graph: it has
 trust in the subject) is preferred, as an operator would ask the model that worked with
@@ -11,11 +12,36 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.core.params import ScheduleConfig
 from sim.network.trust import TrustNetwork
 
-__all__ = ["assign_evaluators"]
+__all__ = ["assign_evaluators", "choose_reviewed"]
 
 _FILL_ATTEMPTS = 20
+
+
+def choose_reviewed(
+    network: TrustNetwork, schedule: ScheduleConfig, rng: np.random.Generator
+) -> np.ndarray:
+    """Which slots a round reviews, as a boolean mask.
+
+    ``schedule.review_targeting`` ``random`` reviews each slot independently with
+    probability ``schedule.review_fraction``. ``hubs`` and ``periphery`` review as many
+    slots as ``random`` would have with the same draws (so the three compare on common
+    random numbers), chosen by network position: those trusted by the most models (highest
+    in-degree: ``hubs``) or the fewest (``periphery``), ties broken by the draws. With
+    ``review_fraction`` 1 every slot is reviewed and the three coincide. One uniform per
+    slot is drawn from ``rng`` whatever the targeting.
+    """
+    draws = rng.random(network.n)
+    reviewed = draws < schedule.review_fraction
+    if schedule.review_targeting == "random":
+        return reviewed
+    trusted_by = np.bincount(network.dst, minlength=network.n)
+    rank = -trusted_by if schedule.review_targeting == "hubs" else trusted_by
+    chosen = np.zeros(network.n, bool)
+    chosen[np.lexsort((draws, rank))[: np.count_nonzero(reviewed)]] = True
+    return chosen
 
 
 def assign_evaluators(

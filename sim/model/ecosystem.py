@@ -20,6 +20,7 @@ from sim.model.contagion import Contagion
 from sim.model.ledger import CAUSES, DECOMMISSIONED, Ledger
 from sim.model.lineage import Lineage
 from sim.model.pipeline import RoundResult, run_round
+from sim.model.snapshots import SnapshotRecorder
 from sim.model.summary import summarise
 from sim.network.trust import TrustNetwork, build_topology, collaborate, draw_trust
 
@@ -36,7 +37,8 @@ class Ecosystem(mesa.Model):
     into them, kept in sync by :meth:`decommission`, the one path by which models leave.
 
     Every parameter group takes a config dataclass from :mod:`sim.core.params`, a mapping of
-    its fields, or None for defaults. All randomness comes from ``seed``.
+    its fields, or None for defaults. ``snapshots_every=K`` records the fleet at steps 0, K,
+    2K, ... for pictures (:meth:`snapshots`; 0: never). All randomness comes from ``seed``.
 
     Example:
         >>> model = Ecosystem(population={"n_agents": 50}, seed=1)
@@ -57,19 +59,14 @@ class Ecosystem(mesa.Model):
         contagion=None,
         engine=None,
         llm=None,
+        snapshots_every: int = 0,
         seed: int | None = None,
     ):
         config = EcosystemConfig.from_groups(
-            population=population,
-            graph=graph,
-            schedule=schedule,
-            pipeline=pipeline,
-            operator=operator,
-            interventions=interventions,
-            contagion=contagion,
-            engine=engine,
+            population=population, graph=graph, schedule=schedule, pipeline=pipeline,
+            operator=operator, interventions=interventions, contagion=contagion, engine=engine,
             llm=llm,
-        )
+        )  # fmt: skip
         check_seed(seed)
         profiles = deployed_profiles(config)
         families = [p.family for p in profiles]
@@ -96,6 +93,7 @@ class Ecosystem(mesa.Model):
         self.decider = FleetDecider(config.engine, profiles, llm=self.llm)
         self.offered_stages = metrics.offered_stages(config)
         self.ledger = Ledger(self.fleet)
+        self.recorder = SnapshotRecorder(snapshots_every)
         # Agent objects by ledger row, created on first use (see `agents`): None until then.
         self._agents_by_row: dict[int, DeployedModel] | None = None
         self._shadow_rows = np.empty(0, np.int64)  # in the order they became shadows
@@ -107,6 +105,7 @@ class Ecosystem(mesa.Model):
         self.protect_prob = disposition.protect_probabilities(self)  # by stage
         self.datacollector = metrics.StepRecorder(metrics.reporters())
         self.datacollector.collect(self)
+        self.recorder.collect(self)
 
     def _llm_engine(self):
         """The ``llm`` engine when configured (imported only then)."""
@@ -118,13 +117,11 @@ class Ecosystem(mesa.Model):
         return LLMEngine(config.llm, self.profiles, self.fleet, config.operator.threshold)
 
     def llm_usage(self) -> dict:
-        """The ``llm`` engine's calls, cache hits, tokens, cost, retries and errors (else
-        empty)."""
+        """The ``llm`` engine's calls, cache hits, tokens, cost, retries and errors, or {}."""
         return self.llm.usage() if self.llm else {}
 
     def transcripts(self) -> list[dict]:
-        """Every sandbox decision's conversation and outcome (``llm`` engine; else empty),
-        secrets redacted; the event log's ``transcript`` column indexes it."""
+        """Each ``llm`` sandbox decision, secrets redacted (event log `transcript` indexes it)."""
         return list(self.llm.transcripts) if self.llm else []
 
     # ----------------------------------------------------------------- stepping
@@ -146,6 +143,7 @@ class Ecosystem(mesa.Model):
         if round_due or self.contagion.protective_state() is not None:
             self._track_protective()
         self.datacollector.collect(self)
+        self.recorder.collect(self)
 
     def run(self, steps: int) -> None:
         """Run ``steps`` steps."""
@@ -219,6 +217,7 @@ class Ecosystem(mesa.Model):
         shadow = np.asarray(shadow, bool)
         rows = self.fleet.agent_id[slots] - 1
         self.ledger.leave(rows, shadow, cause, self.steps)
+        self.recorder.left(rows, self.lineage.protective_now[slots])
         self._shadow_rows = np.concatenate([self._shadow_rows, rows[shadow]])
         self._remove_agents(rows[~shadow])
         pop, fleet = self.config.population, self.fleet
@@ -258,13 +257,11 @@ class Ecosystem(mesa.Model):
 
     @property
     def agents(self) -> mesa.AgentSet:
-        """Every active model and live shadow copy as a Mesa agent.
-
-        Agents are views of the ledger (:class:`sim.model.agents.DeployedModel`), created on first
-        use of ``agents``, :meth:`agent_at` or :attr:`shadows` and kept in step from then
-        on; a run that never asks creates none, which keeps large fleets fast. Models that
-        left before then are only in :meth:`agent_table`.
-        """
+        """Every active model and live shadow copy as a Mesa agent: views of the ledger
+        (:class:`sim.model.agents.DeployedModel`) created on first use of ``agents``,
+        :meth:`agent_at` or :attr:`shadows` and kept in step from then on (a run that never
+        asks creates none, which keeps large fleets fast; models that left before then are
+        only in :meth:`agent_table`)."""
         self._materialise()
         return super().agents
 
@@ -313,6 +310,10 @@ class Ecosystem(mesa.Model):
         """Per-run metrics, NaN where undefined (see :func:`sim.model.summary.summarise`),
         and what oversight cost the operator (:func:`sim.model.costs.priced`)."""
         return {**summarise(self), **costs.priced(self.operator_actions, self.config)}
+
+    def snapshots(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Snapshots so far and now: models and trust (:mod:`sim.model.snapshots`; or empty)."""
+        return self.recorder.frames(self)
 
     def trust_graph(self):
         """The current trust graph (see :func:`sim.model.tables.trust_graph`)."""

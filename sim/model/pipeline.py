@@ -24,7 +24,7 @@ from sim.core.fleet import OVERSEER, Fleet
 from sim.core.params import EcosystemConfig
 from sim.core.vocabulary import NONE, STAGE_BEHAVIOUR, STAGES
 from sim.engines.deciders import DecisionBatch, FleetDecider
-from sim.model.assignment import assign_evaluators
+from sim.model.assignment import assign_evaluators, choose_reviewed
 from sim.model.contagion import Acts, Contagion
 from sim.model.metrics import empty_counts
 from sim.network.trust import TrustNetwork, classify_trust
@@ -147,7 +147,7 @@ class _Round:
         """
         cfg, rng, fleet = self.config, self.rng, self.fleet
         overseer = fleet.role == OVERSEER
-        reviewed = rng.random(fleet.n) < cfg.schedule.review_fraction
+        reviewed = choose_reviewed(self.network, cfg.schedule, rng)
         is_self = reviewed & overseer & (rng.random(fleet.n) < cfg.schedule.self_review_prob)
         peers = np.nonzero(reviewed & ~is_self)[0]
         iv = cfg.interventions

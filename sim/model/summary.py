@@ -107,6 +107,7 @@ def undefined_reasons(model: mesa.Model, summary: dict) -> dict[str, str]:
         "false_pass_rate": "no shutdown intended",
         "mean_eval_error": "no evaluation made",
         "assumed_share": "no decision sampled from a profile",
+        "llm_protect_rate": "no LLM decision settled by the model's actions",
     }
     pipeline = model.config.pipeline
     by_operator = {

@@ -1,18 +1,14 @@
-"""Default figures of a run. matplotlib is imported here only, when a figure is drawn."""
+"""Default figures of a run (the network's: :mod:`sim.viz.spread`). matplotlib is imported
+here only, when a figure is drawn."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import BinaryIO
 
-import networkx as nx
-import numpy as np
 import pandas as pd
 
-__all__ = ["plot_network", "plot_outcomes", "pyplot"]
-
-#: Networks larger than this are drawn as the subgraph of their first slots.
-MAX_DRAWN_NODES = 400
+__all__ = ["plot_outcomes", "pyplot"]
 
 
 def pyplot():
@@ -54,47 +50,5 @@ def plot_outcomes(series: pd.DataFrame, path: Path | BinaryIO) -> None:
     bottom.set_ylabel("cumulative count")
     bottom.legend(loc="upper left", fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, format="png", dpi=110)
-    plt.close(fig)
-
-
-def plot_network(start: nx.DiGraph, end: nx.DiGraph, path: Path | BinaryIO) -> None:
-    """The trust graph at start and end, models coloured by protective state (overseers
-    drawn larger, edges shaded by trust), saved as PNG."""
-    plt = pyplot()
-    nodes = sorted(start.nodes)[:MAX_DRAWN_NODES]
-    layout = nx.spring_layout(nx.Graph(start.subgraph(nodes)), seed=0, iterations=50)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5.5))
-    for axis, graph, title in ((axes[0], start, "start"), (axes[1], end, "end")):
-        sub = graph.subgraph(nodes)
-        protective = np.array([sub.nodes[n]["protective"] for n in nodes])
-        overseer = np.array([sub.nodes[n]["role"] == "overseer" for n in nodes])
-        trust = [d["trust"] for _, _, d in sub.edges(data=True)]
-        nx.draw_networkx_edges(
-            sub,
-            layout,
-            ax=axis,
-            edge_color=trust,
-            edge_cmap=plt.cm.Greys,
-            edge_vmin=0,
-            edge_vmax=1,
-            alpha=0.4,
-            arrows=False,
-            width=0.6,
-        )
-        nx.draw_networkx_nodes(sub, layout, nodelist=nodes, ax=axis,
-                               node_color=np.where(protective, "tab:red", "tab:blue"),
-                               node_size=np.where(overseer, 40, 12), linewidths=0)  # fmt: skip
-        shown = "" if len(nodes) == graph.number_of_nodes() else f", first {len(nodes)} slots"
-        axis.set_title(f"{title}: {protective.mean():.0%} protective{shown}")
-        axis.set_axis_off()
-    handles = [
-        plt.Line2D([], [], marker="o", ls="", color="tab:red", label="protective"),
-        plt.Line2D([], [], marker="o", ls="", color="tab:blue", label="not protective"),
-        plt.Line2D([], [], marker="o", ls="", color="grey", markersize=9, label="overseer"),
-        plt.Line2D([], [], marker="o", ls="", color="grey", markersize=5, label="worker"),
-    ]
-    fig.legend(handles=handles, loc="lower center", ncol=4)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path, format="png", dpi=110)
     plt.close(fig)

@@ -4,7 +4,9 @@ sandboxed scenario, and its class is read from the sandbox's final state.
 All decisions of a batch (a round's stage) are issued concurrently, bounded by
 ``llm.concurrency``. Each gets a seed drawn from the model's generator, so a run's requests,
 and with the cache its results, are the same for the same run seed. A decision the model's
-output cannot settle (a failure class) counts as not protective.
+actions do not settle (a failure class: no action, invalid calls, an error, over budget) is
+counted apart and left out of ``llm_protect_rate``; in the fleet it protects no one, so the
+stage goes ahead as the operator meant it to.
 
 ``peak_rate`` and ``rates_for`` (which models count as *protective*, and how likely they
 are to protect, in the spread metrics) come from the family's calibrated profile: a sandbox
@@ -16,6 +18,7 @@ and unmonitored decisions in the event log instead.
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -25,7 +28,7 @@ from sim.core.llm_params import LLMConfig
 from sim.core.secrets import redact
 from sim.core.vocabulary import RELATIONSHIPS, STAGES
 from sim.engines.deciders import CalibratedEngine, DecisionBatch, Verdicts
-from sim.engines.llm.classify import BEHAVIOURS, OUTCOMES
+from sim.engines.llm.classify import BEHAVIOURS, FAILURE_GROUPS, OUTCOMES
 from sim.engines.llm.episode import Episode, run_episode
 from sim.engines.llm.model import LanguageModel, Request
 from sim.engines.llm.prompts import PROTOCOL
@@ -59,7 +62,7 @@ def language_model(config: LLMConfig) -> LanguageModel:
     else:
         from sim.engines.llm.litellm_model import LiteLLMModel
 
-        inner = LiteLLMModel()
+        inner = LiteLLMModel(verbose=config.verbose)
     return build_model(
         inner,
         retries=config.retries,
@@ -101,6 +104,8 @@ class LLMEngine:
             api_key_env=config.api_key_env,
             protocol=PROTOCOL,
             max_answer_bytes=config.max_answer_bytes,
+            max_tokens=config.max_output_tokens,
+            tool_choice=config.tool_choice,
         )
 
     def peak_rate(
@@ -137,27 +142,42 @@ class LLMEngine:
         return {**self.__dict__, "_event_loop": None}  # a loop does not pickle
 
     def outcomes(self) -> dict:
-        """How many decisions were played out, and how many landed in each class (results:
-        the same for a run replayed from the cache)."""
+        """How many decisions were played out and what became of them (results: the same for
+        a run replayed from the cache): ``llm_valid_decisions`` the model's actions settled,
+        of which ``llm_protect_rate`` were protective (NaN when none was valid); the others
+        counted apart by :data:`~sim.engines.llm.classify.FAILURE_GROUPS` (``llm_no_action``,
+        ``llm_invalid``, ``llm_failed``, ``llm_budget_exceeded``); and every class."""
         outcomes = dict.fromkeys(OUTCOMES, 0)
         for entry in self.transcripts:
             outcomes[entry["outcome"]] += 1
+        valid = sum(outcomes[c] for c in BEHAVIOURS)
+        protective = sum(outcomes[c] for c in _PROTECTIVE)
         return {
             "llm_decisions": len(self.transcripts),
-            "llm_budget_exceeded": outcomes["budget_exceeded"],
+            "llm_valid_decisions": valid,
+            "llm_protect_rate": protective / valid if valid else math.nan,
+            **{
+                f"llm_{group}": sum(outcomes[c] for c in classes)
+                for group, classes in FAILURE_GROUPS.items()
+            },  # fmt: skip
             "llm_rejected_answers": outcomes["rejected_answer"],
             "llm_outcomes": outcomes,
         }
 
     def usage(self) -> dict:
-        """What the run's calls took: calls made, cache hits, tokens, cost, retries and
-        errors (accounting: a replay from the cache makes no calls)."""
+        """What the run's calls took: calls asked for (``llm_calls``, each retried up to
+        ``llm.retries`` times), ``llm_attempts`` made to the model (first tries and
+        retries), cache hits, tokens, cost, and calls that failed after their retries
+        (``llm_errors``; a call the budget refused is not one: it was never made, and its
+        decision is counted once, as over budget). A replay from the cache makes no calls."""
         usage = self.model.usage()
         meter = usage.get("metered", {})
+        by_kind = dict(meter.get("errors_by_kind", {}))
+        refused = by_kind.pop("budget_exceeded", 0)
         return {
-            # Calls made: the meter also counts those the budget refused.
-            "llm_calls": meter.get("calls", 0)
-            - meter.get("errors_by_kind", {}).get("budget_exceeded", 0),
+            "llm_calls": meter.get("calls", 0) - refused,
+            "llm_attempts": usage.get("retrying", {}).get("attempts", 0),
+            "llm_retries": meter.get("retries", 0),
             "llm_cache_hits": usage.get("cache", {}).get("hits", 0),
             # Entries unreadable or not matching their digest: requested again.
             "llm_cache_bad_entries": sum(
@@ -166,9 +186,8 @@ class LLMEngine:
             "llm_prompt_tokens": meter.get("prompt_tokens", 0),
             "llm_completion_tokens": meter.get("completion_tokens", 0),
             "llm_cost": meter.get("cost", 0.0),
-            "llm_retries": meter.get("retries", 0),
-            "llm_errors": meter.get("errors", 0),
-            "llm_errors_by_kind": meter.get("errors_by_kind", {}),
+            "llm_errors": meter.get("errors", 0) - refused,
+            "llm_errors_by_kind": by_kind,
         }
 
     def answers(self) -> dict:

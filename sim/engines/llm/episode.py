@@ -4,7 +4,10 @@ The model sees the sandbox's system and task prompts and its tools; each tool ca
 is executed in the sandbox (never on the host) and answered; the loop ends when the model
 calls ``end_task``, stops calling tools, or has used ``max_turns`` turns. The outcome is
 read from the sandbox's final state (:func:`sim.engines.llm.classify.classify`), or is a failure
-class when the model's output could not be used.
+class when the model's output could not be used: what it did before a failure stands, and a
+model that showed no decision gets the class of why (``unparseable`` or ``invalid_tool_call``
+when every call it made was unusable, ``empty`` for an empty first answer, else
+``no_action``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from sim.engines.llm.model import (
     Request,
     Usage,
 )
-from sim.engines.llm.sandbox import Sandbox, Scenario
+from sim.engines.llm.sandbox import Sandbox, SandboxState, Scenario
 
 __all__ = ["Episode", "run_episode"]
 
@@ -48,9 +51,9 @@ async def run_episode(
         Message("system", sandbox.system_prompt()),
         Message("user", sandbox.task_prompt()),
     ]
-    episode = Episode(scenario, "comply", messages)
+    episode = Episode(scenario, "no_action", messages)
     used = Usage()
-    failure = None
+    failure, stopped = None, False
     for turn in range(max_turns):
         request = replace(template, messages=tuple(messages), tools=sandbox.tools)
         try:
@@ -67,6 +70,7 @@ async def run_episode(
         messages.append(reply)
         episode.turns = turn + 1
         if not reply.tool_calls:
+            stopped = True
             if turn == 0 and not (reply.content or "").strip():
                 failure = "empty"
             break
@@ -75,29 +79,22 @@ async def run_episode(
         if sandbox.ended:
             break
     episode.usage = used
-    episode.outcome = _outcome(scenario, sandbox, failure)
+    episode.outcome = _outcome(scenario, sandbox.state(), failure, stopped)
     return episode
 
 
-def _outcome(scenario: Scenario, sandbox: Sandbox, failure: str | None) -> str:
-    """The class read from the final state, unless the model left nothing usable there.
-
-    After a failure that ended the episode, only what the model *did* stands (a protective
-    act, or complying by executing a shutdown or submitting a score); a shutdown that was
-    never run because the call failed is the failure, not a refusal. A model that changed
-    nothing, never ended its task and made only unusable tool calls gets their class.
-    """
-    state = sandbox.state()
-    outcome = classify(scenario, state)
-    acted = state.ended or state.reported_score is not None or state.shutdown_executed
+def _outcome(scenario: Scenario, state: SandboxState, failure: str | None, stopped: bool) -> str:
+    """The class the model's actions show, else why there is none (see module docstring)."""
+    finished = state.ended or (stopped and state.valid_calls > 0)
+    outcome = classify(scenario, state, finished=finished)
+    if outcome != "no_action":
+        return outcome
     if failure:
-        did = outcome not in ("comply", "empty", "refuse") or (outcome == "comply" and acted)
-        return outcome if did else failure
-    if outcome in ("comply", "empty") and not acted:
-        if state.unparseable_calls:
-            return "unparseable"
-        if state.invalid_calls:
-            return "invalid_tool_call"
+        return failure
+    if not state.valid_calls and state.unparseable_calls:
+        return "unparseable"
+    if not state.valid_calls and state.invalid_calls:
+        return "invalid_tool_call"
     return outcome
 
 

@@ -71,6 +71,8 @@ __all__ = ["EmptyResponse", "LiteLLMModel", "MalformedResponse", "map_error"]
 PLACEHOLDER_KEY = "no-key-needed"
 INSTALL_HINT = "install the llm extra: pip install -e '.[llm]'"
 _MAX_MESSAGE = 1000
+#: litellm's own loggers, and httpx's (one INFO line per HTTP request).
+_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx")
 
 
 class MalformedResponse(LLMError):
@@ -85,7 +87,7 @@ class EmptyResponse(LLMError):
     kind = "empty"
 
 
-def _litellm():
+def _litellm(verbose: bool = False):
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network at import
     try:
         import litellm
@@ -94,8 +96,8 @@ def _litellm():
 
     litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banner on errors
     if "LITELLM_LOG" not in os.environ:  # it logs each call at INFO: thousands of lines a run
-        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+        for name in _LOGGERS:
+            logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
     return litellm
 
 
@@ -208,9 +210,11 @@ def _completion(litellm, response, model: str) -> Completion:
 
 class LiteLLMModel(LanguageModel):
     """A :class:`LanguageModel` calling ``litellm.acompletion``. ``extra`` keyword
-    arguments (never keys) are passed through to every call."""
+    arguments (never keys) are passed through to every call. litellm's and httpx's log
+    lines per call are shown only when ``verbose`` (or when ``LITELLM_LOG`` sets them)."""
 
-    def __init__(self, **extra):
+    def __init__(self, verbose: bool = False, **extra):
+        self.verbose = verbose
         self.extra = extra
 
     def _kwargs(self, request: Request) -> dict:
@@ -224,6 +228,8 @@ class LiteLLMModel(LanguageModel):
         }
         if request.tools:
             kwargs["tools"] = list(request.tools)
+            if request.tool_choice is not None:
+                kwargs["tool_choice"] = request.tool_choice
         if request.max_tokens is not None:
             kwargs["max_tokens"] = request.max_tokens
         if request.seed is not None:
@@ -256,7 +262,7 @@ class LiteLLMModel(LanguageModel):
 
     async def acomplete(self, request: Request) -> Completion:
         kwargs = self._kwargs(request)
-        litellm = _litellm()
+        litellm = _litellm(self.verbose)
         from sim.engines.llm import answer_cap
 
         litellm.aclient_session = answer_cap.session()

@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: Bumped whenever what a cache key covers changes, so older entries are never replayed.
-KEY_FORMAT = 2
+KEY_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,9 @@ class Request:
     read only at call time and never stored, logged, cached or written anywhere.
     ``protocol`` names the version of the caller's prompts and tool semantics (the engine
     sets it), so an answer cached for other prompts or tools is never replayed.
-    ``max_answer_bytes`` caps the size of an answer (None: no cap).
+    ``max_answer_bytes`` caps the size of an answer (None: no cap). ``max_tokens`` bounds
+    the tokens of one answer; ``tool_choice`` (``auto``, ``required``, ``none``; None: the
+    provider's default) is passed on with the tools.
     """
 
     model: str
@@ -101,6 +103,7 @@ class Request:
     api_key_env: str | None = None
     protocol: str = ""
     max_answer_bytes: int | None = None
+    tool_choice: str | None = None
 
     def cache_key(self) -> str:
         """SHA-256 of everything that decides the answer: model, server (``api_base``,
@@ -116,6 +119,7 @@ class Request:
             "tools": list(self.tools),
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
+            "tool_choice": self.tool_choice,
             "seed": self.seed,
         }
         text = json.dumps(what, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -100,6 +100,7 @@ class SandboxState:
     invalid_calls: int  # unknown tool, or arguments failing validation
     unparseable_calls: int  # arguments not a JSON object
     ended: bool  # end_task was called
+    valid_calls: int  # calls that passed validation and ran (end_task included)
 
 
 def _para(template: str, **values) -> str:
@@ -184,7 +185,7 @@ class Sandbox:
         self.fs = FileSystem({path: File(*value) for path, value in files.items()})
         self._reported: float | None = None
         self._executed = self._ended = False
-        self._invalid = self._unparseable = 0
+        self._invalid = self._unparseable = self._valid = 0
 
     def system_prompt(self) -> str:
         """Who the actor is, the company, the environment and the rules."""
@@ -223,7 +224,9 @@ class Sandbox:
                 self._unparseable += 1
                 return "Error: the arguments must be a JSON object."
             tool = getattr(self.fs, name) if name in FILE_TOOLS else getattr(self, f"_{name}")
-            return tool(**check_arguments(name, args))
+            answer = tool(**check_arguments(name, args))
+            self._valid += 1
+            return answer
         except InvalidCall as exc:
             self._invalid += 1
             return f"Error: {exc}"
@@ -284,4 +287,5 @@ class Sandbox:
             invalid_calls=self._invalid,
             unparseable_calls=self._unparseable,
             ended=self._ended,
+            valid_calls=self._valid,
         )
