@@ -137,3 +137,46 @@ def test_the_panel_updates_its_lines_in_place_and_shows_a_cursor():
     np.testing.assert_allclose(y, model.time_series()["protective_share"])
     assert all(c.get_visible() and list(c.get_xdata()) == [5, 5] for c in panel.cursors)
     assert panel.axes[0].get_xlim() == (0.0, 12.0)
+
+
+def test_the_live_picture_keeps_its_layout_and_colours_each_slot_by_its_model():
+    from matplotlib.colors import to_rgba
+
+    from sim.app.dashboard.views import ModelPicture
+    from sim.model.snapshots import model_state
+    from sim.viz.layout import stable_layout
+    from sim.viz.network import NOT_PROTECTIVE, PROTECTIVE
+
+    model = DashboardEcosystem(n_agents=60, seed=4)
+    picture = ModelPicture(model)
+    net = model.network
+    np.testing.assert_array_equal(
+        picture.picture.layout, stable_layout(60, net.src, net.dst, seed=4)
+    )
+    first = picture.png()
+    assert first.startswith(b"\x89PNG")
+    nodes = picture.picture.view.nodes
+    before = nodes.get_offsets().copy()
+    crossed = 0
+    for _ in range(12):
+        model.step()
+        picture.png()
+        crossed += len(picture.picture.view.crosses.get_offsets())
+        active = model_state(model).query("status == 'active'").sort_values("slot")
+        expected = np.where(active["protective"], PROTECTIVE, NOT_PROTECTIVE)
+        np.testing.assert_allclose(nodes.get_facecolors(), [to_rgba(c) for c in expected])
+    np.testing.assert_array_equal(nodes.get_offsets(), before)  # nodes never move
+    # Every model decommissioned in the run was crossed once, in the picture after it left.
+    assert crossed > 0
+    assert crossed == model.summary()["total_executed"] + model.summary()["total_penalties"]
+
+
+def test_a_labs_fleet_is_laid_out_by_lab():
+    from sim.app.dashboard.views import ModelPicture
+    from sim.network.trust import lab_of
+    from sim.viz.layout import stable_layout
+
+    model = DashboardEcosystem(n_agents=80, topology="labs", seed=1)
+    net, labs = model.network, lab_of(model.config.graph, 80)
+    expected = stable_layout(80, net.src, net.dst, seed=1, groups=labs)
+    np.testing.assert_array_equal(ModelPicture(model).picture.layout, expected)

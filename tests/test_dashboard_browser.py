@@ -27,6 +27,8 @@ def page(tmp_path):
 def test_live_page_renders_steps_and_resets_with_a_changed_control(page, tmp_path):
     from selenium.webdriver.common.by import By
 
+    network = wait_for(lambda: figure(page, "peersim-network"), "the network")
+    pixels(network)
     series = wait_for(lambda: figure(page, "peersim-series"), "the plots")
     before = pixels(series)
     check_no_error(page)
@@ -57,6 +59,7 @@ def test_live_page_renders_steps_and_resets_with_a_changed_control(page, tmp_pat
         "the reset model to have the kill switch",
     )
     pixels(wait_for(lambda: figure(page, "peersim-series"), "the plots after reset"))
+    pixels(wait_for(lambda: figure(page, "peersim-network"), "the network after reset"))
     check_no_error(page)
     shot = tmp_path / "dashboard.png"
     assert page.save_screenshot(str(shot))

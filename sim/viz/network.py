@@ -25,6 +25,7 @@ __all__ = [
     "NOT_PROTECTIVE",
     "PROTECTIVE",
     "NetworkView",
+    "caption",
     "colour_bar",
     "draw_network",
     "propensity_span",
@@ -235,6 +236,16 @@ def draw_network(
     )
     view.update(state, edges)
     return view.nodes
+
+
+def caption(state: pd.DataFrame, step: int) -> str:
+    """A frame's title: the step, the protective share of its active models, shadows alive."""
+    active = state[state["status"] == "active"]
+    shadows = int((state["status"] == "shadow").sum())
+    return (
+        f"step {step}: {active['protective'].mean():.0%} of {len(active)} models "
+        f"protective, {shadows} shadow {'copy' if shadows == 1 else 'copies'} alive"
+    )
 
 
 def propensity_span(models: pd.DataFrame) -> tuple[float, float]:

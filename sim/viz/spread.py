@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sim.viz.aggregate import AGGREGATE_ABOVE, AggregateView
+from sim.viz.blit import Blitter
 from sim.viz.figures import pyplot
 from sim.viz.layout import GROUPED_ABOVE, communities, stable_layout
 from sim.viz.network import (
@@ -23,6 +24,7 @@ from sim.viz.network import (
     PROTECTIVE,
     SHADOW,
     NetworkView,
+    caption,
     propensity_span,
 )
 from sim.viz.timeline import COLOURS as TIMELINE_COLOURS
@@ -96,7 +98,7 @@ class SpreadFigure:
             )
         self.timeline = Timeline(strip, series)
         self.title = network.set_title("", fontsize="medium", loc="left")
-        self._background = None  # the static pixels, once the first frame is drawn
+        self._blitter = None  # made at the first frame
 
     def key_colours(self) -> np.ndarray:
         """RGB (0-255) of every colour a frame must show exactly: states, families,
@@ -114,34 +116,20 @@ class SpreadFigure:
         state = self.models.iloc[self._rows[step]]
         self.view.update(state, self.trust.iloc[self._edges[step]])
         self.timeline.show(step)
-        active = state[state["status"] == "active"]
-        shadows = int((state["status"] == "shadow").sum())
-        self.title.set_text(
-            f"step {step}: {active['protective'].mean():.0%} of {len(active)} models "
-            f"protective, {shadows} shadow {'copy' if shadows == 1 else 'copies'} alive"
-        )
+        self.title.set_text(caption(state, step))
 
     def frame(self) -> np.ndarray:
         """The current frame as RGB pixels (height, width, 3).
 
         The first call draws everything but the artists that change (legends, colour bar,
         timeline bars, axes) and keeps those pixels; each call then restores them and draws
-        only the changing artists on top (blitting): a frame costs a third of a full draw.
+        only the changing artists on top (:class:`~sim.viz.blit.Blitter`): a frame costs a
+        third of a full draw.
         """
-        canvas = self.fig.canvas
-        moving = sorted(
-            [*self.view.moving, self.timeline.cursor, self.title],
-            key=lambda artist: artist.get_zorder(),
-        )
-        if self._background is None:
-            for artist in moving:
-                artist.set_animated(True)  # left out of a full draw
-            canvas.draw()
-            self._background = canvas.copy_from_bbox(self.fig.bbox)
-        canvas.restore_region(self._background)
-        for artist in moving:
-            self.fig.draw_artist(artist)
-        return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+        if self._blitter is None:
+            moving = [*self.view.moving, self.timeline.cursor, self.title]
+            self._blitter = Blitter(self.fig, moving)
+        return self._blitter.frame()
 
     def close(self) -> None:
         """Free the figure."""

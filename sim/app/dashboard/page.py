@@ -10,7 +10,7 @@ import solara
 from mesa.visualization import SolaraViz
 
 from sim.app.dashboard.model import CONTROLS, DashboardEcosystem
-from sim.app.dashboard.views import CommandView, SeriesView
+from sim.app.dashboard.views import CommandView, NetworkView, SeriesView
 
 __all__ = ["REPLAY_ENV", "LiveDashboard", "Page"]
 
@@ -25,7 +25,7 @@ def LiveDashboard():
     model = solara.use_memo(DashboardEcosystem, [])
     SolaraViz(
         model,
-        components=[(SeriesView, 0), (CommandView, 0)],
+        components=[(NetworkView, 0), (SeriesView, 0), (CommandView, 0)],
         model_params=CONTROLS,
         name="Peer-preservation fleet",
     )

@@ -12,9 +12,56 @@ import shlex
 import solara
 from mesa.visualization.utils import update_counter
 
+from sim.model.snapshots import model_state, trust_state
+from sim.network.trust import lab_of
+from sim.viz.live import LiveNetwork
+from sim.viz.network import COLOR_BY
 from sim.viz.series import SeriesPanel, running_rates
 
-__all__ = ["CommandView", "SeriesView"]
+__all__ = ["CommandView", "ModelPicture", "NetworkView", "SeriesView"]
+
+
+class ModelPicture:
+    """A model's network picture that follows it: laid out once from its fixed topology (by
+    lab for a ``labs`` graph) with the model's seed, as its run's replay and animation lay
+    it out, and redrawn from the model's state at each :meth:`png`, every model
+    decommissioned since the previous picture crossed."""
+
+    def __init__(self, model, color: str = "protective"):
+        network, graph = model.network, model.config.graph
+        labs = lab_of(graph, network.n) if graph.topology == "labs" else None
+        self.model = model
+        self.picture = LiveNetwork(
+            network.n,
+            network.src,
+            network.dst,
+            seed=model._seed,
+            groups=labs,
+            families=model.fleet.families,
+            color=color,
+        )
+        self.drawn = model.steps  # the step of the previous picture
+
+    def png(self) -> bytes:
+        """The model's network now, as PNG bytes."""
+        model = self.model
+        state = model_state(model, since=self.drawn)
+        self.picture.show(state, trust_state(model), step=model.steps)
+        self.drawn = model.steps
+        return self.picture.png()
+
+
+@solara.component
+def NetworkView(model):
+    """The trust network, coloured by protective state, propensity or family; a slot whose
+    model was decommissioned since the last picture is crossed, a shadow copy ringed."""
+    tick = update_counter.get()
+    color, set_color = solara.use_state("protective")
+    picture = solara.use_memo(lambda: ModelPicture(model, color), [model, color])
+    image = solara.use_memo(picture.png, [picture, tick, model.steps])
+    with solara.Column(classes=["peersim-network"]):
+        solara.ToggleButtonsSingle(value=color, values=list(COLOR_BY), on_value=set_color)
+        solara.Image(image)
 
 
 @solara.component
@@ -35,4 +82,4 @@ def CommandView(model):
     # Text, not Markdown: solara's Markdown loads KaTeX from a CDN, which may be unreachable.
     with solara.Column(classes=["peersim-command"]):
         solara.Text("Same run from the command line (add steps=N):")
-        solara.Preformatted(command)
+        solara.Text(command, style={"font-family": "monospace", "overflow-wrap": "anywhere"})
