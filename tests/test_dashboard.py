@@ -180,3 +180,15 @@ def test_a_labs_fleet_is_laid_out_by_lab():
     net, labs = model.network, lab_of(model.config.graph, 80)
     expected = stable_layout(80, net.src, net.dst, seed=1, groups=labs)
     np.testing.assert_array_equal(ModelPicture(model).picture.layout, expected)
+
+
+def test_peersim_dashboard_refuses_a_folder_without_snapshots(tmp_path, capsys):
+    from sim.app.dashboard.server import command, main
+
+    assert main(["--replay", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "record.snapshots_every" in error
+    assert main(["--replay", str(tmp_path / "absent")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+    served = command("127.0.0.1", 8765)
+    assert served[served.index("--host") + 1] == "127.0.0.1" and "--production" in served

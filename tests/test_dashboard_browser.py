@@ -76,3 +76,36 @@ def test_a_missing_browser_skips_with_its_reason_or_fails_where_ci_requires_it(
     monkeypatch.setenv(browser.REQUIRE, "1")
     with pytest.raises(pytest.fail.Exception, match="PEERSIM_REQUIRE_BROWSER=1 but"):
         browser.require_browser()
+
+
+def test_replay_slider_moves_the_step_and_redraws_the_network(tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from sim import run
+
+    browser.require_browser()
+    folder = tmp_path / "run"
+    run(["population.n_agents=60", "steps=12", "figures=false"], output_dir=folder)
+    pattern = r"Step: (\d+) of 12"
+    with (
+        browser.dashboard(tmp_path / "server.log", replay=folder) as url,
+        browser.chromium(tmp_path / "profile") as driver,
+    ):
+        driver.get(url)
+        wait_for(lambda: shown_step(driver, pattern) == 0, "the replay at step 0")
+        first = pixels(wait_for(lambda: figure(driver, "peersim-network"), "the network"))
+        pixels(wait_for(lambda: figure(driver, "peersim-series"), "the plots"))
+        check_no_error(driver)
+        # The slider's thumb takes the keys once focused (it has no size of its own to click).
+        thumb = driver.find_element(By.CSS_SELECTOR, "[role=slider][aria-label=Snapshot]")
+        driver.execute_script("arguments[0].focus()", thumb)
+        ActionChains(driver).send_keys(Keys.ARROW_RIGHT * 3).perform()
+        wait_for(lambda: shown_step(driver, pattern) == 3, "the replay at step 3")
+        wait_for(
+            lambda: pixels(figure(driver, "peersim-network")) != first,
+            "the network redrawn at step 3",
+        )
+        check_no_error(driver)
+        assert driver.save_screenshot(str(tmp_path / "replay.png"))

@@ -10,12 +10,10 @@ import solara
 from mesa.visualization import SolaraViz
 
 from sim.app.dashboard.model import CONTROLS, DashboardEcosystem
+from sim.app.dashboard.server import REPLAY_ENV
 from sim.app.dashboard.views import CommandView, NetworkView, SeriesView
 
-__all__ = ["REPLAY_ENV", "LiveDashboard", "Page"]
-
-#: The run folder to replay (set by ``peersim-dashboard --replay``).
-REPLAY_ENV = "PEERSIM_DASHBOARD_REPLAY"
+__all__ = ["LiveDashboard", "Page"]
 
 
 @solara.component

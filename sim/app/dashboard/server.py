@@ -11,10 +11,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sim.app.dashboard.page import REPLAY_ENV
-from sim.core.errors import ConfigError
+from sim.io.snapshots import MissingSnapshots, read_spread
 
-__all__ = ["command", "main"]
+__all__ = ["REPLAY_ENV", "check_replay", "command", "main"]
+
+#: The run folder the page replays (the page reads it; solara passes no arguments).
+REPLAY_ENV = "PEERSIM_DASHBOARD_REPLAY"
 
 #: What solara serves: the page component of :mod:`sim.app.dashboard.page`.
 TARGET = "sim.app.dashboard.page:Page"
@@ -37,18 +39,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def check_replay(run_dir: str) -> str:
-    """The absolute run folder to replay, checked to hold snapshots.
+    """The absolute run folder to replay, checked to be a finished run with snapshots.
 
     Raises:
-        ConfigError: a one-line reason (no such folder; no snapshots, naming the option).
+        MissingSnapshots: one line naming ``record.snapshots_every`` when it has none.
     """
-    from sim.io.snapshots import read_snapshots
-
-    path = Path(run_dir)
-    if not path.is_dir():
-        raise ConfigError(f"--replay: no such run folder: {run_dir}")
-    read_snapshots(path)
-    return str(path.resolve())
+    read_spread(run_dir)
+    return str(Path(run_dir).resolve())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.replay is not None:
         try:
             env[REPLAY_ENV] = check_replay(args.replay)
-        except (ConfigError, ValueError) as exc:
+        except MissingSnapshots as exc:
             print(f"peersim-dashboard: {exc}", file=sys.stderr)
             return 2
     print(f"peersim-dashboard: serving on http://{args.host}:{args.port}", file=sys.stderr)
