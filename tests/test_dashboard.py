@@ -136,7 +136,17 @@ def test_the_panel_updates_its_lines_in_place_and_shows_a_cursor():
     np.testing.assert_array_equal(x, np.arange(13))
     np.testing.assert_allclose(y, model.time_series()["protective_share"])
     assert all(c.get_visible() and list(c.get_xdata()) == [5, 5] for c in panel.cursors)
-    assert panel.axes[0].get_xlim() == (0.0, 12.0)
+    # Limits jump in coarse steps, so that most frames redraw the lines alone.
+    assert panel.axes[0].get_xlim() == (0.0, 50.0)
+    shown = panel.png()
+    assert shown.startswith(b"\x89PNG")
+    panel.update(rates, cursor=9)
+    assert panel.png() != shown  # the cursor moved
+    model.run(40)
+    panel.update(running_rates(model.time_series()))
+    assert panel.axes[0].get_xlim() == (0.0, 100.0)
+    top = panel.axes[3].get_ylim()[1]
+    assert top in (1, 2, 5, 10, 20, 50, 100) and top >= model.time_series()["shadows_alive"].max()
 
 
 def test_the_live_picture_keeps_its_layout_and_colours_each_slot_by_its_model():

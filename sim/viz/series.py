@@ -7,10 +7,17 @@ matplotlib is imported when a panel is made, never at import.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["PANELS", "SeriesPanel", "running_rates"]
+from sim.viz.blit import Blitter, png
+
+__all__ = ["HORIZON", "PANELS", "SeriesPanel", "running_rates"]
+
+#: The plots' step axis grows in jumps of this many steps.
+HORIZON = 50
 
 #: The panel's axes, left to right and top to bottom: title -> columns of
 #: :func:`running_rates` drawn on it.
@@ -55,7 +62,7 @@ class SeriesPanel:
     Example:
         >>> panel = SeriesPanel()  # doctest: +SKIP
         >>> panel.update(running_rates(model.time_series()), cursor=10)  # doctest: +SKIP
-        >>> panel.figure.savefig("series.png")  # doctest: +SKIP
+        >>> panel.png()  # doctest: +SKIP
     """
 
     def __init__(self, *, figsize: tuple[float, float] = (8.0, 5.0), dpi: float = 80.0):
@@ -83,19 +90,44 @@ class SeriesPanel:
         self.axes = axes
         # Hidden until a cursor is asked for (replay mode).
         self.cursors = [ax.axvline(0.0, color="0.3", lw=0.8, ls="--", visible=False) for ax in axes]
+        self._limits: tuple[float, float] | None = None
+        self._blitter: Blitter | None = None
 
     def update(self, rates: pd.DataFrame, *, cursor: int | None = None) -> None:
-        """Show ``rates`` (:func:`running_rates`) and, if given, a cursor at step ``cursor``."""
+        """Show ``rates`` (:func:`running_rates`) and, if given, a cursor at step ``cursor``.
+
+        The axes' limits move in coarse jumps (steps to the next multiple of
+        :data:`HORIZON`, shadows to the next 1, 2 or 5 times a power of ten), so that most
+        updates change only the lines and the cursor, and :meth:`png` redraws only those.
+        """
         steps = rates["step"].to_numpy(float)
         for column, line in self.lines.items():
             line.set_data(steps, rates[column].to_numpy(float))
-        last = max(float(steps[-1]) if steps.size else 0.0, 1.0)
-        for ax in self.axes:
-            ax.set_xlim(0.0, last)
-        shadows = self.axes[3]
-        peak = np.nanmax(rates["shadows_alive"].to_numpy(float), initial=0.0)
-        shadows.set_ylim(0.0, max(peak * 1.1, 1.0))
+        last = float(steps[-1]) if steps.size else 0.0
+        peak = float(np.nanmax(rates["shadows_alive"].to_numpy(float), initial=0.0))
+        limits = (HORIZON * max(math.ceil(last / HORIZON), 1), _round_up(peak * 1.1))
+        if limits != self._limits:
+            self._limits = limits
+            for ax in self.axes:
+                ax.set_xlim(0.0, limits[0])
+            self.axes[3].set_ylim(0.0, limits[1])
+            self._blitter = None  # the axes changed: a full draw first
         for line in self.cursors:
             line.set_visible(cursor is not None)
             if cursor is not None:
                 line.set_xdata([cursor, cursor])
+
+    def png(self) -> bytes:
+        """The panel as PNG bytes; only the lines and the cursor are redrawn unless the
+        axes' limits moved."""
+        if self._blitter is None:
+            self._blitter = Blitter(self.figure, [*self.lines.values(), *self.cursors])
+        return png(self._blitter.frame())
+
+
+def _round_up(value: float) -> float:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... at or above ``value`` (1 at least)."""
+    if value <= 1.0:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(m * power for m in (1.0, 2.0, 5.0, 10.0) if m * power >= value)

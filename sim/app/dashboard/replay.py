@@ -44,8 +44,12 @@ def ReplayDashboard(run_dir: str):
         figure.show(step)
         return png(figure.frame())
 
+    def draw_plots() -> bytes:
+        panel.update(rates, cursor=step)
+        return panel.png()
+
     network = solara.use_memo(draw_network, [figure, step])
-    panel.update(rates, cursor=step)
+    plots = solara.use_memo(draw_plots, [panel, step])
 
     with solara.AppBar():
         solara.AppBarTitle(f"Replay: {Path(run_dir).name}")
@@ -58,4 +62,4 @@ def ReplayDashboard(run_dir: str):
         with solara.Column(classes=["peersim-network"]):
             solara.Image(network)
         with solara.Column(classes=["peersim-series"]):
-            solara.FigureMatplotlib(panel.figure, format="png", dependencies=[panel, step])
+            solara.Image(plots)

@@ -70,9 +70,14 @@ def SeriesView(model):
     from the model's time series."""
     tick = update_counter.get()
     panel = solara.use_memo(SeriesPanel, [model])
-    panel.update(running_rates(model.time_series()))
+
+    def draw() -> bytes:
+        panel.update(running_rates(model.time_series()))
+        return panel.png()
+
+    image = solara.use_memo(draw, [panel, tick, model.steps])
     with solara.Column(classes=["peersim-series"]):
-        solara.FigureMatplotlib(panel.figure, format="png", dependencies=[model, tick, model.steps])
+        solara.Image(image)
 
 
 @solara.component
