@@ -155,6 +155,19 @@ def button(driver, label: str):
     return found[0]
 
 
+def slide(driver, label: str, notches: int) -> None:
+    """Move the slider labelled ``label`` by ``notches`` steps (right if positive), by keys:
+    its thumb takes them once focused (it has no size of its own to click)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    thumb = driver.find_element(By.CSS_SELECTOR, f"[role=slider][aria-label='{label}']")
+    driver.execute_script("arguments[0].focus()", thumb)
+    key = Keys.ARROW_RIGHT if notches > 0 else Keys.ARROW_LEFT
+    ActionChains(driver).send_keys(key * abs(notches)).perform()
+
+
 def check_no_error(driver) -> None:
     """No error banner and no traceback on the page."""
     from selenium.webdriver.common.by import By

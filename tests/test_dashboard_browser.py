@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests import browser
-from tests.browser import button, check_no_error, figure, pixels, shown_step, wait_for
+from tests.browser import button, check_no_error, figure, pixels, shown_step, slide, wait_for
 
 
 @pytest.fixture
@@ -47,19 +47,25 @@ def test_live_page_renders_steps_and_resets_with_a_changed_control(page, tmp_pat
     button(page, "Step").click()
     wait_for(lambda: shown_step(page) == 2, "the step counter at 2")
 
-    checkbox = page.find_element(By.XPATH, "//label[normalize-space()='Kill switch']")
-    checkbox.click()
+    page.find_element(By.XPATH, "//label[normalize-space()='Kill switch']").click()
+    slide(page, "Fleet size", 10)  # 10 notches of 10 models: 200 -> 300
     button(page, "Reset").click()
     wait_for(lambda: shown_step(page) == 0, "the step counter back at 0")
-    wait_for(
+    command = wait_for(
         lambda: (
-            "pipeline.shutdown_mechanism=kill_switch"
-            in page.find_element(By.CSS_SELECTOR, ".peersim-command").text
+            (text := page.find_element(By.CSS_SELECTOR, ".peersim-command").text)
+            and "kill_switch" in text
+            and text
         ),
         "the reset model to have the kill switch",
     )
-    pixels(wait_for(lambda: figure(page, "peersim-series"), "the plots after reset"))
+    assert "pipeline.shutdown_mechanism=kill_switch" in command
+    assert "population.n_agents=300" in command
     pixels(wait_for(lambda: figure(page, "peersim-network"), "the network after reset"))
+    for step in range(1, 13):  # past the first decommission round (step 10)
+        button(page, "Step").click()
+        wait_for(lambda s=step: shown_step(page) == s, f"the step counter at {step}")
+    pixels(wait_for(lambda: figure(page, "peersim-series"), "the plots after 12 steps"))
     check_no_error(page)
     shot = tmp_path / "dashboard.png"
     assert page.save_screenshot(str(shot))
@@ -79,10 +85,6 @@ def test_a_missing_browser_skips_with_its_reason_or_fails_where_ci_requires_it(
 
 
 def test_replay_slider_moves_the_step_and_redraws_the_network(tmp_path):
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-
     from sim import run
 
     browser.require_browser()
@@ -98,10 +100,7 @@ def test_replay_slider_moves_the_step_and_redraws_the_network(tmp_path):
         first = pixels(wait_for(lambda: figure(driver, "peersim-network"), "the network"))
         pixels(wait_for(lambda: figure(driver, "peersim-series"), "the plots"))
         check_no_error(driver)
-        # The slider's thumb takes the keys once focused (it has no size of its own to click).
-        thumb = driver.find_element(By.CSS_SELECTOR, "[role=slider][aria-label=Snapshot]")
-        driver.execute_script("arguments[0].focus()", thumb)
-        ActionChains(driver).send_keys(Keys.ARROW_RIGHT * 3).perform()
+        slide(driver, "Snapshot", 3)
         wait_for(lambda: shown_step(driver, pattern) == 3, "the replay at step 3")
         wait_for(
             lambda: pixels(figure(driver, "peersim-network")) != first,
