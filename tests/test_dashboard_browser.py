@@ -5,6 +5,8 @@ chromium; failed instead under PEERSIM_REQUIRE_BROWSER=1 (as .ci/run sets it).""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests import browser
@@ -66,6 +68,13 @@ def test_live_page_renders_steps_and_resets_with_a_changed_control(page, tmp_pat
         button(page, "Step").click()
         wait_for(lambda s=step: shown_step(page) == s, f"the step counter at {step}")
     pixels(wait_for(lambda: figure(page, "peersim-series"), "the plots after 12 steps"))
+    button(page, "▶").click()  # play, then pause
+    wait_for(lambda: shown_step(page) >= 15, "play to run past step 15")
+    button(page, "❚❚").click()
+    time.sleep(1.0)  # a step under way ends
+    paused = shown_step(page)
+    time.sleep(1.0)  # at the default 100 ms per step, play would have gone on
+    assert shown_step(page) == paused
     check_no_error(page)
     shot = tmp_path / "dashboard.png"
     assert page.save_screenshot(str(shot))
