@@ -3,6 +3,9 @@ the animate command's errors."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -200,6 +203,18 @@ def test_a_folder_without_snapshots_is_one_line_naming_the_option(tmp_path, caps
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "record.snapshots_every" in lines[0]
     assert not (tmp_path / "spread.gif").exists()
+
+
+@pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffmpeg (apt-get install ffmpeg)")
+def test_an_mp4_has_one_frame_per_snapshot(tmp_path):
+    sim.run([*SMALL, "record.snapshots_every=3"], output_dir=tmp_path)
+    assert main([str(tmp_path), "--out", str(tmp_path / "spread.mp4")]) == 0
+    frames = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+         "stream=nb_read_frames", "-of", "csv=p=0", str(tmp_path / "spread.mp4")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert int(frames) == 5  # steps 0, 3, 6, 9 and 12
 
 
 def test_an_mp4_without_ffmpeg_is_one_line(tmp_path, capsys, monkeypatch):
