@@ -1,0 +1,116 @@
+"""Tools as text, for servers that ignore the ``tools`` field of a request.
+
+Some OpenAI-compatible servers (llama.cpp without a tool-calling chat template, for one)
+accept ``tools`` and silently drop it, so the model never learns it has tools. In the *text*
+tool protocol the tools are described in the system prompt instead (:func:`with_tools`:
+name, description and JSON schema of the arguments, from the same schemas native calls use),
+the model calls one by writing a JSON object such as
+``{"tool": "read_file", "arguments": {"path": "/docs/x"}}``, :func:`parse_calls` finds every
+such object in its reply, and the results go back in a user message (:func:`results`), since
+there is no tool message without native tools. The calls are :class:`ToolCall` s with the
+arguments as JSON text, so the sandbox validates them exactly as it validates native calls.
+
+A server *visibly* dropped the tools (:func:`dropped_tools`) when the prompt tokens it
+reports are fewer than the tools' schemas alone would take.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sim.engines.llm.model import Completion, Message, Request, ToolCall
+from sim.engines.llm.prompts import TEXT_TOOLS
+
+__all__ = ["HEAD", "dropped_tools", "parse_calls", "results", "split_tools", "with_tools"]
+
+HEAD = TEXT_TOOLS.splitlines()[0]  # where the tools section starts
+
+
+def with_tools(system: str, tools: tuple[dict, ...]) -> str:
+    """``system`` followed by the tools section: how to call a tool, then one line per tool
+    (``tools`` in OpenAI's function-tool shape) as a JSON object with its ``name``,
+    ``description`` and ``parameters``."""
+    specs = [json.dumps(tool.get("function", tool), ensure_ascii=False) for tool in tools]
+    return "\n".join((system, "", TEXT_TOOLS, *specs))
+
+
+def split_tools(system: str) -> tuple[str, tuple[dict, ...]]:
+    """The inverse of :func:`with_tools`: the prompt before the tools section and the tools
+    it describes (in OpenAI's function-tool shape); ``(system, ())`` without a section."""
+    head, found, section = system.partition(f"\n\n{HEAD}\n")
+    if not found:
+        return system, ()
+    tools = []
+    for line in section.splitlines():
+        try:
+            spec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(spec, dict) and {"name", "parameters"} <= set(spec):
+            tools.append({"type": "function", "function": spec})
+    return head, tuple(tools)
+
+
+def _call(value: object) -> tuple[str, str] | None:
+    """``(name, arguments text)`` when ``value`` is a call object, else None.
+
+    A call has a ``tool`` key; ``{"name": ..., "arguments": ...}`` (the shape small models
+    are trained to write function calls in) counts too. Arguments written as a string are
+    passed on as written (as native calls carry them); any other value as its JSON text;
+    missing, as empty text (which the sandbox reads as ``{}``, as for native calls).
+    """
+    if not isinstance(value, dict):
+        return None
+    if "tool" in value:
+        name = value["tool"]
+    elif "name" in value and "arguments" in value:
+        name = value["name"]
+    else:
+        return None
+    # A name that is not a string cannot name a tool: shown as JSON, it is an unknown tool.
+    name = name if isinstance(name, str) else json.dumps(name)
+    arguments = value.get("arguments", "")
+    return name, arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
+def parse_calls(text: str | None, turn: int = 0) -> tuple[ToolCall, ...]:
+    """Every call object in ``text``, in order (ids ``text_<turn>_<i>``).
+
+    Prose, code fences and junk around the objects are skipped: each ``{`` is tried as the
+    start of a JSON value (``json.JSONDecoder.raw_decode``); a call is taken whole (its
+    arguments are not searched for more calls), any other object is searched inside.
+    """
+    decoder, calls, at = json.JSONDecoder(), [], 0
+    text = text or ""
+    while (at := text.find("{", at)) >= 0:
+        try:
+            value, end = decoder.raw_decode(text, at)
+        except (ValueError, RecursionError):
+            at += 1
+            continue
+        call = _call(value)
+        if call is None:
+            at += 1
+            continue
+        calls.append(ToolCall(f"text_{turn}_{len(calls)}", *call))
+        at = end
+    return tuple(calls)
+
+
+def results(calls: tuple[ToolCall, ...], answers: list[str]) -> Message:
+    """The sandbox's answers to ``calls`` as one user message, a ``Result of <tool>: ...``
+    paragraph per call in order (one message, so user and assistant turns alternate, as
+    some chat templates require)."""
+    text = "\n\n".join(
+        f"Result of {call.name}: {answer}" for call, answer in zip(calls, answers, strict=True)
+    )
+    return Message("user", text)
+
+
+def dropped_tools(request: Request, completion: Completion) -> bool:
+    """Whether the server visibly ignored ``request.tools``: it reported fewer prompt tokens
+    than the tools' schemas alone take (about one token per 4 characters of their JSON). A
+    server that reports no usage is not judged."""
+    reported = completion.usage.prompt_tokens
+    schemas = len(json.dumps(list(request.tools))) / 4
+    return bool(request.tools) and 0 < reported < schemas
