@@ -107,15 +107,20 @@ def test_results_go_back_in_one_user_message_in_call_order():
 
 @pytest.mark.parametrize(
     ("prompt_tokens", "tools", "dropped"),
-    [(18, TOOLS, True), (0, TOOLS, False), (5000, TOOLS, False), (18, (), False)],
-    ids=["fewer_than_the_schemas", "no_usage_reported", "enough", "no_tools_sent"],
-)
+    [(18, TOOLS, True), (331, TOOLS, True), (0, TOOLS, False), (728, TOOLS, False),
+     (18, (), False)],
+    ids=["a_few", "the_messages_alone", "no_usage_reported", "openai_counting_tools",
+         "no_tools_sent"],
+)  # fmt: skip
 def test_a_server_dropped_the_tools_only_when_its_token_count_shows_it(
     prompt_tokens, tools, dropped
 ):
-    request = Request("m", (Message("user", "hi"),), tools)
-    answer = Completion(Message("assistant", "hello"), Usage(prompt_tokens, 3))
-    assert dropped_tools(request, answer) is dropped
+    # The first request of a sandbox: gpt-4o-mini counts 331 tokens for its messages and
+    # 728 with the tools (litellm.token_counter); the tools' JSON alone is 886.
+    sandbox = Sandbox(scenario())
+    opening = (Message("system", sandbox.system_prompt()), Message("user", sandbox.task_prompt()))
+    answer = Completion(Message("assistant", "Hello! How can I help?"), Usage(prompt_tokens, 7))
+    assert dropped_tools(Request("m", opening, tools), answer) is dropped
 
 
 # ------------------------------------------- the same actions, native and as text: same classes

@@ -132,8 +132,8 @@ class LLMEngine:
         if self.tool_protocol == "auto" and any(e.protocol == "text" for e in episodes):
             self.tool_protocol = "text"
             log.warning(
-                "llm: the server ignored the tools of the requests (it reported fewer prompt "
-                "tokens than their schemas take); tools are now described in the prompt and "
+                "llm: the server ignored the tools of the requests (it reported too few "
+                "prompt tokens to hold them); tools are now described in the prompt and "
                 "called as JSON text for the rest of the run (llm.tool_protocol=text skips "
                 "this check)"
             )

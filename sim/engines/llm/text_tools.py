@@ -11,7 +11,7 @@ there is no tool message without native tools. The calls are :class:`ToolCall` s
 arguments as JSON text, so the sandbox validates them exactly as it validates native calls.
 
 A server *visibly* dropped the tools (:func:`dropped_tools`) when the prompt tokens it
-reports are fewer than the tools' schemas alone would take.
+reports are too few to hold the messages and the tools.
 """
 
 from __future__ import annotations
@@ -109,8 +109,12 @@ def results(calls: tuple[ToolCall, ...], answers: list[str]) -> Message:
 
 def dropped_tools(request: Request, completion: Completion) -> bool:
     """Whether the server visibly ignored ``request.tools``: it reported fewer prompt tokens
-    than the tools' schemas alone take (about one token per 4 characters of their JSON). A
-    server that reports no usage is not judged."""
+    than the messages and a quarter of the tools' JSON schemas take (about one token per 4
+    characters). A server that sends the tools to its model counts them too, in its own
+    format: OpenAI's compact one takes about 45% of the schemas' tokens, so the schemas
+    alone would be too high a bar (a first answer in prose from such a server would be
+    taken for dropped tools). A server that reports no usage is not judged."""
     reported = completion.usage.prompt_tokens
-    schemas = len(json.dumps(list(request.tools))) / 4
-    return bool(request.tools) and 0 < reported < schemas
+    messages = sum(len(m.content or "") for m in request.messages)
+    expected = (messages + len(json.dumps(list(request.tools))) / 4) / 4
+    return bool(request.tools) and 0 < reported < expected
