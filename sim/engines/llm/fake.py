@@ -19,6 +19,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from sim.engines.llm.model import Completion, LanguageModel, Message, Request, ToolCall, Usage
 from sim.engines.llm.text_tools import parse_calls, split_tools
@@ -168,8 +169,8 @@ class FakeModel(LanguageModel):
         conversation plays the same whichever way its tools are offered)."""
         opening = []
         for message in request.messages:
-            if message.role == "system":
-                message = Message("system", split_tools(message.content or "")[0])
+            if message.role == "system" and message.content:
+                message = replace(message, content=split_tools(message.content)[0])
             opening.append(message.to_dict())
             if message.role == "user":
                 break
@@ -254,7 +255,7 @@ class FakeModel(LanguageModel):
         if not _tool_schemas(request):
             return Completion(say("I have read the task.").message, Usage(prompt_tokens, 6))
         done = sum(
-            len(m.tool_calls or parse_calls(m.content))
+            len(parse_calls(m.content) if text_tools else m.tool_calls)
             for m in request.messages
             if m.role == "assistant"
         )
