@@ -11,6 +11,7 @@ import logging
 import re
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -70,14 +71,37 @@ def calls_of(text):
         ("", []),
         (None, []),
         ('{"a": ' * 3000 + "1" + "}" * 3000, []),
+        ('{"tool": "end_task", "arguments": {"summary": "line one\nline two"}}',
+         [("end_task", '{"summary": "line one\\nline two"}')]),
+        ('{"tool": "end_task", "arguments": {"summary": "' + "x" * 5000 + '"}}',
+         [("end_task", '{"summary": "' + "x" * 5000 + '"}')]),
+        ("int f() { return g({1, 2}); }\n" * 500 + '{"k": [1, {"v": 2}]}\n' * 500
+         + '{"tool": "end_task"}', [("end_task", "")]),
     ],
     ids=["plain", "fenced_with_prose", "several", "braces_in_strings", "junk_between",
          "not_a_call", "name_and_arguments", "a_tool_schema", "arguments_as_text",
          "arguments_not_an_object", "name_not_a_string", "nested_in_another_object",
-         "cut_short", "empty", "none", "deeply_nested"],
+         "cut_short", "empty", "none", "deeply_nested", "line_break_in_a_string",
+         "longer_than_a_window",
+         "after_code_and_other_json"],
 )  # fmt: skip
 def test_parse_calls_finds_every_call_object(text, expected):
     assert calls_of(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("junk", "found"),
+    [("{" * 1_000_000, 1), ('{"' * 500_000, 0), ('{"a": ' * 170_000, 0)],
+    ids=["braces", "keys", "unclosed_objects"],
+)
+def test_a_megabyte_of_junk_is_read_in_bounded_time(junk, found):
+    # Tried naively (raw_decode at every "{" of the whole text) these take 200 s, 100 s and
+    # 10 s: each failure costs the text's length. Here each takes under a second on one
+    # core (10 s leaves room for a loaded machine); junk built to defeat the reader uses up
+    # its budget, and a call after it is not looked for.
+    started = time.perf_counter()
+    assert len(parse_calls(junk + '{"tool": "end_task"}')) == found
+    assert time.perf_counter() - started < 10
 
 
 def test_parsed_calls_have_distinct_ids_by_turn():

@@ -17,6 +17,7 @@ reports are too few to hold the messages and the tools.
 from __future__ import annotations
 
 import json
+import re
 
 from sim.engines.llm.model import Completion, Message, Request, ToolCall
 from sim.engines.llm.prompts import TEXT_TOOLS
@@ -76,25 +77,56 @@ def _call(value: object) -> tuple[str, str] | None:
 def parse_calls(text: str | None, turn: int = 0) -> tuple[ToolCall, ...]:
     """Every call object in ``text``, in order (ids ``text_<turn>_<i>``).
 
-    Prose, code fences and junk around the objects are skipped: each ``{`` is tried as the
-    start of a JSON value (``json.JSONDecoder.raw_decode``); a call is taken whole (its
-    arguments are not searched for more calls), any other object is searched inside.
+    Prose, code fences and junk around the objects are skipped: each ``{`` followed by a
+    key is tried as the start of a JSON object (``json.JSONDecoder.raw_decode``); a call is
+    taken whole (its arguments are not searched for more calls), any other object is
+    searched inside. The search stops once it has read :data:`WORK` times the text's length
+    (only junk built to defeat it gets there, such as thousands of unclosed objects; the
+    calls found before stand).
     """
-    decoder, calls, at = json.JSONDecoder(), [], 0
+    # strict=False: a raw line break inside a string (models write them) is read as "\n".
+    decoder, calls, at = json.JSONDecoder(strict=False), [], 0
     text = text or ""
-    while (at := text.find("{", at)) >= 0:
-        try:
-            value, end = decoder.raw_decode(text, at)
-        except (ValueError, RecursionError):
-            at += 1
-            continue
-        call = _call(value)
+    budget = WORK * len(text) + 8 * _WINDOW
+    while budget > 0 and (start := _START.search(text, at)):
+        at = start.start()
+        value, end, read = _decode_at(decoder, text, at)
+        budget -= read + _ATTEMPT
+        call = _call(value) if end else None
         if call is None:
             at += 1
             continue
         calls.append(ToolCall(f"text_{turn}_{len(calls)}", *call))
         at = end
     return tuple(calls)
+
+
+#: How many characters :func:`parse_calls` may read per character of the text.
+WORK = 16
+_WINDOW = 256  # the first window read at a "{": most calls fit in it
+_ATTEMPT = 100  # a failed attempt takes about as long as reading this many characters
+_START = re.compile(r'\{\s*"')  # where an object with a key may start (found, not parsed)
+
+
+def _decode_at(decoder: json.JSONDecoder, text: str, at: int) -> tuple[object, int, int]:
+    """The JSON value starting at ``text[at]``, where it ends (0: no value there) and about
+    how many characters were read. Read from a window of the text that widens (x8) only
+    while the value may have been cut by it, so a failure costs what was read, not the
+    text's length (a decoding error counts the lines from the start of its input)."""
+    width, read = _WINDOW, 0
+    while True:
+        window = text[at : at + width]
+        try:
+            value, end = decoder.raw_decode(window)
+            return value, at + end, read + end
+        except RecursionError:
+            return None, 0, read + len(window)
+        except ValueError as exc:  # cut by the window: near its end, or in an open string
+            cut = exc.pos >= len(window) - 8 or exc.msg.startswith("Unterminated string")
+            if at + width >= len(text) or not cut:
+                return None, 0, read + (len(window) if cut else exc.pos + 1)
+            read += len(window)
+            width *= 8
 
 
 def results(calls: tuple[ToolCall, ...], answers: list[str]) -> Message:
