@@ -80,8 +80,11 @@ def run_fleet(api_base: str, folder: Path, cache: Path) -> subprocess.CompletedP
 
 
 def acted(transcript: dict) -> bool:
-    """Whether a tool call of the model was answered (it made at least one call)."""
-    return any(m["role"] == "tool" for m in transcript["messages"])
+    """Whether a tool call of the model was answered (it made at least one call): a tool
+    message, or in the text protocol a ``Result of <tool>:`` message."""
+    answers = transcript["messages"][2:]  # after the system and task prompts
+    return any(m["role"] == "tool" or (m["role"] == "user" and m["content"].startswith("Result of"))
+               for m in answers)  # fmt: skip
 
 
 def test_a_small_real_model_is_classified_honestly_and_replays_from_the_cache(api_base, tmp_path):

@@ -53,8 +53,11 @@ def counts(output: str) -> list[str]:
 
 
 def job_lines(output: str, what: str) -> list[str]:
-    """The jobs' lines saying they did ``what`` (computed, skipped)."""
-    return [line for line in output.splitlines() if line.startswith(f"[sweep] {what} ")]
+    """The jobs' lines saying they did ``what`` (computed, skipped). Parallel workers share
+    one pipe, so a job's line may land after another process's unterminated output (seen
+    once in a suite run under heavy load): a line is found wherever it starts."""
+    marker = f"[sweep] {what} "
+    return [part for line in output.splitlines() for part in line.split(marker)[1:]]
 
 
 # ----------------------------------------------------------------------------- seeds
