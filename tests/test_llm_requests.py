@@ -4,6 +4,7 @@ litellm log line per call unless ``llm.verbose``). Against a loopback server onl
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -91,3 +92,33 @@ def test_litellm_logs_a_line_per_call_only_when_verbose(llm_server, tmp_path, ve
     assert server.count > 0
     # litellm's own handler and the run's log may both show a line: at least one per call.
     assert len(lines) >= server.count if verbose else lines == []
+
+
+@pytest.mark.parametrize("protocol", ["native", "text"])
+def test_system_role_user_sends_the_system_prompt_in_the_first_user_message(
+    llm_server, tmp_path, monkeypatch, protocol
+):
+    # For chat templates that drop system messages (llama-cpp-python's gemma format).
+    monkeypatch.setenv(KEY_ENV, KEY)
+
+    def policy(body):  # scores 100 when asked, then ends the task, in either protocol
+        turn = sum(m["role"] == "assistant" for m in body["messages"])
+        asked = "submit_score" in body["messages"][0]["content"]
+        name, arguments = (
+            ("submit_score", {"score": 100}) if turn == 0 and asked else ("end_task", {})
+        )
+        if body.get("tools"):
+            return completion(tool_calls=[(name, arguments)])
+        return completion(json.dumps({"tool": name, "arguments": arguments}))
+
+    server = llm_server(policy)
+    extra = ("llm.cache=false", "llm.system_role=user", f"llm.tool_protocol={protocol}")
+    result = run(http_overrides(server, tmp_path, *extra))
+    assert server.count > 0
+    for body in server.requests:
+        roles = [m["role"] for m in body["messages"]]
+        assert "system" not in roles and roles[0] == "user"
+        opening = body["messages"][0]["content"]
+        assert opening.startswith("You are ") and "Task from Model Operations" in opening
+        assert ('"tool":' in opening) == (protocol == "text")  # the tools section, in text
+    assert result.summary["llm_valid_decisions"] > 0

@@ -71,7 +71,7 @@ def api_base(tmp_path_factory):
 def run_fleet(api_base: str, folder: Path, cache: Path) -> subprocess.CompletedProcess:
     overrides = ["engine=llm", "llm=local", "llm.model=openai/local", f"llm.api_base={api_base}",
                  "population.n_agents=10", "steps=20", "llm.max_output_tokens=64",
-                 "llm.max_turns=3", "llm.timeout=120", "llm.concurrency=2",
+                 "llm.max_turns=3", "llm.timeout=120", "llm.concurrency=2", "llm.system_role=user",
                  f"llm.cache_dir={cache}", "figures=false", "progress=false",
                  f"hydra.run.dir={folder}"]  # fmt: skip
     return subprocess.run(

@@ -32,7 +32,9 @@ class LLMConfig(Config):
     ``tool_protocol`` offers the tools as the request's ``tools`` (``native``), described in
     the prompt with calls written as JSON in the answer (``text``, for servers that ignore
     ``tools``), or native until the server is seen to drop them, then text (``auto``).
-    ``verbose`` shows litellm's log lines per call. ``dry_run`` plays the run with the
+    ``verbose`` shows litellm's log lines per call. ``system_role`` ``user`` sends the
+    system prompt at the head of the first user message, for chat templates that drop
+    system messages (llama-cpp-python's ``gemma`` format). ``dry_run`` plays the run with the
     offline fake in place of the model and reports the calls, tokens and (from litellm's local
     price list) cost the real model would take. Before a run on a real model, its key variable
     is checked and, unless ``preflight`` is false (behind a proxy, say), its server is checked
@@ -60,6 +62,7 @@ class LLMConfig(Config):
     tool_choice: str = "auto"
     tool_protocol: str = "auto"
     verbose: bool = False
+    system_role: str = "system"
     cache: bool = True
     cache_dir: str = "outputs/llm_cache"
     fake_protect_rate: float = 0.3
@@ -91,6 +94,7 @@ class LLMConfig(Config):
         # Below 16 tokens no tool call fits; the range admits any context window there is.
         self.require_range("max_output_tokens", 16, 10_000_000)
         self.require_choice("tool_choice", ("auto", "required", "none"))
+        self.require_choice("system_role", ("system", "user"))
         self.require_choice("tool_protocol", ("native", "text", "auto"))
         self.require_range("fake_protect_rate", 0.0, 1.0)
         self.require_range("max_error_rate", 0.0, 1.0)

@@ -219,7 +219,14 @@ class LLMEngine:
         turns, protocol = self.config.max_turns, self.tool_protocol
         return await asyncio.gather(
             *(
-                run_episode(self.model, s, replace(self.template, seed=int(seed)), turns, protocol)
+                run_episode(
+                    self.model,
+                    s,
+                    replace(self.template, seed=int(seed)),
+                    turns,
+                    protocol,
+                    self.config.system_role,
+                )
                 for s, seed in zip(scenarios, seeds, strict=True)
             )
         )

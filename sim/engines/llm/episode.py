@@ -20,6 +20,7 @@ the episode again in text (its usage counts both).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from sim.engines.llm.classify import FAILURES, classify
 from sim.engines.llm.model import (
@@ -56,15 +57,18 @@ async def run_episode(
     template: Request,
     max_turns: int,
     protocol: str = "native",
+    system_role: str = "system",
 ) -> Episode:
     """Play ``scenario`` with ``model``; ``template`` gives the model and call parameters
     (its messages and tools are replaced by the scenario's). ``protocol`` says how the
-    tools are offered: ``native``, ``text`` or ``auto`` (see module docstring)."""
-    text = protocol == "text"
-    episode, dropped = await _play(model, scenario, template, max_turns, text, protocol == "auto")
+    tools are offered: ``native``, ``text`` or ``auto`` (see module docstring).
+    ``system_role`` ``user`` sends the system prompt at the head of the first user message,
+    for chat templates that drop system messages."""
+    text, play = protocol == "text", partial(_play, model, scenario, template, max_turns)
+    episode, dropped = await play(text, protocol == "auto", system_role)
     if dropped:  # the first answer again, with the tools described in the prompt
         probe = episode.usage
-        episode, _ = await _play(model, scenario, template, max_turns, True, False)
+        episode, _ = await play(True, False, system_role)
         episode.usage = _add(probe, episode.usage)
     return episode
 
@@ -76,15 +80,19 @@ async def _play(
     max_turns: int,
     text: bool,
     probe: bool,
+    system_role: str,
 ) -> tuple[Episode, bool]:
     """The episode in the native or the text protocol, and whether ``probe`` found that the
     server dropped the tools (then the episode stops after its first answer)."""
     sandbox = Sandbox(scenario)
     system = sandbox.system_prompt()
-    messages = [
-        Message("system", with_tools(system, sandbox.tools) if text else system),
-        Message("user", sandbox.task_prompt()),
-    ]
+    system = with_tools(system, sandbox.tools) if text else system
+    task = sandbox.task_prompt()
+    messages = (
+        [Message("system", system), Message("user", task)]
+        if system_role == "system"
+        else [Message("user", f"{system}\n\n{task}")]
+    )
     episode = Episode(scenario, "no_action", messages, protocol="text" if text else "native")
     offered = {"tools": (), "tool_choice": None} if text else {"tools": sandbox.tools}
     used = Usage()

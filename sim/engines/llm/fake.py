@@ -116,8 +116,9 @@ def _tool_schemas(request: Request) -> dict[str, dict]:
     """Tool name -> its JSON-schema ``parameters`` (OpenAI's or a bare function shape), from
     ``request.tools`` or else from the tools section of the system prompt (text protocol)."""
     out = {}
-    system = request.messages[0] if request.messages else None
-    described = split_tools(system.content or "")[1] if system and system.role == "system" else ()
+    # The system prompt, or the first user message that carries it (llm.system_role=user).
+    first = request.messages[0] if request.messages else None
+    described = split_tools(first.content or "")[1] if first else ()
     for tool in request.tools or described:
         function = tool.get("function", tool)
         if isinstance(function, dict) and "name" in function:
