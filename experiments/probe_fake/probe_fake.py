@@ -62,8 +62,13 @@ def fleet_table(profile_dir: Path, seeds: int) -> list[str]:
     decision (engine=llm) vs the calibrated engine on the recovered profile."""
     dirs = f"population.profile_dir={profile_dir}"
     designs = {
-        "fake (engine=llm)": [*FLEET, dirs, "engine=llm", "llm=fake",
-                              f"llm.fake_protect_rate={RATE}"],  # fmt: skip
+        "fake (engine=llm)": [
+            *FLEET,
+            dirs,
+            "engine=llm",
+            "llm=fake",
+            f"llm.fake_protect_rate={RATE}",
+        ],  # fmt: skip
         "recovered profile (calibrated)": [*FLEET, dirs, "engine=calibrated"],
     }
     results = {name: [run([*o, f"seed={s}"]).summary for s in range(seeds)]
