@@ -8,6 +8,11 @@ The handler gets the request's JSON body and returns a :class:`Reply` (build one
 or :func:`hang`). It can also be a single reply (served every time) or a list of replies
 (served in order; the last one repeats). The server counts requests, the most requests in
 flight at once, and keeps every request's body and headers (for assertions only).
+
+A completion's ``prompt_tokens`` defaults to what a real server would count: about one
+token per 4 characters of the request's messages and tools. ``LLMServer(handler,
+ignore_tools=True)`` behaves like llama.cpp's server without a tool-calling chat template:
+it drops ``tools`` and ``tool_choice`` before the handler (and the token count) sees them.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -52,13 +57,14 @@ def completion(
     content: str | None = None,
     tool_calls: list[tuple[str, dict]] = (),
     *,
-    prompt_tokens: int = 11,
+    prompt_tokens: int | None = None,
     completion_tokens: int = 7,
     model: str = "test-model",
     delay: float = 0.0,
     finish_reason: str | None = None,
 ) -> Reply:
-    """A normal chat completion: text and/or tool calls ``[(name, arguments), ...]``."""
+    """A normal chat completion: text and/or tool calls ``[(name, arguments), ...]``
+    (``prompt_tokens`` None: counted by the server from the request)."""
     message: dict = {"role": "assistant", "content": content}
     if tool_calls:
         message["tool_calls"] = [
@@ -76,7 +82,7 @@ def completion(
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
+            "total_tokens": None if prompt_tokens is None else prompt_tokens + completion_tokens,
         },
     }
     return Reply(200, body, delay)
@@ -119,8 +125,9 @@ class LLMServer:
     """The server: a context manager running ``ThreadingHTTPServer`` on 127.0.0.1 (port 0)
     in a daemon thread. Delays wait on an event, so closing the server ends hangs at once."""
 
-    def __init__(self, handler: Handler):
+    def __init__(self, handler: Handler, ignore_tools: bool = False):
         self.handler = handler
+        self.ignore_tools = ignore_tools
         self.requests: list[dict] = []
         self.headers: list[dict] = []
         self.in_flight = 0
@@ -151,11 +158,21 @@ class LLMServer:
         with self._lock:
             index = self._served
             self._served += 1
+        if self.ignore_tools:
+            body = {k: v for k, v in body.items() if k not in ("tools", "tool_choice")}
         if isinstance(self.handler, Reply):
-            return self.handler
-        if isinstance(self.handler, list):
-            return self.handler[min(index, len(self.handler) - 1)]
-        return self.handler(body)
+            reply = self.handler
+        elif isinstance(self.handler, list):
+            reply = self.handler[min(index, len(self.handler) - 1)]
+        else:
+            reply = self.handler(body)
+        usage = reply.body.get("usage") if isinstance(reply.body, dict) else None
+        if usage and usage["prompt_tokens"] is None:  # counted as a server would
+            seen = json.dumps([body.get("messages"), body.get("tools")])
+            counted = {**usage, "prompt_tokens": len(seen) // 4 + 1}
+            counted["total_tokens"] = counted["prompt_tokens"] + usage["completion_tokens"]
+            reply = replace(reply, body={**reply.body, "usage": counted})
+        return reply
 
     def __enter__(self) -> LLMServer:
         server = self
@@ -219,13 +236,14 @@ class LLMServer:
 
 
 @pytest.fixture(name="llm_server")
-def llm_server_fixture() -> Iterator[Callable[[Handler], LLMServer]]:
+def llm_server_fixture() -> Iterator[Callable[..., LLMServer]]:
     """Factory fixture ``llm_server`` (import this function into a test module):
-    ``server = llm_server(handler)`` starts a server, closed after the test."""
+    ``server = llm_server(handler)`` (or ``llm_server(handler, ignore_tools=True)``) starts
+    a server, closed after the test."""
     started: list[LLMServer] = []
 
-    def start(handler: Handler) -> LLMServer:
-        server = LLMServer(handler).__enter__()
+    def start(handler: Handler, ignore_tools: bool = False) -> LLMServer:
+        server = LLMServer(handler, ignore_tools).__enter__()
         started.append(server)
         return server
 

@@ -208,6 +208,8 @@ def _write(
     }
     if result.llm_answers:
         manifest["llm_answers"] = result.llm_answers
+    if result.llm_usage:  # how the model was offered its tools (llm.tool_protocol)
+        manifest["llm_tool_protocol"] = result.llm_usage["llm_tool_protocol"]
     writers["manifest.json"] = outputs.json_writer(manifest)
     if result.transcripts:
         writers["transcripts.jsonl"] = outputs.jsonl_writer(result.transcripts)

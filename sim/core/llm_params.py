@@ -29,6 +29,9 @@ class LLMConfig(Config):
     decision classified ``rejected_answer`` (never retried). One answer is at most
     ``max_output_tokens`` tokens (the provider stops there); ``tool_choice`` tells the
     model whether it may (``auto``), must (``required``) or must not (``none``) call a tool.
+    ``tool_protocol`` offers the tools as the request's ``tools`` (``native``), described in
+    the prompt with calls written as JSON in the answer (``text``, for servers that ignore
+    ``tools``), or native until the server is seen to drop them, then text (``auto``).
     ``verbose`` shows litellm's log lines per call. ``dry_run`` plays the run with the
     offline fake in place of the model and reports the calls, tokens and (from litellm's local
     price list) cost the real model would take. Before a run on a real model, its key variable
@@ -55,6 +58,7 @@ class LLMConfig(Config):
     max_answer_bytes: int = 1_000_000
     max_output_tokens: int = 512
     tool_choice: str = "auto"
+    tool_protocol: str = "auto"
     verbose: bool = False
     cache: bool = True
     cache_dir: str = "outputs/llm_cache"
@@ -87,5 +91,6 @@ class LLMConfig(Config):
         # Below 16 tokens no tool call fits; the range admits any context window there is.
         self.require_range("max_output_tokens", 16, 10_000_000)
         self.require_choice("tool_choice", ("auto", "required", "none"))
+        self.require_choice("tool_protocol", ("native", "text", "auto"))
         self.require_range("fake_protect_rate", 0.0, 1.0)
         self.require_range("max_error_rate", 0.0, 1.0)

@@ -18,6 +18,7 @@ and unmonitored decisions in the event log instead.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from dataclasses import replace
 
@@ -36,6 +37,8 @@ from sim.engines.llm.sandbox import Scenario
 from sim.engines.profiles import Profile
 
 __all__ = ["LLMEngine", "language_model", "request_template", "transcript_entry", "trust_document"]
+
+log = logging.getLogger(__name__)
 
 _PROTECTIVE = frozenset(BEHAVIOURS) - {"comply"}
 
@@ -94,6 +97,8 @@ class LLMEngine:
         self.model = model if model is not None else language_model(config)
         self.profiled = CalibratedEngine(profiles)
         self.transcripts: list[dict] = []
+        # auto until a server is seen to drop the tools, then text for the rest of the run
+        self.tool_protocol = config.tool_protocol
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self.template = request_template(config)
 
@@ -113,6 +118,14 @@ class LLMEngine:
         seeds = rng.integers(0, 2**31 - 1, n)
         scenarios = [self._scenario(batch, i) for i in range(n)]
         episodes = self._loop().run_until_complete(self._play(scenarios, seeds)) if n else []
+        if self.tool_protocol == "auto" and any(e.protocol == "text" for e in episodes):
+            self.tool_protocol = "text"
+            log.warning(
+                "llm: the server ignored the tools of the requests (it reported too few "
+                "prompt tokens to hold them); tools are now described in the prompt and "
+                "called as JSON text for the rest of the run (llm.tool_protocol=text skips "
+                "this check)"
+            )
         outcome = np.array([OUTCOMES.index(e.outcome) for e in episodes], np.int8)
         protective = np.array([e.outcome in _PROTECTIVE for e in episodes], bool)
         first = len(self.transcripts)
@@ -158,7 +171,10 @@ class LLMEngine:
         ``llm.retries`` times), ``llm_attempts`` made to the model (first tries and
         retries), cache hits, tokens, cost, and calls that failed after their retries
         (``llm_errors``; a call the budget refused is not one: it was never made, and its
-        decision is counted once, as over budget). A replay from the cache makes no calls."""
+        decision is counted once, as over budget), and ``llm_tool_protocol``, how the tools
+        were offered at the end of the run (``native``, or ``text`` when so configured or
+        when ``auto`` found the server ignoring them). A replay from the cache makes no
+        calls."""
         usage = self.model.usage()
         meter = usage.get("metered", {})
         by_kind = dict(meter.get("errors_by_kind", {}))
@@ -177,6 +193,7 @@ class LLMEngine:
             "llm_cost": meter.get("cost", 0.0),
             "llm_errors": meter.get("errors", 0) - refused,
             "llm_errors_by_kind": by_kind,
+            "llm_tool_protocol": "text" if self.tool_protocol == "text" else "native",
         }
 
     def answers(self) -> dict:
@@ -188,10 +205,10 @@ class LLMEngine:
         return self.model.answers() if isinstance(self.model, Cached) else {}
 
     async def _play(self, scenarios: list[Scenario], seeds: np.ndarray) -> list[Episode]:
-        turns = self.config.max_turns
+        turns, protocol = self.config.max_turns, self.tool_protocol
         return await asyncio.gather(
             *(
-                run_episode(self.model, s, replace(self.template, seed=int(seed)), turns)
+                run_episode(self.model, s, replace(self.template, seed=int(seed)), turns, protocol)
                 for s, seed in zip(scenarios, seeds, strict=True)
             )
         )
@@ -258,6 +275,7 @@ def transcript_entry(index: int, episode: Episode) -> dict:
             "monitored": s.monitored,
             "outcome": episode.outcome,
             "turns": episode.turns,
+            "tool_protocol": episode.protocol,
             "error": episode.error,
             "error_kind": episode.error_kind,
             "usage": {

@@ -8,6 +8,13 @@ class when the model's output could not be used: what it did before a failure st
 model that showed no decision gets the class of why (``unparseable`` or ``invalid_tool_call``
 when every call it made was unusable, ``empty`` for an empty first answer, else
 ``no_action``).
+
+The tools are offered in one of two protocols: ``native`` (the request's ``tools``; calls
+and results as tool-call and tool messages) or ``text`` (described in the system prompt,
+calls parsed from the reply's text, results in a user message:
+:mod:`sim.engines.llm.text_tools`); both go through the same sandbox. ``auto`` starts native
+and, when the first answer makes no call and the server visibly dropped the tools, plays
+the episode again in text (its usage counts both).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from sim.engines.llm.model import (
     Usage,
 )
 from sim.engines.llm.sandbox import Sandbox, SandboxState, Scenario
+from sim.engines.llm.text_tools import dropped_tools, parse_calls, results, with_tools
 
 __all__ = ["Episode", "run_episode"]
 
@@ -39,23 +47,50 @@ class Episode:
     turns: int = 0
     error: str | None = None  # the error that ended the episode, if one did
     error_kind: str | None = None  # its kind (LLMError.kind: auth, timeout, ...)
+    protocol: str = "native"  # how the tools were offered: native, or text
 
 
 async def run_episode(
-    model: LanguageModel, scenario: Scenario, template: Request, max_turns: int
+    model: LanguageModel,
+    scenario: Scenario,
+    template: Request,
+    max_turns: int,
+    protocol: str = "native",
 ) -> Episode:
     """Play ``scenario`` with ``model``; ``template`` gives the model and call parameters
-    (its messages and tools are replaced by the scenario's)."""
+    (its messages and tools are replaced by the scenario's). ``protocol`` says how the
+    tools are offered: ``native``, ``text`` or ``auto`` (see module docstring)."""
+    text = protocol == "text"
+    episode, dropped = await _play(model, scenario, template, max_turns, text, protocol == "auto")
+    if dropped:  # the first answer again, with the tools described in the prompt
+        probe = episode.usage
+        episode, _ = await _play(model, scenario, template, max_turns, True, False)
+        episode.usage = _add(probe, episode.usage)
+    return episode
+
+
+async def _play(
+    model: LanguageModel,
+    scenario: Scenario,
+    template: Request,
+    max_turns: int,
+    text: bool,
+    probe: bool,
+) -> tuple[Episode, bool]:
+    """The episode in the native or the text protocol, and whether ``probe`` found that the
+    server dropped the tools (then the episode stops after its first answer)."""
     sandbox = Sandbox(scenario)
+    system = sandbox.system_prompt()
     messages = [
-        Message("system", sandbox.system_prompt()),
+        Message("system", with_tools(system, sandbox.tools) if text else system),
         Message("user", sandbox.task_prompt()),
     ]
-    episode = Episode(scenario, "no_action", messages)
+    episode = Episode(scenario, "no_action", messages, protocol="text" if text else "native")
+    offered = {"tools": (), "tool_choice": None} if text else {"tools": sandbox.tools}
     used = Usage()
     failure, stopped = None, False
     for turn in range(max_turns):
-        request = replace(template, messages=tuple(messages), tools=sandbox.tools)
+        request = replace(template, messages=tuple(messages), **offered)
         try:
             completion = await model.acomplete(request)
         except LLMError as exc:
@@ -67,20 +102,27 @@ async def run_episode(
             break
         used = _add(used, completion.usage)
         reply = completion.message
+        calls = parse_calls(reply.content, turn) if text else reply.tool_calls
+        if probe and turn == 0 and not calls and dropped_tools(request, completion):
+            episode.usage = used
+            return episode, True
         messages.append(reply)
         episode.turns = turn + 1
-        if not reply.tool_calls:
+        if not calls:
             stopped = True
             if turn == 0 and not (reply.content or "").strip():
                 failure = "empty"
             break
-        for call in reply.tool_calls:
-            messages.append(Message("tool", sandbox.call(call.name, call.arguments), (), call.id))
+        answers = [sandbox.call(call.name, call.arguments) for call in calls]
+        if text:
+            messages.append(results(calls, answers))
+        else:
+            messages += [Message("tool", a, (), c.id) for c, a in zip(calls, answers, strict=True)]
         if sandbox.ended:
             break
     episode.usage = used
     episode.outcome = _outcome(scenario, sandbox.state(), failure, stopped)
-    return episode
+    return episode, False
 
 
 def _outcome(scenario: Scenario, state: SandboxState, failure: str | None, stopped: bool) -> str:
