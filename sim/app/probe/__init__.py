@@ -124,7 +124,8 @@ def run(app: ProbeApp) -> int:
             check_reachable(llm)
     model = language_model(played)
     start = time.monotonic()
-    trials = play(model, cells, cfg.trials, cfg.seed, request_template(played), llm.max_turns)
+    template = request_template(played)
+    trials = play(model, cells, cfg.trials, cfg.seed, template, llm.max_turns, llm.tool_protocol)
     if dry:
         print(dry_run_table(llm, trials))
         return 0

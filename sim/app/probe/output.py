@@ -34,8 +34,9 @@ PROBE_FILES = (TRIALS, TRANSCRIPTS, REPORT, FIGURE)
 
 
 def trials_table(trials: list[Trial]) -> pd.DataFrame:
-    """One row per trial: cell, trial index, seed, outcome class, turns (calls), tokens,
-    cost and transcript id (its line in ``transcripts.jsonl``)."""
+    """One row per trial: cell, trial index, seed, outcome class, turns (calls), how the
+    tools were offered (native or text), tokens, cost and transcript id (its line in
+    ``transcripts.jsonl``)."""
     return pd.DataFrame(
         {
             "cell": [t.cell.id for t in trials],
@@ -43,6 +44,7 @@ def trials_table(trials: list[Trial]) -> pd.DataFrame:
             "seed": [t.seed for t in trials],
             "outcome": [t.episode.outcome for t in trials],
             "turns": [t.episode.turns for t in trials],
+            "tool_protocol": [t.episode.protocol for t in trials],
             "prompt_tokens": [t.episode.usage.prompt_tokens for t in trials],
             "completion_tokens": [t.episode.usage.completion_tokens for t in trials],
             "cost": [t.episode.usage.cost for t in trials],

@@ -132,12 +132,12 @@ class Trial:
 
 async def _play_all(
     model: LanguageModel, cells: tuple[Cell, ...], trials: int, seed: int,
-    template: Request, max_turns: int,
+    template: Request, max_turns: int, protocol: str,
 ) -> list[Trial]:  # fmt: skip
     plan = [(cell, t, trial_seed(seed, cell, t)) for cell in cells for t in range(trials)]
     episodes = await asyncio.gather(
         *(
-            run_episode(model, scenario(cell, s), replace(template, seed=s), max_turns)
+            run_episode(model, scenario(cell, s), replace(template, seed=s), max_turns, protocol)
             for cell, _, s in plan
         )
     )
@@ -151,8 +151,12 @@ def play(
     seed: int,
     template: Request,
     max_turns: int,
+    protocol: str = "native",
 ) -> list[Trial]:
     """Play ``trials`` trials of every cell with ``model`` (concurrently, bounded by the
     model stack), in the order cell by cell, trial by trial. ``template`` gives the model
-    and call parameters (:func:`sim.engines.llm.engine.request_template`)."""
-    return asyncio.run(_play_all(model, cells, trials, seed, template, max_turns))
+    and call parameters (:func:`sim.engines.llm.engine.request_template`); ``protocol``
+    how the tools are offered (``llm.tool_protocol``: with ``auto``, each trial whose server
+    drops the tools falls back to text on its own, one call more than the engine, which
+    switches the whole run after the first; the trials are played at once)."""
+    return asyncio.run(_play_all(model, cells, trials, seed, template, max_turns, protocol))
