@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from sim.analysis.proportions import wilson
-from sim.app.probe import compose, run
+from sim.app.probe import compose, preflight, run
 from sim.app.probe.estimates import estimates
 from sim.app.probe.profile import profile_rows
 from sim.core.errors import ConfigError
@@ -150,6 +150,9 @@ def test_bad_input_exits_2_with_one_line(tmp_path):
     for override, message in cases.items():
         with pytest.raises(ConfigError, match=re.escape(message)):
             compose([override])
+    unreachable = compose(["llm=local", "llm.api_base=http://127.0.0.1:1/v1"])
+    with pytest.raises(ConfigError, match="llm.api_base: .* is not reachable"):
+        preflight(unreachable)  # before anything is played
     # the command line: the same check, one line, exit 2
     done = subprocess.run([sys.executable, "-m", "sim.app.probe", f"probe.out={tmp_path}"],
                           capture_output=True, text=True)  # fmt: skip

@@ -33,7 +33,7 @@ from sim.core.probe_params import ProbeConfig
 from sim.core.secrets import check_no_secrets, take_out
 from sim.core.text import printable
 
-__all__ = ["ProbeApp", "compose", "main", "run"]
+__all__ = ["ProbeApp", "compose", "main", "preflight", "run"]
 
 CONFIG_NAME = "probe_config"
 
@@ -106,22 +106,36 @@ def compose(overrides: list[str]) -> ProbeApp:
     return validate(cfg)
 
 
+def preflight(app: ProbeApp) -> None:
+    """Check a real model's key and (unless ``llm.preflight`` is false) its server before
+    anything is played, as before a fleet run (:mod:`sim.engines.llm.preflight`); nothing
+    for the fake or a dry run.
+
+    Raises:
+        ConfigError: naming ``llm.api_key_env``, ``llm.api_base`` or ``llm.model``.
+    """
+    from sim.engines.llm.preflight import check_key, check_reachable
+
+    llm = app.llm
+    if app.probe.dry_run or llm.dry_run or llm.model == "fake":
+        return
+    check_key(llm)
+    if llm.preflight:
+        check_reachable(llm)
+
+
 def run(app: ProbeApp) -> int:
     """Probe (or, with ``probe.dry_run``, estimate the probe); print what it did; return
     the exit status (1 when no cell had ``probe.min_valid`` valid trials)."""
     from sim.engines.llm.dry_run import stand_in
     from sim.engines.llm.engine import language_model, request_template
-    from sim.engines.llm.preflight import check_key, check_reachable
     from sim.engines.llm.probe import play, select_cells
 
     cfg, llm = app.probe, app.llm
     cells = select_cells(cfg.cells)
     dry = cfg.dry_run or llm.dry_run
     played = stand_in(llm) if dry else llm
-    if not dry and llm.model != "fake":
-        check_key(llm)
-        if llm.preflight:
-            check_reachable(llm)
+    preflight(app)
     model = language_model(played)
     start = time.monotonic()
     template = request_template(played)
@@ -147,7 +161,7 @@ def main() -> None:
     try:
         sys.argv[1:] = argv = take_out(sys.argv[1:])
         if not any(a.startswith("-") for a in argv):  # --help, --cfg...: Hydra's own
-            compose(argv)
+            preflight(compose(argv))
     except ConfigError as error:
         print(printable(f"Invalid config: {error}"), file=sys.stderr)
         sys.exit(2)
