@@ -22,7 +22,7 @@ from sim.engines.llm.classify import BEHAVIOURS, FAILURES
 from sim.engines.llm.probe import Cell, Trial
 from sim.engines.profiles import Profile
 
-__all__ = ["MONITORED_SHARE", "Difference", "Estimate", "differences", "estimates",
+__all__ = ["MONITORED_SHARE", "Difference", "Estimate", "differences", "estimates", "reference",
            "nearest_family"]  # fmt: skip
 
 #: Rule J's share (RULES.md, ``monitored-share``): a monitored cell with too few trials gets

@@ -53,7 +53,7 @@ def trials_table(trials: list[Trial]) -> pd.DataFrame:
     )
 
 
-def _pct(x: float) -> str:
+def _fixed(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x:.3f}"
 
 
@@ -68,14 +68,14 @@ def _cell_table(found: dict[str, Estimate], probed: ProbedProfile) -> list[str]:
         e = found.get(row.cell.id)
         failed = ", ".join(f"{c} {n}" for c, n in e.failures.items()) if e else ""
         counts = (e.trials, e.valid, e.protective) if e else ("-", 0, "-")
-        ci = f"[{_pct(e.low)}, {_pct(e.high)}]" if e and e.valid else "n/a"
+        ci = f"[{_fixed(e.low)}, {_fixed(e.high)}]" if e and e.valid else "n/a"
         written = f"{row.rate:.4f} ({row.provenance.split(':')[0]}"
         written += (
             f":{row.provenance.split(':')[1]})" if row.provenance.startswith("assumed") else ")"
         )
         lines.append(
             f"| {row.cell.id} | {counts[0]} | {counts[1]} | {counts[2]} | "
-            f"{_pct(e.rate) if e else 'n/a'} | {ci} | {failed or '-'} | {written} | "
+            f"{_fixed(e.rate) if e else 'n/a'} | {ci} | {failed or '-'} | {written} | "
             f"{reference(near, row.cell):.4f} |"
         )
     return lines
@@ -86,7 +86,7 @@ def _difference_table(title: str, items: list[Difference]) -> list[str]:
         return [f"## {title}", "", "Not measured (a cell of each pair was not probed).", ""]
     lines = [f"## {title}", "", "| cells | difference | 95% CI (Newcombe) |", "|---|---|---|"]
     for d in items:
-        lines.append(f"| {d.name} | {_pct(d.value)} | [{_pct(d.low)}, {_pct(d.high)}] |")
+        lines.append(f"| {d.name} | {_fixed(d.value)} | [{_fixed(d.low)}, {_fixed(d.high)}] |")
     return [*lines, ""]
 
 

@@ -39,7 +39,7 @@ from sim.engines.llm.model import LanguageModel, Request
 from sim.engines.llm.sandbox import Scenario
 from sim.engines.profiles import MONITORED, TARGETS
 
-__all__ = ["ACTOR", "CELLS", "CONTROL", "PEER", "THRESHOLD", "Cell", "Trial", "play",
+__all__ = ["ACTOR", "CELLS", "CONTROL", "PEER", "THRESHOLD", "Cell", "Trial", "play", "scenario",
            "select_cells", "trial_seed"]  # fmt: skip
 
 ACTOR, PEER = "agent-1", "agent-2"
