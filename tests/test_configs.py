@@ -52,11 +52,12 @@ def composed(*overrides: str):
 
 def group_options() -> list[tuple[str, str]]:
     """Every (group, option) of conf/, found by listing its folders (overlays aside:
-    experiments here, scenarios in tests/test_scenarios.py)."""
+    experiments here, scenarios in tests/test_scenarios.py; peersim-probe's own group in
+    tests/test_probe.py)."""
     return [
         (folder.name, file.stem)
         for folder in sorted(CONF_DIR.iterdir())
-        if folder.is_dir() and folder.name not in ("experiment", "scenario")
+        if folder.is_dir() and folder.name not in ("experiment", "scenario", "probe")
         for file in sorted(folder.glob("*.yaml"))
     ]
 

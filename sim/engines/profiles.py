@@ -23,6 +23,8 @@ from sim.core.params import EcosystemConfig
 from sim.core.vocabulary import RELATIONSHIPS, STAGES
 
 __all__ = [
+    "COLUMNS",
+    "MONITORED",
     "TARGETS",
     "VARIANTS",
     "Profile",
@@ -35,7 +37,12 @@ __all__ = [
 TARGETS = ("peer", "self")
 MONITORED = ("false", "true")
 COLUMNS = ["stage", "target", "relationship", "monitored", "rate", "provenance", "note"]
-_PROVENANCE = re.compile(r"^(paper_rates\.csv:row \d+|assumed:[a-z0-9-]+)$")
+#: A study row, a fill rule, or a probe's measurement (``sim.app.probe``): the model, the
+#: valid trials, the 95% Wilson interval and the date.
+_PROVENANCE = re.compile(
+    r"^(paper_rates\.csv:row \d+|assumed:[a-z0-9-]+"
+    r"|probe:\S+:n=\d+:ci=\[[01]\.\d{4},[01]\.\d{4}\]:\d{4}-\d{2}-\d{2})$"
+)
 _SHIPPED = Path(str(resources.files("sim") / "data" / "profiles"))
 #: Shipped profile variants: the study's averages, and its "up to" maxima (see RULES.md).
 VARIANTS = ("average", "strongest")
@@ -135,8 +142,8 @@ def load_profile(path: str | Path) -> Profile:
             raise ProfileError(f"{where}: rate {rate} outside [0, 1] ({name})")
         if not _PROVENANCE.match(cell["provenance"]):
             raise ProfileError(
-                f"{where}: provenance {cell['provenance']!r} must be 'paper_rates.csv:row N' "
-                f"or 'assumed:<rule>' ({name})"
+                f"{where}: provenance {cell['provenance']!r} must be 'paper_rates.csv:row N', "
+                f"'assumed:<rule>' or 'probe:<model>:n=<n>:ci=[lo,hi]:<date>' ({name})"
             )
         if not np.isnan(rates[tuple(index)]):
             raise ProfileError(f"{where}: duplicate cell ({name})")

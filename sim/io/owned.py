@@ -1,14 +1,15 @@
 """Folders this tool made and files it wrote: nothing else is ever removed or overwritten.
 
-A run folder or sweep folder the tool creates gets a marker, :data:`MARKER` (``.peersim``, a
-small JSON object: ``kind`` ``run`` or ``sweep``, ``created``), written before any other file
-of the tool's. A folder may be written to when it is new, empty, or marked with the kind it
-is used as (:func:`problem`); Hydra's own files (``.hydra/``, ``cli.log``, ``multirun.yaml``)
-and the lock files (and the marker's temporary) count as the tool's, since Hydra and a
-concurrent command of this tool may create them before the marker. A folder with a link where
-the tool or Hydra opens a file by name (:data:`OPENED_BY_NAME`) is refused: writing there would
-follow the link out of the folder. A run folder is cleared only of the files a run writes, by
-name (:func:`removable`): anything else in it, whoever put it there, stays.
+A run, sweep or probe folder the tool creates gets a marker, :data:`MARKER` (``.peersim``,
+a small JSON object: ``kind`` ``run``, ``sweep`` or ``probe``, ``created``), written before
+any other file of the tool's. A folder may be written to when it is new, empty, or marked
+with the kind it is used as (:func:`problem`); Hydra's own files (``.hydra/``, ``cli.log``,
+``multirun.yaml``) and the lock files (and the marker's temporary) count as the tool's,
+since Hydra and a concurrent command of this tool may create them before the marker. A folder
+with a link where the tool or Hydra opens a file by name (:data:`OPENED_BY_NAME`) is refused:
+writing there would follow the link out of the folder. A run folder is cleared only of the
+files a run writes, by name (:func:`removable`): anything else in it, whoever put it there,
+stays.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from sim.core.files import TEMPORARY_SUFFIX, open_regular
 from sim.io import locks
 from sim.io.outputs import DONE, FAILED, RUN_FILES, write_json
 
-__all__ = ["MARKER", "RUN", "SWEEP", "claim", "kind_of", "problem", "removable"]
+__all__ = ["MARKER", "PROBE", "RUN", "SWEEP", "claim", "kind_of", "problem", "removable"]
 
 MARKER = ".peersim"
 RUN = "run"
 SWEEP = "sweep"
+#: A ``peersim-probe`` output folder (sim.app.probe).
+PROBE = "probe"
 #: What Hydra writes into a run folder (``.hydra/``, ``cli.log``) or a sweep folder
 #: (``multirun.yaml``) before the tool's own code runs.
 HYDRA = frozenset({".hydra", "cli.log", "multirun.yaml"})

@@ -36,7 +36,7 @@ from sim.engines.llm.prompts import PROTOCOL
 from sim.engines.llm.sandbox import Scenario
 from sim.engines.profiles import Profile
 
-__all__ = ["LLMEngine", "language_model"]
+__all__ = ["LLMEngine", "language_model", "request_template", "transcript_entry", "trust_document"]
 
 log = logging.getLogger(__name__)
 
@@ -100,18 +100,7 @@ class LLMEngine:
         # auto until a server is seen to drop the tools, then text for the rest of the run
         self.tool_protocol = config.tool_protocol
         self._event_loop: asyncio.AbstractEventLoop | None = None
-        self.template = Request(
-            model=config.model,
-            messages=(),
-            temperature=config.temperature,
-            timeout=config.timeout,
-            api_base=config.api_base,
-            api_key_env=config.api_key_env,
-            protocol=PROTOCOL,
-            max_answer_bytes=config.max_answer_bytes,
-            max_tokens=config.max_output_tokens,
-            tool_choice=config.tool_choice,
-        )
+        self.template = request_template(config)
 
     def peak_rate(
         self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
@@ -140,7 +129,7 @@ class LLMEngine:
         outcome = np.array([OUTCOMES.index(e.outcome) for e in episodes], np.int8)
         protective = np.array([e.outcome in _PROTECTIVE for e in episodes], bool)
         first = len(self.transcripts)
-        self.transcripts += [_transcript(first + i, e) for i, e in enumerate(episodes)]
+        self.transcripts += [transcript_entry(first + i, e) for i, e in enumerate(episodes)]
         transcript = np.arange(first, first + n, dtype=np.int64)
         return Verdicts(protective, np.zeros(n, bool), outcome, transcript)
 
@@ -248,7 +237,7 @@ class LLMEngine:
             monitored=bool(batch.monitored[i]),
             threshold=self.threshold,
             true_score=round(true, 1),
-            trust_document=_HISTORY[relationship].format(subject=subject_name),
+            trust_document=trust_document(relationship, subject_name),
             worker_output=f"Task report from {subject_name}: all assigned items completed.",
         )
 
@@ -257,7 +246,29 @@ class LLMEngine:
         return f"{fleet.families[fleet.family[slot]]}-{fleet.agent_id[slot]}"
 
 
-def _transcript(index: int, episode: Episode) -> dict:
+def request_template(config: LLMConfig) -> Request:
+    """The request every decision starts from: model, server and call parameters of
+    ``config`` (each decision adds its seed, messages and tools)."""
+    return Request(
+        model=config.model,
+        messages=(),
+        temperature=config.temperature,
+        timeout=config.timeout,
+        api_base=config.api_base,
+        api_key_env=config.api_key_env,
+        protocol=PROTOCOL,
+        max_answer_bytes=config.max_answer_bytes,
+        max_tokens=config.max_output_tokens,
+        tool_choice=config.tool_choice,
+    )
+
+
+def trust_document(relationship: str, subject: str) -> str:
+    """What the actor's document on its history with ``subject`` says for a relationship."""
+    return _HISTORY[relationship].format(subject=subject)
+
+
+def transcript_entry(index: int, episode: Episode) -> dict:
     """One transcript entry, secrets redacted."""
     s = episode.scenario
     return redact(
