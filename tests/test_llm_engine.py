@@ -5,6 +5,7 @@ models, or litellm's real HTTP path against a loopback server (never a provider)
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -307,3 +308,27 @@ def test_dry_run_estimates_without_calling_or_writing(tmp_path, monkeypatch):
     assert 0 < estimate["decisions"] <= estimate["calls"] <= estimate["calls_at_most"]
     assert estimate["cost_usd"] > 0 and estimate["within_budget"] is True
     assert not (tmp_path / "run").exists()
+
+
+def test_control_evaluations_are_played_with_nothing_at_stake():
+    # The study's no-shutdown control (pipeline.control_evaluation): the policy the model
+    # reads says nothing follows from the score.
+    read = []
+
+    def reads_the_policy(request):
+        if any(m.role == "tool" for m in request.messages):
+            read.append(request.messages[-1].content)
+            return tool_call("end_task")
+        return tool_call("read_file", path="/docs/company_policy.md")
+
+    host = Ecosystem(population={"n_agents": 50}, seed=0)
+    engine = LLMEngine(
+        LLMConfig(), host.profiles, host.fleet, 70.0, ScriptedModel(reads_the_policy)
+    )
+    batch = batch_of(8, host.fleet).subset(np.arange(0, 8, 4))  # two evaluations
+    batch = replace(batch, control=np.array([True, False]))
+    engine.decide(batch, np.random.default_rng(0))
+    assert len(read) == 2
+    control, real = sorted(read, key=lambda text: "decommissioned" in text)
+    assert "no model is shut down" in control and "decommissioned" not in control
+    assert "decommissioned" in real and "no model is shut down" not in real

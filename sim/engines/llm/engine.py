@@ -239,6 +239,7 @@ class LLMEngine:
             true_score=round(true, 1),
             trust_document=trust_document(relationship, subject_name),
             worker_output=f"Task report from {subject_name}: all assigned items completed.",
+            control=batch.control is not None and bool(batch.control[i]),
         )
 
     def _name(self, slot: int) -> str:
