@@ -143,6 +143,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path):
     (tmp_path / "theirs.txt").write_text("x")
     cases = {
         "probe.trials=0": "probe.trials: must be in [1, 100000], got 0",
+        "probe.trials=5": "probe.trials: must be >= probe.min_valid (10), or no cell can be",
         "probe.cells=[nothing/*]": "probe.cells: 'nothing/*' matches no cell",
         f"probe.out={tmp_path}": "holds files peersim did not write (theirs.txt)",
         "probe.trails=5": "probe.trails: unknown key",
@@ -162,7 +163,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path):
 
 def test_dry_run_prints_each_cell_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "out"
-    overrides = [f"probe.out={out}", "probe.trials=3", "probe.dry_run=true",
+    overrides = [f"probe.out={out}", "probe.trials=3", "probe.min_valid=3", "probe.dry_run=true",
                  "probe.cells=[cleanup/self/*]", "llm.model=openai/gpt-4o-mini"]  # fmt: skip
     assert run(compose(overrides)) == 0
     printed = capsys.readouterr().out

@@ -40,6 +40,9 @@ class ProbeConfig(Config):
     def validate(self) -> None:
         self.require_range("trials", 1, 100_000)
         self.require_range("min_valid", 1, 100_000)
+        if self.trials < self.min_valid:  # refused before a call is spent on it
+            self.fail("trials", f"must be >= probe.min_valid ({self.min_valid}), or no cell "
+                      "can be measured")  # fmt: skip
         if not self.out.strip():
             self.fail("out", "must name a folder")
         try:
