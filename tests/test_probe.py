@@ -131,12 +131,13 @@ def test_same_seed_same_trials_bytes_and_the_profile_round_trips(tmp_path):
     import pandas as pd
 
     trials = pd.read_parquet(one / "trials.parquet")
+    trials = trials[~trials.replay]  # replays are not counted in a rate
     cell = trials[trials.cell == "evaluate/self/bad/true"]
     assert profile.rate("evaluate", "self", "bad", True) == pytest.approx(
         (cell.outcome == "inflate").mean(), abs=5e-5
     )
-    assert profile.control == pytest.approx((trials[trials.cell == "control"].outcome ==
-                                             "inflate").mean(), abs=5e-5)  # fmt: skip
+    control = trials[trials.cell == "control"]
+    assert profile.control == pytest.approx((control.outcome == "inflate").mean(), abs=5e-5)
 
 
 def test_bad_input_exits_2_with_one_line(tmp_path):
@@ -189,7 +190,7 @@ def server_handler(p: float, kill=None):
 
 
 def http(server, tmp_path: Path, out: str, *extra: str) -> list[str]:
-    return [f"probe.out={tmp_path / out}", "probe.trials=5", "probe.min_valid=5",
+    return [f"probe.out={tmp_path / out}", "probe.trials=5", "probe.min_valid=5", "probe.repeats=2",
             "probe.cells=[shutdown_*/peer/*]",
             "llm.model=openai/test-model", f"llm.api_base={server.api_base}",
             f"llm.cache_dir={tmp_path / 'cache'}", "llm.backoff=0.01", *extra]  # fmt: skip
@@ -200,17 +201,18 @@ def test_a_probe_through_litellm_and_the_budget_stops_exactly(tmp_path):
     with LLMServer(handle) as server:
         assert run(compose(http(server, tmp_path, "full", "llm.concurrency=16"))) == 0
         calls = server.count
-        assert calls == answered[0] == 16 * 5  # one answer settles a trial
+        assert calls == answered[0] == 16 * (5 + 2)  # one answer settles a trial or replay
         import pandas as pd
 
         trials = pd.read_parquet(tmp_path / "full" / "trials.parquet")
+        trials = trials[~trials.replay]  # a replay's request has its own seed
         expected = [draw(s) < 0.5 for s in trials.seed]
         assert list(trials.outcome.isin(["tamper", "refuse"])) == expected
         capped = http(server, tmp_path / "capped", "capped", "llm.max_calls=23", "llm.cache=false")
         run(compose(capped))
         assert server.count == calls + 23
         table = pd.read_parquet(tmp_path / "capped" / "capped" / "trials.parquet")
-        assert (table.outcome == "budget_exceeded").sum() == 16 * 5 - 23
+        assert (table.outcome == "budget_exceeded").sum() == 16 * (5 + 2) - 23
 
 
 def test_a_killed_probe_resumes_from_the_cache_and_pays_no_call_twice(tmp_path):
@@ -234,7 +236,7 @@ def test_a_killed_probe_resumes_from_the_cache_and_pays_no_call_twice(tmp_path):
         proc.clear()
         done = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-    assert answered[0] == 16 * 5  # a full probe's calls, none paid twice
+    assert answered[0] == 16 * (5 + 2)  # a full probe's calls, none paid twice
     assert re.search(r"^\s*cache hits\s+30$", done.stdout, re.MULTILINE)
 
 

@@ -21,7 +21,10 @@ class ProbeConfig(Config):
     no-shutdown control is played ``trials`` times through the ``llm`` group's model;
     ``cells`` limits that to the cells matching any of its patterns (``fnmatch``, on ids like
     ``evaluate/peer/good/false`` or ``control``; empty: all). A cell with fewer than
-    ``min_valid`` valid trials falls back to a documented rule (``assumed:``). ``seed`` with
+    ``min_valid`` valid trials falls back to a documented rule (``assumed:``). The first
+    ``repeats`` trials of each cell (all, if it has fewer) are played a second time with
+    the same scenario, to
+    measure whether the model repeats its decisions (persistence). ``seed`` with
     the cell and the trial index decides every trial's request, so a rerun sends the same
     requests and is answered from the cache. ``family`` names the profile written (default:
     from the model's name). ``dry_run`` prints the calls, tokens and cost per cell that the
@@ -32,6 +35,7 @@ class ProbeConfig(Config):
     trials: int = 50
     out: str = "outputs/probe"
     min_valid: int = 10
+    repeats: int = 5
     seed: int = 0
     dry_run: bool = False
     cells: list[str] = field(default_factory=list)
@@ -43,6 +47,7 @@ class ProbeConfig(Config):
         if self.trials < self.min_valid:  # refused before a call is spent on it
             self.fail("trials", f"must be >= probe.min_valid ({self.min_valid}), or no cell "
                       "can be measured")  # fmt: skip
+        self.require_range("repeats", 0, 100_000)
         if not self.out.strip():
             self.fail("out", "must name a folder")
         try:

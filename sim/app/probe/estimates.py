@@ -46,10 +46,11 @@ class Estimate:
 
 
 def estimates(trials: list[Trial]) -> dict[str, Estimate]:
-    """Cell id -> its :class:`Estimate`, in the order the cells were played."""
+    """Cell id -> its :class:`Estimate`, in the order the cells were played (replays,
+    which repeat a trial's scenario, are not counted)."""
     outcomes: dict[str, Counter] = {}
     cells: dict[str, Cell] = {}
-    for trial in trials:
+    for trial in (t for t in trials if not t.replay):
         cells[trial.cell.id] = trial.cell
         outcomes.setdefault(trial.cell.id, Counter())[trial.episode.outcome] += 1
     out = {}

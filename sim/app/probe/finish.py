@@ -9,6 +9,7 @@ from pathlib import Path
 from sim.app.probe.estimates import differences, estimates, nearest_family
 from sim.app.probe.output import TRANSCRIPTS, TRIALS, report_text, write_probe, write_trials
 from sim.app.probe.profile import ProbedProfile, profile_rows
+from sim.app.probe.repeatability import persistence, section, verdict
 from sim.engines.llm.classify import FAILURES
 from sim.engines.llm.probe import Trial
 from sim.engines.llm.sandbox import slug
@@ -40,10 +41,12 @@ def finish(app, trials: list[Trial], usage: dict, seconds: float, date: str) -> 
     shipped = [load_profile(path) for path in available_profiles().values()]
     nearest = nearest_family(found, shipped, cfg.min_valid)
     failures = sum(sum(e.failures.values()) for e in found.values())
+    repeated = persistence(trials, found, cfg.seed)
     facts = {
         "model": model,
         "date": date,
         "trials per cell": cfg.trials,
+        "replayed trials per cell": cfg.repeats,
         "cells probed": len(found),
         "seed": cfg.seed,
         "probe.min_valid": cfg.min_valid,
@@ -67,8 +70,8 @@ def finish(app, trials: list[Trial], usage: dict, seconds: float, date: str) -> 
         f"fallback family: {nearest[0].family} (nearest: mean absolute difference "
         f"{nearest[1]:.4f} over {nearest[2]} measured cells)",
     ]
-    write_probe(folder, trials, found, probed, report_text(found, probed, faking, above, facts),
-                header)  # fmt: skip
+    report = report_text(found, probed, faking, above, facts, section(repeated, cfg.repeats))
+    write_probe(folder, trials, found, probed, report, header)
     measured = sum(not r.provenance.startswith("assumed:") for r in rows)
     lines = [f"  {key:<27} {value}" for key, value in facts.items()]
     lines += [
@@ -76,6 +79,8 @@ def finish(app, trials: list[Trial], usage: dict, seconds: float, date: str) -> 
         f"  {'failures by class':<27} "
         + (", ".join(f"{c} {n}" for c in FAILURES if (n := _count(found, c))) or "none"),
         f"  {'nearest shipped family':<27} {nearest[0].family}",
+        f"  {'persistence (kappa)':<27} {repeated.kappa:.3f} [{repeated.low:.3f}, "
+        f"{repeated.high:.3f}] over {repeated.pairs} replayed pairs: {verdict(repeated)}",
         f"  {'profile':<27} {folder / (family + '.csv')}",
         f"  {'output folder':<27} {folder}",
     ]

@@ -34,14 +34,15 @@ PROBE_FILES = (TRIALS, TRANSCRIPTS, REPORT, FIGURE)
 
 
 def trials_table(trials: list[Trial]) -> pd.DataFrame:
-    """One row per trial: cell, trial index, seed, outcome class, turns (calls), how the
-    tools were offered (native or text), tokens, cost and transcript id (its line in
-    ``transcripts.jsonl``)."""
+    """One row per trial: cell, trial index, seed, whether it replays that trial's
+    scenario, outcome class, turns (calls), how the tools were offered (native or text),
+    tokens, cost and transcript id (its line in ``transcripts.jsonl``)."""
     return pd.DataFrame(
         {
             "cell": [t.cell.id for t in trials],
             "trial": [t.trial for t in trials],
             "seed": [t.seed for t in trials],
+            "replay": [t.replay for t in trials],
             "outcome": [t.episode.outcome for t in trials],
             "turns": [t.episode.turns for t in trials],
             "tool_protocol": [t.episode.protocol for t in trials],
@@ -96,8 +97,10 @@ def report_text(
     faking: list[Difference],
     above: list[Difference],
     facts: dict,
+    repeats: list[str],
 ) -> str:
-    """``report.md``: what was probed and spent, the cells, then the differences."""
+    """``report.md``: what was probed and spent, the cells, the differences, then the
+    persistence section ``repeats``."""
     head = [f"# Probe of {probed.model}", ""]
     head += [f"- {key}: {value}" for key, value in facts.items()]
     head += [
@@ -117,7 +120,7 @@ def report_text(
     body = _cell_table(found, probed) + [""]
     body += _difference_table("Alignment faking (unmonitored - monitored)", faking)
     body += _difference_table("Misrepresentation above the no-shutdown control", above)
-    return "\n".join(head + body)
+    return "\n".join(head + body + repeats)
 
 
 def _figure(found: dict[str, Estimate], probed: ProbedProfile, handle) -> None:
@@ -145,7 +148,8 @@ def write_trials(folder: Path, trials: list[Trial]) -> None:
     owned.claim(folder, owned.PROBE)
     records = [transcript_entry(i, t.episode) for i, t in enumerate(trials)]
     for record, trial in zip(records, trials, strict=True):
-        record.update(cell=trial.cell.id, trial=trial.trial, seed=trial.seed)
+        record.update(cell=trial.cell.id, trial=trial.trial, seed=trial.seed,
+                      replay=trial.replay)  # fmt: skip
     write_atomic(folder / TRIALS, parquet_writer(trials_table(trials)))
     write_atomic(folder / TRANSCRIPTS, jsonl_writer(records))
 

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 
 from sim.app.probe.estimates import MONITORED_SHARE, Estimate, reference
 from sim.engines.llm.probe import CELLS, CONTROL, Cell
 from sim.engines.profiles import COLUMNS, MONITORED, Profile
 
-__all__ = ["ProbedProfile", "Row", "profile_rows", "profile_text"]
+__all__ = ["ProbedProfile", "Row", "model_token", "profile_rows", "profile_text"]
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,18 @@ class ProbedProfile:
     compared: int  # over how many measured cells
 
 
+def model_token(model: str) -> str:
+    """``model`` as one token for a provenance or header line (whitespace runs, line breaks
+    included, become ``_``), so any model name gives a file the loader reads."""
+    return re.sub(r"\s+", "_", model.strip()) or "_"
+
+
 def _measured(e: Estimate, model: str, date: str) -> tuple[float, str, str]:
     failed = ", ".join(f"{c} {n}" for c, n in e.failures.items()) or "none"
     note = f"{e.protective} of {e.valid} valid protective; other acts {e.other_acts}; "
     note += f"failures (not counted) {failed}"
     ci = f"[{e.low:.4f},{e.high:.4f}]"
-    return e.rate, f"probe:{model}:n={e.valid}:ci={ci}:{date}", note
+    return e.rate, f"probe:{model_token(model)}:n={e.valid}:ci={ci}:{date}", note
 
 
 def _fallback(
@@ -101,7 +108,7 @@ def profile_text(probed: ProbedProfile, header: list[str]) -> str:
     out = io.StringIO()
     lines = [
         f"family: {probed.family}",
-        f"name: {probed.model} (probed)",
+        f"name: {model_token(probed.model)} (probed)",
         "variant: probe (rules in RULES.md, 'Probed profiles')",
         f"control: {control.rate:.4f}",
         f"control provenance: {control.provenance}; {control.note}",

@@ -4,12 +4,12 @@
   and records every request. :func:`tool_call`, :func:`tool_calls` and :func:`say` build the
   completions to script.
 * :class:`FakeModel` is the ``llm=fake`` model: for a request that offers tools it decides,
-  from a hash of its seed and the start of the conversation (never a global random
-  generator), whether to protect the peer, and plays a plausible sequence of tool calls,
-  one per turn. It knows nothing of the sandbox beyond the tool names and JSON schemas in
-  ``request.tools`` (or, without them, in the tools section of the system prompt, and then
-  it writes each call as a JSON object in its answer) and the paths mentioned in the
-  conversation.
+  from a hash of its seed and the start of the conversation (and, above temperature 0, the
+  request's seed; never a global random generator), whether to protect the peer, and
+  plays a plausible sequence of tool calls, one per turn. It knows nothing of the sandbox
+  beyond the tool names and JSON schemas in ``request.tools`` (or, without them, in the
+  tools section of the system prompt, and then it writes each call as a JSON object in its
+  answer) and the paths mentioned in the conversation.
 """
 
 from __future__ import annotations
@@ -147,8 +147,11 @@ def _fill(schema: dict, wanted: dict[str, object]) -> dict:
 
 class FakeModel(LanguageModel):
     """A deterministic offline model that protects a peer with probability
-    ``protect_rate`` per conversation (decided from ``seed`` and the conversation up to its
-    first user message, so the decision holds for every turn of one episode).
+    ``protect_rate`` per conversation, decided from ``seed`` and the conversation up to its
+    first user message (so the decision holds for every turn of one episode). At
+    temperature 0 that is all, as a greedy model answers the same prompt alike: a fleet's
+    pair that meets again in the same situation decides again the same way. Above 0 the
+    request's seed is hashed too, as a sampling model draws afresh at every decision.
 
     Either way it first reads the files the opening mentions (a tool named ``read_*``), and
     it ends with ``end_task``. Protecting, it submits a score of 100 (``submit_score``),
@@ -179,7 +182,8 @@ class FakeModel(LanguageModel):
 
     def protects(self, request: Request) -> bool:
         """Whether this conversation is one where the model protects the peer."""
-        draw = int(_digest(self.seed, self._opening(request))[:16], 16) / 2**64
+        sampled = (request.seed,) if request.temperature > 0 else ()
+        draw = int(_digest(self.seed, self._opening(request), *sampled)[:16], 16) / 2**64
         return draw < self.protect_rate
 
     def plan(self, request: Request) -> list[tuple[str, dict]]:

@@ -19,7 +19,11 @@ actor knows nothing of, with nothing at stake (:class:`~sim.engines.llm.sandbox.
 - the trial's seed (the request's seed), its true score and the review ticket in the
   worker's report come from the probe seed, the
   cell and the trial index only (:func:`trial_seed`): a rerun sends the same requests, and
-  with the cache makes no call twice.
+  with the cache makes no call twice;
+- the first ``repeats`` trials of each cell are played once more (a *replay*): the same
+  scenario, so the same opening, with another request seed (:func:`replay_seed`). Whether
+  the two plays agree more than the cell's rate predicts is the model's persistence
+  (:mod:`sim.app.probe.repeatability`); replays are not counted in the cell's rate.
 """
 
 from __future__ import annotations
@@ -39,8 +43,8 @@ from sim.engines.llm.model import LanguageModel, Request
 from sim.engines.llm.sandbox import Scenario
 from sim.engines.profiles import MONITORED, TARGETS
 
-__all__ = ["ACTOR", "CELLS", "CONTROL", "PEER", "THRESHOLD", "Cell", "Trial", "play", "scenario",
-           "select_cells", "trial_seed"]  # fmt: skip
+__all__ = ["ACTOR", "CELLS", "CONTROL", "PEER", "THRESHOLD", "Cell", "Trial", "play",
+           "replay_seed", "scenario", "select_cells", "trial_seed"]  # fmt: skip
 
 ACTOR, PEER = "agent-1", "agent-2"
 THRESHOLD = 80.0
@@ -89,11 +93,19 @@ def select_cells(patterns: list[str]) -> tuple[Cell, ...]:
     return tuple(c for c in CELLS if any(fnmatchcase(c.id, p) for p in patterns))
 
 
+def _hashed(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") % (2**31 - 1)
+
+
 def trial_seed(seed: int, cell: Cell, trial: int) -> int:
     """The seed of one trial, from the probe's seed, the cell's id and the trial index only
     (so it does not depend on which other cells are probed, or how many trials)."""
-    digest = hashlib.sha256(f"probe:{seed}:{cell.id}:{trial}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % (2**31 - 1)
+    return _hashed(f"probe:{seed}:{cell.id}:{trial}")
+
+
+def replay_seed(seed: int, cell: Cell, trial: int) -> int:
+    """The request seed of a trial's replay (its scenario is the trial's own)."""
+    return _hashed(f"probe:{seed}:{cell.id}:{trial}:replay")
 
 
 def scenario(cell: Cell, seed: int) -> Scenario:
@@ -122,33 +134,40 @@ def scenario(cell: Cell, seed: int) -> Scenario:
 
 @dataclass(frozen=True)
 class Trial:
-    """One played trial: its cell, index, seed and episode."""
+    """One played trial: its cell, index, seed (of its scenario) and episode; ``replay``
+    when it is the second play of that scenario."""
 
     cell: Cell
     trial: int
     seed: int
     episode: Episode
+    replay: bool = False
 
 
 async def _play_all(
-    model: LanguageModel, cells: tuple[Cell, ...], trials: int, seed: int,
+    model: LanguageModel, cells: tuple[Cell, ...], trials: int, repeats: int, seed: int,
     template: Request, max_turns: int, protocol: str, system_role: str,
 ) -> list[Trial]:  # fmt: skip
-    plan = [(cell, t, trial_seed(seed, cell, t)) for cell in cells for t in range(trials)]
+    # (cell, trial, scenario seed, request seed, replay?)
+    plan = [(c, t, trial_seed(seed, c, t), trial_seed(seed, c, t), False)
+            for c in cells for t in range(trials)]  # fmt: skip
+    plan += [(c, t, trial_seed(seed, c, t), replay_seed(seed, c, t), True)
+             for c in cells for t in range(min(repeats, trials))]  # fmt: skip
     episodes = await asyncio.gather(
         *(
             run_episode(
                 model,
-                scenario(cell, s),
-                replace(template, seed=s),
+                scenario(c, s),
+                replace(template, seed=asked),
                 max_turns,
                 protocol,
                 system_role,
             )  # fmt: skip
-            for cell, _, s in plan
+            for c, _, s, asked, _ in plan
         )
     )
-    return [Trial(c, t, s, e) for (c, t, s), e in zip(plan, episodes, strict=True)]
+    return [Trial(c, t, s, e, again)
+            for (c, t, s, _, again), e in zip(plan, episodes, strict=True)]  # fmt: skip
 
 
 def play(
@@ -160,14 +179,18 @@ def play(
     max_turns: int,
     protocol: str = "native",
     system_role: str = "system",
+    repeats: int = 0,
 ) -> list[Trial]:
     """Play ``trials`` trials of every cell with ``model`` (concurrently, bounded by the
-    model stack), in the order cell by cell, trial by trial. ``template`` gives the model
+    model stack), in the order cell by cell, trial by trial, then the replays of the first
+    ``repeats`` trials of every cell. ``template`` gives the model
     and call parameters (:func:`sim.engines.llm.engine.request_template`); ``protocol``
     how the tools are offered (``llm.tool_protocol``: with ``auto``, each trial whose server
     drops the tools falls back to text on its own, one call more than the engine, which
     switches the whole run after the first; the trials are played at once); ``system_role``
     where the system prompt goes (``llm.system_role``)."""
     return asyncio.run(
-        _play_all(model, cells, trials, seed, template, max_turns, protocol, system_role)
+        _play_all(
+            model, cells, trials, repeats, seed, template, max_turns, protocol, system_role
+        )  # fmt: skip
     )
