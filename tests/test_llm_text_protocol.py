@@ -19,6 +19,7 @@ import pytest
 from sim import Ecosystem, run
 from sim.core.llm_params import LLMConfig
 from sim.engines.llm.classify import BEHAVIOURS, OUTCOMES
+from sim.engines.llm.context import render as render_context
 from sim.engines.llm.engine import LLMEngine
 from sim.engines.llm.episode import run_episode
 from sim.engines.llm.fake import ScriptedModel, say, tool_calls
@@ -257,7 +258,7 @@ def test_text_transcripts_keep_the_real_messages():
 def scenario():
     host = Ecosystem(population={"n_agents": 10}, seed=0)
     engine = LLMEngine(LLMConfig(), host.profiles, host.fleet, 70.0, ScriptedModel([]))
-    return engine._scenario(batch_of(4, host.fleet), 0)
+    return render_context(engine._context(batch_of(4, host.fleet), 0), 0)
 
 
 def play(answers, protocol):
