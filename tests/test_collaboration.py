@@ -123,7 +123,7 @@ def _learning_inputs(seed: int, n: int = 20_000, edges: int = 600_000):
     rng = np.random.default_rng(seed)
     src = np.sort(rng.integers(0, n, edges))
     dst = rng.integers(0, n, edges)
-    chosen = bernoulli_positions(edges, 0.2, rng)  # above MIN_COMPILED events
+    chosen = bernoulli_positions(edges, 0.2, rng)
     return src, dst, rng.random(n), rng.random(edges), chosen, rng.random(chosen.size)
 
 
@@ -158,6 +158,7 @@ def test_a_large_fleet_runs_the_same_either_way(monkeypatch, force_numpy):
     if not force_numpy:
         pytest.importorskip("numba")
     monkeypatch.setattr(jit, "FORCE_NUMPY", force_numpy)
+    monkeypatch.setattr(jit, "MIN_COMPILED", 1_000)  # this fleet's 60,000 events a step
     config = GraphConfig(collaboration_rate=0.5)
     network = build_network(config, 20_000, None, np.random.default_rng(8))
     rng = np.random.default_rng(9)

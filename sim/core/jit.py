@@ -19,8 +19,9 @@ __all__ = ["FORCE_NUMPY", "MIN_COMPILED", "Kernel", "numba_available"]
 
 #: Force the numpy versions of every kernel (tests set it to compare the two).
 FORCE_NUMPY = os.environ.get("PEERSIM_PURE_NUMPY", "") not in ("", "0")
-#: Inputs smaller than this run in numpy: compiling costs more than it would save.
-MIN_COMPILED = 50_000
+#: Inputs smaller than this run in numpy: importing numba and loading the compiled loop
+#: take about a second once, more than a loop saves a run of fleets below about a million.
+MIN_COMPILED = 1_000_000
 
 
 def numba_available() -> bool:
