@@ -52,9 +52,17 @@ def _learn_loop(src, dst, quality, trust, edges, draws, rate):
 
 
 def _learn_numpy(src, dst, quality, trust, edges, draws, rate):
-    p_success = 0.5 * (quality[src[edges]] + quality[dst[edges]])
+    # The loop's operations in its order, in place where numpy allows (each temporary of a
+    # large fleet's events costs page faults): trust + rate * (outcome - trust).
+    p_success = quality[src[edges]]
+    p_success += quality[dst[edges]]
+    p_success *= 0.5
     outcome = (draws < p_success).astype(float)
-    trust[edges] += rate * (outcome - trust[edges])
+    old = trust[edges]
+    outcome -= old
+    outcome *= rate
+    old += outcome
+    trust[edges] = old
 
 
 #: Trust learning from collaboration outcomes (see :func:`learn_from_outcomes`).
