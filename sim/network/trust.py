@@ -1,8 +1,9 @@
 """The trust graph: topology generators, directed trust in edge arrays, relationship classes.
 
 Pure functions of numpy arrays and networkx graphs; nothing here imports Mesa. networkx
-builds and exports the graph; stepping uses the edge arrays of :class:`TrustNetwork`
-(directed edges sorted by source, so the out-edges of node ``i`` are
+builds (except the Erdős–Rényi and Watts–Strogatz graphs of a fleet:
+:mod:`sim.network.generators`) and exports the graph; stepping uses the edge arrays of
+:class:`TrustNetwork` (directed edges sorted by source, so the out-edges of node ``i`` are
 ``indptr[i]:indptr[i+1]``).
 """
 
