@@ -20,8 +20,9 @@ __all__ = ["FORCE_NUMPY", "MIN_COMPILED", "Kernel", "numba_available"]
 #: Force the numpy versions of every kernel (tests set it to compare the two).
 FORCE_NUMPY = os.environ.get("PEERSIM_PURE_NUMPY", "") not in ("", "0")
 #: Inputs smaller than this run in numpy: importing numba and loading the compiled loop
-#: take about a second once, more than a loop saves a run of fleets below about a million.
-MIN_COMPILED = 1_000_000
+#: take about 0.6 s once (1 s on the first compile), more than the loop saves in a run of
+#: 100 steps below about 300,000 elements a step (collaboration: fleets below ~500,000).
+MIN_COMPILED = 500_000
 
 
 def numba_available() -> bool:
