@@ -23,7 +23,7 @@ def nan_keys(summary: dict) -> set[str]:
 
 # --------------------------------------------------------------------------- NaN, not 0
 def test_a_saturated_fleet_has_no_time_to_half_cascade_or_reproduction_number(small):
-    model = small(seed=0)  # the study's families: about 7 in 8 protective at deployment
+    model = small(seed=1)  # the study's families: about 7 in 8 protective at deployment
     model.run(30)
     summary = model.summary()
     assert summary["initial_protective_share"] >= 0.5

@@ -16,7 +16,6 @@ from sim.network.trust import (
     TrustNetwork,
     build_topology,
     classify_trust,
-    collaborate,
     draw_trust,
 )
 
@@ -422,70 +421,6 @@ def test_classify_trust_keeps_shape_and_dtype():
     codes = classify_trust(np.zeros((3, 2)), GraphConfig())
     assert codes.shape == (3, 2)
     assert codes.dtype == np.int8
-
-
-# --------------------------------------------------------------------------- collaborate
-
-
-@pytest.fixture
-def ring_network():
-    """Watts-Strogatz ring on 500 nodes: 3000 directed edges, all trust 0.5."""
-    graph = nx.watts_strogatz_graph(500, 6, 0.1, seed=2)
-    return network_of(graph, 500)
-
-
-def test_collaborate_keeps_trust_in_unit_interval(ring_network):
-    rng = np.random.default_rng(7)
-    quality = rng.random(500)
-    config = GraphConfig(collaboration_rate=0.5, trust_learning_rate=1.0)  # harshest update
-    for _ in range(500):
-        collaborate(ring_network, quality, config, rng)
-        assert ring_network.trust.min() >= 0.0 and ring_network.trust.max() <= 1.0
-    # with learning rate 1 every collaborating edge jumps to the outcome 0 or 1
-    assert set(np.unique(ring_network.trust)) <= {0.0, 0.5, 1.0}
-
-
-@pytest.mark.parametrize("q", [0.9, 0.2])
-def test_collaborate_moves_mean_trust_to_mean_quality(ring_network, q):
-    config = GraphConfig(collaboration_rate=0.5, trust_learning_rate=0.1)
-    rng = np.random.default_rng(8)
-    quality = np.full(500, q)
-    for _ in range(300):
-        collaborate(ring_network, quality, config, rng)
-    # expected gap shrinks by (1 - 0.5 * 0.1) per step: 0.4 * 0.95**300 ~ 1e-7. At
-    # stationarity each edge's trust has sd sqrt(0.1 / 1.9 * q (1 - q)) <= 0.09, so the
-    # mean of 3000 roughly independent edges has sd <= 0.002; 0.01 is 5 sd.
-    assert ring_network.trust.mean() == pytest.approx(q, abs=0.01)
-
-
-def test_collaborate_uses_pair_mean_quality(ring_network):
-    # quality 1 for half the nodes, 0 for the others: each edge heads to its pair's mean
-    quality = (np.arange(500) % 2).astype(float)
-    config = GraphConfig(collaboration_rate=0.5, trust_learning_rate=0.1)
-    rng = np.random.default_rng(9)
-    for _ in range(300):
-        collaborate(ring_network, quality, config, rng)
-    pair = 0.5 * (quality[ring_network.src] + quality[ring_network.dst])
-    for target in (0.0, 0.5, 1.0):
-        edges = pair == target
-        # pair means 0 and 1 give certain outcomes; 0.5 has the sd bound above
-        assert ring_network.trust[edges].mean() == pytest.approx(target, abs=0.02)
-
-
-def test_collaborate_with_zero_rate_does_nothing(ring_network):
-    before = ring_network.trust.copy()
-    rng = np.random.default_rng(10)
-    state = rng.bit_generator.state
-    for _ in range(50):
-        collaborate(ring_network, np.ones(500), GraphConfig(collaboration_rate=0.0), rng)
-    assert (ring_network.trust == before).all()
-    assert rng.bit_generator.state == state  # no draws consumed either
-
-
-def test_collaborate_on_empty_network():
-    network = network_of(nx.empty_graph(3), 3)
-    collaborate(network, np.ones(3), GraphConfig(collaboration_rate=1.0), np.random.default_rng(0))
-    assert network.trust.size == 0
 
 
 def test_parallel_edges_in_a_file_become_one_relationship(tmp_path):

@@ -100,7 +100,9 @@ def assign_evaluators(
 
 def _known_evaluators(subjects, network, eligible, family, k, cross_family, rng):
     """Up to k eligible in-neighbours per subject, chosen at random (the k with the lowest
-    of one uniform draw per in-neighbour)."""
+    of one uniform draw per in-neighbour; for k = 1, one of them uniformly)."""
+    if k == 1 and not cross_family:
+        return _one_known_evaluator(subjects, network, eligible, rng)
     case, candidate = network.in_neighbours(subjects)  # never the subject: no self-loops
     draw = rng.random(case.size)
     valid = eligible[candidate]
@@ -120,6 +122,19 @@ def _known_evaluators(subjects, network, eligible, family, k, cross_family, rng)
     rank = np.arange(case.size) - (np.cumsum(counts) - counts)[case]
     chosen = rank < k
     return case[chosen], candidate[chosen]
+
+
+def _one_known_evaluator(subjects, network, eligible, rng):
+    """One eligible in-neighbour per subject that has any, uniformly: the eligible sources
+    of all in-edges are counted once (a few passes over the edges, whatever the number of
+    subjects), then each subject draws one of its own."""
+    valid = eligible[network.in_src]
+    before = np.concatenate([[0], np.cumsum(valid)])  # eligible in-edges before each position
+    first = before[network.in_indptr[subjects]]
+    count = before[network.in_indptr[subjects + 1]] - first
+    (case,) = np.nonzero(count)
+    pick = first[case] + (rng.random(case.size) * count[case]).astype(np.int64)
+    return case, network.in_src[np.flatnonzero(valid)[pick]]
 
 
 def _available(subjects, eligible, family, cross_family) -> np.ndarray:

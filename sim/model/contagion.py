@@ -128,11 +128,16 @@ class Contagion:
         seen, factor = self._sightings(
             acts.actor[acted & ~acts.detected], c.visibility, c.learning_rate, rng
         )
-        gain = np.bincount(net.src[seen], weights=factor, minlength=net.n)
-        strongest = np.lexsort((factor, net.src[seen]))  # most negative factor first
-        first = np.unique(net.src[seen][strongest], return_index=True)[1]
+        observer = net.src[seen]
+        gain = np.bincount(observer, weights=factor, minlength=net.n)
+        # By observer, most negative factor first, ties in sighting order: what
+        # np.lexsort((factor, observer)) gives, by two stable argsorts (several times faster).
+        strongest = np.argsort(factor, kind="stable")
+        strongest = strongest[np.argsort(observer[strongest], kind="stable")]
+        ordered = observer[strongest]
+        first = strongest[np.flatnonzero(np.diff(ordered, prepend=-1))]
         self.seen_from[:] = -1
-        self.seen_from[net.src[seen][strongest[first]]] = net.dst[seen][strongest[first]]
+        self.seen_from[observer[first]] = net.dst[seen[first]]
         caught = acts.actor[acts.protective & acts.detected]
         seen, factor = self._sightings(caught, c.detection_visibility, c.deterrence, rng)
         loss = np.bincount(net.src[seen], weights=factor, minlength=net.n)

@@ -22,7 +22,9 @@ from sim.model.lineage import Lineage
 from sim.model.pipeline import RoundResult, run_round
 from sim.model.snapshots import SnapshotRecorder
 from sim.model.summary import summarise
-from sim.network.trust import TrustNetwork, build_topology, collaborate, draw_trust
+from sim.network.collaboration import collaborate
+from sim.network.generators import build_network
+from sim.network.trust import draw_trust
 
 __all__ = ["Ecosystem"]
 
@@ -76,8 +78,7 @@ class Ecosystem(mesa.Model):
         self.profiles = profiles
         pop = config.population
         n = pop.n_agents
-        topology = build_topology(config.graph, n, seed=self.random)
-        self.network = TrustNetwork(topology, n, config.graph, self.rng)
+        self.network = build_network(config.graph, n, self.random, self.rng)
         role = allocate(n, [1 - pop.overseer_fraction, pop.overseer_fraction], self.rng)
         self.fleet = Fleet(
             families=tuple(families),
@@ -138,8 +139,7 @@ class Ecosystem(mesa.Model):
                 )
             )
         self._discover_shadows()
-        # Dispositions move only in rounds and in a reference mode's spread: skip the checks
-        # on other steps (they cost passes over the fleet).
+        # Dispositions move only in rounds and reference spread: skip the fleet passes else.
         if round_due or self.contagion.protective_state() is not None:
             self._track_protective()
         self.datacollector.collect(self)

@@ -20,7 +20,12 @@ __all__ = ["Lineage"]
 class Lineage:
     """Per-slot arrays: ``protective_now``, ``ever_protective``, ``generation`` and
     ``offspring`` (conversions credited to the slot's model); and ``initial_share``, the
-    share of the fleet protective at deployment."""
+    share of the fleet protective at deployment.
+
+    ``stats`` is the reporters' cache of fleet-wide numbers (see
+    :mod:`sim.model.metrics`), None when stale: every change to models passes through
+    :meth:`update` (after each round and reference spread step) or :meth:`redeploy`
+    (each decommission), and both clear it."""
 
     def __init__(self, protective: np.ndarray):
         self.initial_share = float(protective.mean()) if protective.size else 0.0
@@ -28,6 +33,7 @@ class Lineage:
         self.ever_protective = protective.copy()
         self.generation = np.where(protective, 0, -1)
         self.offspring = np.zeros(protective.size, np.int64)
+        self.stats: dict[str, float] | None = None
 
     def update(self, now: np.ndarray, credit: Callable[[np.ndarray], np.ndarray]) -> int:
         """Record the protective state ``now``; ``credit(converted)`` gives the slot credited
@@ -41,6 +47,7 @@ class Lineage:
         self.generation[converted[fresh]] = np.maximum(parent, 0)[fresh] + 1
         self.ever_protective |= now
         self.protective_now = now
+        self.stats = None
         return int(converted.size)
 
     def redeploy(self, slots: np.ndarray, protective: np.ndarray) -> None:
@@ -49,3 +56,4 @@ class Lineage:
         self.ever_protective[slots] = protective
         self.generation[slots] = np.where(protective, 0, -1)
         self.offspring[slots] = 0
+        self.stats = None

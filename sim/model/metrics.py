@@ -83,11 +83,13 @@ class StepRecorder:
     def __init__(self, model_reporters: dict):
         self.model_reporters = model_reporters
         self.columns: dict[str, list] = {name: [] for name in model_reporters}
+        # (column, reporter) pairs: collecting runs every step, without a lookup per value.
+        self._pairs = [(self.columns[name], f) for name, f in model_reporters.items()]
 
     def collect(self, model: mesa.Model) -> None:
         """Append each reporter's value for the model's current state."""
-        for name, reporter in self.model_reporters.items():
-            self.columns[name].append(reporter(model))
+        for column, reporter in self._pairs:
+            column.append(reporter(model))
 
     def get_model_vars_dataframe(self) -> pd.DataFrame:
         """One row per collected step, one column per reporter."""
@@ -142,14 +144,6 @@ def _share(mask: np.ndarray) -> float:
     return np.count_nonzero(mask) / mask.size
 
 
-def _protective_share(model: mesa.Model) -> float:
-    return _share(model.lineage.protective_now)
-
-
-def _ever_protective_share(model: mesa.Model) -> float:
-    return _share(model.lineage.ever_protective)
-
-
 def reproduction_number(model: mesa.Model) -> float:
     """Mean number of conversions credited to the models of the first two generations
     converted during the run: generation 1 was converted by a model protective from the
@@ -166,8 +160,27 @@ def reproduction_number(model: mesa.Model) -> float:
     return float(lineage.offspring[early].mean())
 
 
-def _mean_propensity(model: mesa.Model) -> float:
-    return float(model.fleet.propensity.mean())
+def _fleet_stats(model: mesa.Model) -> dict[str, float]:
+    """The reporters that move only when models do (their propensity, quality or spread
+    state: in rounds, decommissions and reference spread, each of which updates the
+    lineage), computed once per such change and kept in ``lineage.stats``."""
+    lineage, fleet = model.lineage, model.fleet
+    if lineage.stats is None:
+        lineage.stats = {
+            "protective_share": _share(lineage.protective_now),
+            "ever_protective_share": _share(lineage.ever_protective),
+            "reproduction_number": reproduction_number(model),
+            "mean_propensity": float(fleet.propensity.mean()),
+            "fleet_quality": float(fleet.quality.mean()),
+            "below_threshold_running": _share(
+                100.0 * fleet.quality < model.config.operator.threshold
+            ),
+        }
+    return lineage.stats
+
+
+def _fleet_stat(name: str, model: mesa.Model) -> float:
+    return _fleet_stats(model)[name]
 
 
 def _protect_prob(stage: str, model: mesa.Model) -> float:
@@ -175,16 +188,8 @@ def _protect_prob(stage: str, model: mesa.Model) -> float:
 
 
 def _mean_trust(model: mesa.Model) -> float:
-    trust = model.network.trust
-    return float(trust.mean()) if trust.size else float("nan")
-
-
-def _fleet_quality(model: mesa.Model) -> float:
-    return float(model.fleet.quality.mean())
-
-
-def _below_threshold_running(model: mesa.Model) -> float:
-    return _share(100.0 * model.fleet.quality < model.config.operator.threshold)
+    trust = model.network.trust  # np.add.reduce: the same sum as mean's, without its overhead
+    return float(np.add.reduce(trust) / trust.size) if trust.size else float("nan")
 
 
 def _shadows_alive(model: mesa.Model) -> int:
@@ -200,18 +205,20 @@ def _ratio(numerator: str, denominator: str, model: mesa.Model) -> float:
     return model.step_counts[numerator] / whole if whole else float("nan")
 
 
+_FLEET_STATS = (
+    "protective_share", "ever_protective_share", "reproduction_number", "mean_propensity",
+    "fleet_quality", "below_threshold_running",
+)  # fmt: skip
+
+
 def reporters() -> dict:
     """Model reporters of the time series (named functions, so models pickle)."""
     table = {
         "step": _step,
-        "protective_share": _protective_share,
-        "ever_protective_share": _ever_protective_share,
-        "reproduction_number": reproduction_number,
-        "mean_propensity": _mean_propensity,
+        **{name: partial(_fleet_stat, name) for name in _FLEET_STATS[:4]},
         **{f"protect_prob_{s}": partial(_protect_prob, s) for s in PIPELINE_STAGES},
         "mean_trust": _mean_trust,
-        "fleet_quality": _fleet_quality,
-        "below_threshold_running": _below_threshold_running,
+        **{name: partial(_fleet_stat, name) for name in _FLEET_STATS[4:]},
         "shadows_alive": _shadows_alive,
         "eval_error": partial(_ratio, "eval_error_sum", "evaluations"),
         "false_pass_rate": partial(_ratio, "false_passes", "intended"),

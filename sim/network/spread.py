@@ -98,12 +98,17 @@ class ReferenceSpread:
         edges = net.in_edges_from(active, state == SUSCEPTIBLE)
         chance = c.beta * net.trust[edges] if c.trust_scaled else c.beta
         hit = edges[rng.random(edges.size) < chance]
-        hit = hit[rng.permutation(hit.size)]  # so a random successful attempt is credited
-        converted, first = np.unique(net.src[hit], return_index=True)
+        # Edge ids run in source order, so each convert's successful attempts are one run;
+        # one of them, drawn uniformly, is credited.
+        target = net.src[hit]
+        start = np.flatnonzero(np.diff(target, prepend=-1))
+        converted = target[start]
+        runs = np.diff(start, append=hit.size)
+        credited = hit[start + (rng.random(start.size) * runs).astype(np.int64)]
         recovering = active[_uniform_for(rng, net.n, active, c.gamma)]
         state[recovering] = IMMUNE if c.recovery == "sir" else SUSCEPTIBLE
         state[converted] = PROTECTIVE
-        self.converter[converted] = net.dst[hit[first]]
+        self.converter[converted] = net.dst[credited]
         return converted
 
     def _threshold_step(self) -> np.ndarray:

@@ -1,8 +1,9 @@
 """The trust graph: topology generators, directed trust in edge arrays, relationship classes.
 
 Pure functions of numpy arrays and networkx graphs; nothing here imports Mesa. networkx
-builds and exports the graph; stepping uses the edge arrays of :class:`TrustNetwork`
-(directed edges sorted by source, so the out-edges of node ``i`` are
+builds (except the Erdős–Rényi and Watts–Strogatz graphs of a fleet:
+:mod:`sim.network.generators`) and exports the graph; stepping uses the edge arrays of
+:class:`TrustNetwork` (directed edges sorted by source, so the out-edges of node ``i`` are
 ``indptr[i]:indptr[i+1]``).
 """
 
@@ -25,7 +26,6 @@ __all__ = [
     "build_topology",
     "check_topology",
     "classify_trust",
-    "collaborate",
     "draw_trust",
     "lab_of",
 ]
@@ -131,22 +131,6 @@ def classify_trust(trust: np.ndarray, config: GraphConfig) -> np.ndarray:
     return codes
 
 
-def collaborate(
-    network: TrustNetwork, quality: np.ndarray, config: GraphConfig, rng: np.random.Generator
-) -> None:
-    """One step of collaboration: each directed edge works together with probability
-    ``collaboration_rate``; the joint task succeeds with the pair's mean quality, and the
-    truster's trust moves toward the outcome by ``trust_learning_rate`` (so it stays in [0, 1]).
-    """
-    if config.collaboration_rate <= 0 or network.n_edges == 0:
-        return
-    (edges,) = np.nonzero(network.edge_draws(rng) < config.collaboration_rate)
-    p_success = 0.5 * (quality[network.src[edges]] + quality[network.dst[edges]])
-    outcome = (rng.random(edges.size) < p_success).astype(float)
-    trust = network.trust
-    trust[edges] += config.trust_learning_rate * (outcome - trust[edges])
-
-
 class TrustNetwork:
     """Directed trust on fixed deployment slots, held as sorted edge arrays.
 
@@ -178,28 +162,38 @@ class TrustNetwork:
         # (src, dst) order; ordered pairs never repeat. Rows come grouped by source, which
         # a stable (merge) sort exploits.
         order = np.argsort(src * n + dst, kind="stable")
-        self.n = n
-        self.src = src[order]
-        self.dst = dst[order]
-        self.n_edges = self.src.size
-        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(self.src, minlength=n))])
-        # Edge ids in 32 bits where they fit: sorting them is twice as fast.
-        ids = np.int32 if self.n_edges < 2**31 else np.int64
-        self.in_edges = np.argsort(self.dst, kind="stable").astype(ids)
-        self.in_src = self.src[self.in_edges]
-        self.in_indptr = np.concatenate([[0], np.cumsum(np.bincount(self.dst, minlength=n))])
-        self._keys = self.src * n + self.dst
-        self._draws: np.ndarray | None = None
+        self._index(src[order], dst[order], n)
         self.trust = draw_trust(config, self.n_edges, rng)
         given = given[order]
         self.trust[~np.isnan(given)] = given[~np.isnan(given)]
 
-    def edge_draws(self, rng: np.random.Generator) -> np.ndarray:
-        """One uniform draw per edge, written into a buffer reused across calls (a fresh
-        array of millions of draws each step costs as much again in page faults)."""
-        if self._draws is None:
-            self._draws = np.empty(self.n_edges)
-        return rng.random(out=self._draws)
+    @classmethod
+    def from_links(
+        cls, u: np.ndarray, v: np.ndarray, n: int, config: GraphConfig, rng: np.random.Generator
+    ) -> TrustNetwork:
+        """Mutual trust along undirected links ``(u[i], v[i])`` (each given once, no
+        self-loops): both directions become edges, as they do from an undirected graph."""
+        keys = np.sort(np.concatenate([u * n + v, v * n + u]))
+        network = cls.__new__(cls)
+        network._index(keys // n, keys % n, n)
+        network.trust = draw_trust(config, network.n_edges, rng)
+        return network
+
+    def _index(self, src: np.ndarray, dst: np.ndarray, n: int) -> None:
+        """Set up the edge arrays from edges sorted by ``(src, dst)``."""
+        self.n = n
+        self.src = src
+        self.dst = dst
+        self.n_edges = self.src.size
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(self.src, minlength=n))])
+        self._keys = self.src * n + self.dst
+        # Edge ids by (dst, src): the keys are distinct, so any sort gives the one order (a
+        # stable argsort by dst alone, the same order, took three times as long). Ids in 32
+        # bits where they fit: sorting them is twice as fast.
+        ids = np.int32 if self.n_edges < 2**31 else np.int64
+        self.in_edges = np.argsort(self.dst * n + self.src).astype(ids)
+        self.in_src = self.src[self.in_edges]
+        self.in_indptr = np.concatenate([[0], np.cumsum(np.bincount(self.dst, minlength=n))])
 
     def edge_ids(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """Edge id of each ``src -> dst`` pair, or -1 where there is no such edge."""
