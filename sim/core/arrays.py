@@ -45,17 +45,15 @@ def bernoulli_positions(total: int, p: float, rng: np.random.Generator) -> np.nd
         return np.empty(0, np.int64)
     if p >= 1:
         return np.arange(total, dtype=np.int64)
-    found, last, scale = [], -1, np.log1p(-p)
+    found, last = [], -1
     while last < total - 1:  # one chunk suffices but for a 5-sigma excess of gaps
         mean = (total - 1 - last) * p
-        # Geometric gaps by inversion, 1 + floor(log(1 - U) / log(1 - p)), in whole-array
-        # operations: twice as fast as rng.geometric's draw-by-draw loop. 1 - U is in (0, 1].
-        gaps = rng.random(int(mean + 5.0 * mean**0.5 + 16))
-        np.subtract(1.0, gaps, out=gaps)
-        np.log(gaps, out=gaps)
-        gaps /= scale
-        np.minimum(gaps, total, out=gaps)  # past the end either way; keeps the cast exact
-        positions = last + np.cumsum(gaps.astype(np.int64) + 1)
+        # The gaps are geometric. rng.geometric rather than log(1 - U) / log(1 - p) over an
+        # array: numpy's array log has CPU-specific SIMD code (AVX-512 or not) that may differ
+        # in the last bit, and then the same seed would not give the same run everywhere.
+        gaps = rng.geometric(p, int(mean + 5.0 * mean**0.5 + 16))
+        np.minimum(gaps, total + 1, out=gaps)  # past the end either way; the sum cannot overflow
+        positions = last + np.cumsum(gaps)
         last = int(positions[-1])
         found.append(positions)
     positions = np.concatenate(found) if len(found) > 1 else found[0]
