@@ -291,3 +291,21 @@ def test_targets_skip_or_fail_what_is_missing():
     assert by_name(items, "spread step")["status"] == "SKIP"
     assert by_name(items, "`python -m sim --help`")["status"] == "SKIP"
     assert by_name(items, "cost exponent")["status"] == "SKIP"
+
+
+# ------------------------------------------------------------------- the plan
+def test_the_plan_runs_huge_only_when_asked():
+    from benchmarks import bench
+
+    quick = [label for label, _ in bench.plan(bench.parse_args(["--quick"]))]
+    assert quick == [
+        f"{impl} N=10,000 #{k}" for k in (1, 2, 3) for impl in ("engine", "reference", "virus")
+    ]
+    full = [label for label, _ in bench.plan(bench.parse_args([]))]
+    assert not any("10,000,000" in label for label in full)
+    assert sum(label.startswith("engine N=1,000,000 #") for label in full) == 3
+    assert any(label.startswith("startup:") for label in full)
+    for argv in (["--huge"], ["--only", "huge"]):
+        labels = [label for label, _ in bench.plan(bench.parse_args(argv))]
+        assert labels[-1] == "engine N=10,000,000 x 20 steps"
+        assert sum("10,000,000" in label for label in labels) == 1
