@@ -21,8 +21,6 @@ from sim.core.errors import ConfigError
 from sim.core.params import EcosystemConfig
 from sim.core.schema import Config, check_seed
 from sim.core.secrets import check_no_secrets, take_out
-from sim.engines.profiles import deployed_profiles
-from sim.network.trust import check_topology
 
 __all__ = [
     "AUTO_SNAPSHOTS_UP_TO",
@@ -139,6 +137,10 @@ def validate(cfg: DictConfig) -> AppConfig:
             f"{app.record.snapshots_every} records none for {app.population.n_agents} models "
             "(set record.snapshots_every to a whole number >= 1), got true"
         )
+    # Here, not at the top: networkx loads with the graph check, and `--help` needs neither.
+    from sim.engines.profiles import deployed_profiles
+    from sim.network.trust import check_topology
+
     deployed_profiles(app)
     check_topology(app.graph, app.population.n_agents)
     return app

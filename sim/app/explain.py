@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import re
 import typing
 from collections.abc import Mapping
@@ -157,5 +158,12 @@ def _known_keys(schema: type, prefix: str = "") -> set[str]:
 
 
 def _dataclass_of(schema: type, name: str) -> type | None:
-    hint = typing.get_type_hints(schema).get(name)
+    hint = _type_hints(schema).get(name)
     return hint if dataclasses.is_dataclass(hint) else None
+
+
+@functools.cache
+def _type_hints(schema: type) -> dict[str, object]:
+    # Cached: a check of a config asks once per field, and each call evaluates every
+    # annotation of the class again (a third of validating a config).
+    return typing.get_type_hints(schema)

@@ -146,10 +146,12 @@ def execute(
     every = app.record.every(app.population.n_agents)
     model = Ecosystem(**app.groups(), snapshots_every=every, seed=app.seed)
     steps = range(app.steps)
-    if progress:
+    # The bar shows on a terminal and stays quiet in logs and pipes (tqdm's disable=None),
+    # and tqdm is not even made off a terminal: a tqdm, shown or not, starts a process
+    # (multiprocessing's resource tracker, for its lock), a tenth of a default run's time.
+    if progress and sys.stderr.isatty():
         from tqdm import tqdm
 
-        # disable=None: the bar shows on a terminal and stays quiet in logs and pipes.
         steps = tqdm(steps, desc="steps", unit="step", disable=None, file=sys.stderr)
     for _ in steps:
         model.step()

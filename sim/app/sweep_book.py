@@ -36,7 +36,6 @@ from sim.core.errors import ConfigError
 from sim.core.text import printable
 from sim.io import locks, owned
 from sim.io.outputs import DONE, FAILED, verify_run, write_json
-from sim.model.summary import mostly_assumed
 
 __all__ = [
     "PLAN",
@@ -264,6 +263,10 @@ class SweepBook(Callback):
 def _warn_assumed(sweep_dir: Path, finished: list[str]) -> None:
     """One line on stderr for the whole sweep (its jobs print one line each) when finished
     runs rest mostly on assumed profile cells (see :func:`sim.model.summary.mostly_assumed`)."""
+    # Here, not at the top: Hydra imports this module (through our sweeper plugin) for every
+    # command, `--help` too, and the model's modules bring Mesa.
+    from sim.model.summary import mostly_assumed
+
     assumed = []
     for name in finished:
         try:

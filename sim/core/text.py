@@ -13,8 +13,6 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
-import pandas as pd
-
 __all__ = ["printable", "setting_label"]
 
 _KEPT = frozenset("\n\t")
@@ -45,5 +43,7 @@ def setting_label(keys: Sequence[str], values: Sequence[object]) -> str:
     """
     if not keys:
         return "all runs"
+    import pandas as pd  # here, not at the top: every command line prints through this module
+
     shown = ("default" if pd.isna(v) else v for v in values)
     return ", ".join(f"{k}={v}" for k, v in zip(keys, shown, strict=True))
