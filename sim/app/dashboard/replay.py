@@ -34,7 +34,6 @@ def ReplayDashboard(run_dir: str):
         ),
         [spread, color],
     )
-    solara.use_effect(lambda: figure.close, [figure])  # a new colour frees the old figure
     panel = solara.use_memo(SeriesPanel, [spread])
     rates = solara.use_memo(lambda: running_rates(spread.series), [spread])
     index, set_index = solara.use_state(0)
