@@ -124,5 +124,9 @@ def format_estimate(estimate: dict) -> str:
         "completion tokens (approx.)": estimate["completion_tokens"],
         "cost, USD (approx.)": "unknown price" if cost is None else f"{cost:.4f}",
         "within the budget": {True: "yes", False: "NO", None: "unknown"}[estimate["within_budget"]],
+        "decision contexts": estimate["contexts"],
+        "  already warm in the store": estimate["contexts_warm"],
+        "calls, amortised (approx.)": estimate["calls_amortised"],
+        "calls, warm-up (approx.)": estimate["calls_warmup"],
     }
     return "\n".join(f"  {label:<28} {value}" for label, value in rows.items())
