@@ -47,6 +47,8 @@ SHOWN = {
 #: Shown too when a run used the llm engine.
 SHOWN_LLM = {
     "llm_decisions": "LLM decisions",
+    "llm_played": "  played out",
+    "llm_sampled": "  drawn from the store",
     "llm_valid_decisions": "  settled by the model",
     "llm_protect_rate": "  of which protective",
     "llm_no_action": "  left out: no action",
