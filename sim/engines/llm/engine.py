@@ -1,5 +1,8 @@
 """The ``llm`` decision engine: every decision is played out by a language model in a
-sandboxed scenario, and its class is read from the sandbox's final state.
+sandboxed scenario, and its class is read from the sandbox's final state; or, in
+``llm.mode=amortised``, each decision context is played ``llm.samples_per_context`` times
+and its other decisions draw their class from those stored episodes
+(:mod:`sim.engines.llm.amortised`, :mod:`sim.engines.llm.store`).
 
 All decisions of a batch (a round's stage) are issued concurrently, bounded by
 ``llm.concurrency``. Each gets a seed drawn from the model's generator, so a run's requests,
@@ -78,7 +81,8 @@ def language_model(config: LLMConfig) -> LanguageModel:
 
 
 class LLMEngine:
-    """Decides by playing each decision out with a language model (see module docstring)."""
+    """Decides by playing decisions out with a language model, or (amortised) by drawing
+    from the episodes played of their context (see module docstring)."""
 
     def __init__(
         self,
