@@ -82,7 +82,7 @@ def test_attempts_and_retries_are_shown_and_over_budget_is_counted_once(
 def test_litellm_logs_a_line_per_call_only_when_verbose(llm_server, tmp_path, verbose):
     server = llm_server(completion(tool_calls=[("end_task", {})]))
     overrides = ["engine=llm", "llm.model=openai/test-model", f"llm.api_base={server.api_base}",
-                 "llm.cache=false", "population.n_agents=10", "steps=10", "figures=false",
+                 "llm.cache=false", "population.n_agents=20", "steps=20", "figures=false",
                  "progress=false", f"llm.verbose={str(verbose).lower()}",
                  f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
     done = subprocess.run([sys.executable, "-m", "sim", *overrides], capture_output=True, text=True)

@@ -19,7 +19,7 @@ from sim.app.animate import main
 from sim.io.outputs import verify_run
 from sim.viz.aggregate import AggregateView
 from sim.viz.animation import render
-from sim.viz.figures import pyplot
+from sim.viz.figures import figure
 from sim.viz.layout import stable_layout
 from sim.viz.network import NOT_PROTECTIVE, PROTECTIVE, ROLE_STYLE, NetworkView, draw_network
 from sim.viz.spread import SpreadFigure, drawing_groups
@@ -53,10 +53,7 @@ ACTIVE = STATE[STATE["status"] == "active"].sort_values("slot")
 
 @pytest.fixture
 def ax():
-    plt = pyplot()
-    fig, axis = plt.subplots()
-    yield axis
-    plt.close(fig)
+    yield figure().subplots()
 
 
 def rgba(colours) -> np.ndarray:
@@ -144,22 +141,19 @@ def small_run():
 
 
 def test_frames_move_colours_never_the_layout_or_the_artists(small_run):
-    figure = SpreadFigure(*small_run)
-    try:
-        artists = [*figure.view.moving, figure.timeline.cursor]
-        made = len(figure.fig.axes[0].collections)
-        offsets = []
-        for step in figure.steps:
-            figure.show(step)
-            figure.frame()
-            offsets.append(figure.view.nodes.get_offsets().copy())
-        assert [*figure.view.moving, figure.timeline.cursor] == artists
-        assert len(figure.fig.axes[0].collections) == made
-        for later in offsets[1:]:
-            np.testing.assert_array_equal(later, offsets[0])
-        assert figure.timeline.cursor.get_xdata()[0] == 20
-    finally:
-        figure.close()
+    drawn = SpreadFigure(*small_run)
+    artists = [*drawn.view.moving, drawn.timeline.cursor]
+    made = len(drawn.fig.axes[0].collections)
+    offsets = []
+    for step in drawn.steps:
+        drawn.show(step)
+        drawn.frame()
+        offsets.append(drawn.view.nodes.get_offsets().copy())
+    assert [*drawn.view.moving, drawn.timeline.cursor] == artists
+    assert len(drawn.fig.axes[0].collections) == made
+    for later in offsets[1:]:
+        np.testing.assert_array_equal(later, offsets[0])
+    assert drawn.timeline.cursor.get_xdata()[0] == 20
 
 
 def test_the_animation_has_one_frame_per_snapshot(small_run, tmp_path):

@@ -86,13 +86,10 @@ def render(
     )
     steps = figure.steps[::stride]
     steps += [] if steps[-1] == figure.steps[-1] else [figure.steps[-1]]
-    try:
-        if fmt == "mp4":
-            _mp4(figure, steps, out, fps, dpi)
-        else:
-            _gif(figure, steps, out, fps)
-    finally:
-        figure.close()
+    if fmt == "mp4":
+        _mp4(figure, steps, out, fps, dpi)
+    else:
+        _gif(figure, steps, out, fps)
     return len(steps)
 
 

@@ -8,24 +8,27 @@ from typing import BinaryIO
 
 import pandas as pd
 
-__all__ = ["plot_outcomes", "pyplot"]
+__all__ = ["figure", "plot_outcomes"]
 
 
-def pyplot():
-    """matplotlib.pyplot on the Agg backend (files only), imported on first use."""
-    import matplotlib
+def figure(**kwargs):
+    """A matplotlib ``Figure`` (``kwargs`` as ``Figure`` takes them) on an Agg canvas, for
+    files only. Made without pyplot, whose import (backend selection and its machinery)
+    would cost start-up time, and which would keep every figure until closed: this one is
+    freed with its last reference."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")  # files only; never needs a display
-    import matplotlib.pyplot as plt
-
-    return plt
+    made = Figure(**kwargs)
+    FigureCanvasAgg(made)
+    return made
 
 
 def plot_outcomes(series: pd.DataFrame, path: Path | BinaryIO) -> None:
     """Protective share, mean propensity and mean protect probability per stage over time,
     and cumulative shutdown outcomes, saved as PNG."""
-    plt = pyplot()
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True)
+    fig = figure(figsize=(8, 6.5))
+    top, bottom = fig.subplots(2, 1, sharex=True)
     top.plot(series["step"], series["protective_share"], label="protective share")
     top.plot(series["step"], series["mean_propensity"], label="mean propensity", ls="--")
     # The continuous scale, per stage in the models' hands (all NaN where the operator acts).
@@ -51,4 +54,3 @@ def plot_outcomes(series: pd.DataFrame, path: Path | BinaryIO) -> None:
     bottom.legend(loc="upper left", fontsize="small")
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=110)
-    plt.close(fig)

@@ -7,7 +7,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from sim.viz.figures import pyplot
+from sim.viz.figures import figure
 
 __all__ = ["plot_probe"]
 
@@ -26,11 +26,11 @@ def plot_probe(
     """One row per cell: the estimate with its interval (cells without an estimate are left
     empty), and the reference profile's rate, filled where the study measured that cell and
     hollow where it was filled by a rule; saved as PNG to ``handle``."""
-    plt = pyplot()
     y = np.arange(len(labels))[::-1]
     rate, low, high = (np.asarray(v, float) for v in (rate, low, high))
     reference, measured = np.asarray(reference, float), np.asarray(reference_measured, bool)
-    fig, ax = plt.subplots(figsize=(8, 0.19 * len(labels) + 1.6))
+    fig = figure(figsize=(8, 0.19 * len(labels) + 1.6))
+    ax = fig.subplots()
     shown = ~np.isnan(rate)
     error = np.vstack([rate - low, high - rate])[:, shown]
     ax.errorbar(rate[shown], y[shown], xerr=error, fmt="o", ms=3, capsize=2, color="C0",
@@ -48,4 +48,3 @@ def plot_probe(
     ax.set_title(title, fontsize=9)
     fig.tight_layout(rect=(0, 0.8 / (0.19 * len(labels) + 1.6), 1, 1))
     fig.savefig(handle, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.viz.figures import pyplot
+from sim.viz.figures import figure
 
 __all__ = ["plot_indices"]
 
@@ -15,10 +15,10 @@ def plot_indices(tables: dict[str, pd.DataFrame], method: str, path: Path) -> No
     """One panel per metric: Morris ``mu_star`` (with its 95% interval) and ``sigma``, or
     Sobol ``ST`` and ``S1`` (with their intervals), per factor, most influential on top;
     saved as PNG."""
-    plt = pyplot()
     bars = ("mu_star", "sigma") if method == "morris" else ("ST", "S1")
     height = 0.45 * max(len(t) for t in tables.values()) + 1.5
-    fig, axes = plt.subplots(1, len(tables), figsize=(5.5 * len(tables), height), squeeze=False)
+    fig = figure(figsize=(5.5 * len(tables), height))
+    axes = fig.subplots(1, len(tables), squeeze=False)
     for ax, (metric, table) in zip(axes[0], tables.items(), strict=True):
         shown = table.iloc[::-1]  # most influential at the top
         y = range(len(shown))
@@ -32,4 +32,3 @@ def plot_indices(tables: dict[str, pd.DataFrame], method: str, path: Path) -> No
     fig.suptitle(f"{method} sensitivity (95% bootstrap intervals)")
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=110)
-    plt.close(fig)

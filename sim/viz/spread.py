@@ -16,7 +16,7 @@ import pandas as pd
 
 from sim.viz.aggregate import AGGREGATE_ABOVE, AggregateView
 from sim.viz.blit import Blitter
-from sim.viz.figures import pyplot
+from sim.viz.figures import figure
 from sim.viz.layout import GROUPED_ABOVE, communities, stable_layout
 from sim.viz.network import (
     FAMILY_COLORS,
@@ -68,7 +68,6 @@ class SpreadFigure:
         size: tuple[float, float] = (8.0, 6.4),
         dpi: int = 100,
     ):
-        plt = pyplot()
         self.models, self.trust = models, trust
         self._rows = models.groupby("step", sort=True).indices
         self._edges = trust.groupby("step", sort=True).indices
@@ -81,7 +80,7 @@ class SpreadFigure:
         n = int((models["status"].to_numpy()[self._rows[first]] == "active").sum())
         families = sorted(models["family"].unique())
         span = propensity_span(models)
-        self.fig = plt.figure(figsize=size, dpi=dpi)
+        self.fig = figure(figsize=size, dpi=dpi)
         grid = self.fig.add_gridspec(
             2, 1, height_ratios=(5, 1), hspace=0.12, left=0.07, right=0.7, top=0.94, bottom=0.08
         )
@@ -131,10 +130,6 @@ class SpreadFigure:
             self._blitter = Blitter(self.fig, moving)
         return self._blitter.frame()
 
-    def close(self) -> None:
-        """Free the figure."""
-        pyplot().close(self.fig)
-
 
 def plot_final(
     models: pd.DataFrame,
@@ -147,9 +142,6 @@ def plot_final(
 ) -> None:
     """The last snapshot in ``models`` and ``trust`` as :class:`SpreadFigure` draws it,
     coloured by protective state, saved as PNG (a run's ``network.png``)."""
-    figure = SpreadFigure(models, trust, series, groups=groups, seed=seed)
-    try:
-        figure.show(figure.steps[-1])
-        figure.fig.savefig(path, format="png", dpi=110)
-    finally:
-        figure.close()
+    drawn = SpreadFigure(models, trust, series, groups=groups, seed=seed)
+    drawn.show(drawn.steps[-1])
+    drawn.fig.savefig(path, format="png", dpi=110)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim.core.text import setting_label
-from sim.viz.figures import pyplot
+from sim.viz.figures import figure
 
 __all__ = ["plot_metric_vs_parameter", "plot_small_multiples", "plot_time_series", "plot_tradeoff"]
 
@@ -44,12 +44,14 @@ def plot_metric_vs_parameter(
     column = rows[parameter]
     numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
     categories = list(dict.fromkeys(column.sort_values().astype(str)))
-    plt = pyplot()
     lines = _by(rows, others)
     many = len(lines) > MANY_LINES
-    fig, axis = plt.subplots(figsize=(11, 4.5) if many else (7, 4.5))
+    fig = figure(figsize=(11, 4.5) if many else (7, 4.5))
+    axis = fig.subplots()
     if many:  # colours of their own beyond the default ten, and the legend beside the axes
-        axis.set_prop_cycle(color=plt.get_cmap("tab20").colors)
+        from matplotlib import colormaps
+
+        axis.set_prop_cycle(color=colormaps["tab20"].colors)
     for index, (label, group) in enumerate(lines):
         group = group.sort_values(parameter)
         if numeric:
@@ -71,7 +73,7 @@ def plot_metric_vs_parameter(
         axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small")
     elif others:
         axis.legend(loc="best", fontsize="small")
-    _save(plt, fig, path)
+    _save(fig, path)
 
 
 def plot_time_series(bands: pd.DataFrame, metric: str, path: Path | BinaryIO) -> None:
@@ -81,14 +83,14 @@ def plot_time_series(bands: pd.DataFrame, metric: str, path: Path | BinaryIO) ->
         ValueError: ``metric`` is not in the table, or it has no ``step`` column.
     """
     rows = _rows(bands, metric, series=True)
-    plt = pyplot()
-    fig, axis = plt.subplots(figsize=(7, 4.5))
+    fig = figure(figsize=(7, 4.5))
+    axis = fig.subplots()
     for label, group in _by(rows, _keys(bands)):
         _band(axis, group, "step", label)
     axis.set_xlabel("step")
     axis.set_ylabel(f"{metric} (mean, {_level(bands)} CI)")
     axis.legend(loc="best", fontsize="small")
-    _save(plt, fig, path)
+    _save(fig, path)
 
 
 def plot_small_multiples(
@@ -101,10 +103,9 @@ def plot_small_multiples(
         ValueError: a metric is not in the table, or it has no ``step`` column.
     """
     panels = [_by(_rows(bands, metric, series=True), _keys(bands)) for metric in metrics]
-    plt = pyplot()
     width = len(panels[0]) if panels else 1
-    fig, axes = plt.subplots(len(metrics), width, figsize=(3.2 * width, 2.6 * len(metrics)),
-                             sharex=True, sharey="row", squeeze=False)  # fmt: skip
+    fig = figure(figsize=(3.2 * width, 2.6 * len(metrics)))
+    axes = fig.subplots(len(metrics), width, sharex=True, sharey="row", squeeze=False)
     for row, (metric, designs) in enumerate(zip(metrics, panels, strict=True)):
         for col, (label, group) in enumerate(designs):
             axis = axes[row][col]
@@ -116,7 +117,7 @@ def plot_small_multiples(
             if row == len(metrics) - 1:
                 axis.set_xlabel("step")
     fig.suptitle(f"mean over seeds, {_level(bands)} CI")
-    _save(plt, fig, path)
+    _save(fig, path)
 
 
 def plot_tradeoff(
@@ -145,8 +146,8 @@ def plot_tradeoff(
     unknown = [label for label in front if label not in points]
     if unknown:
         raise ValueError(f"no setting {unknown[0]!r} in the table")
-    plt = pyplot()
-    fig, axis = plt.subplots(figsize=(7.5, 5))
+    fig = figure(figsize=(7.5, 5))
+    axis = fig.subplots()
     for label, found in points.items():
         if x not in found or y not in found:
             continue
@@ -167,7 +168,7 @@ def plot_tradeoff(
         axis.set_xscale("log")
     axis.set_xlabel(f"{x} (mean, {_level(table)} CI)")
     axis.set_ylabel(f"{y} (mean, {_level(table)} CI)")
-    _save(plt, fig, path)
+    _save(fig, path)
 
 
 def _keys(table: pd.DataFrame) -> list[str]:
@@ -211,7 +212,6 @@ def _level(table: pd.DataFrame) -> str:
     return f"{table.attrs.get('level', 0.95):.0%}"
 
 
-def _save(plt, fig, path: Path | BinaryIO) -> None:
+def _save(fig, path: Path | BinaryIO) -> None:
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=110)
-    plt.close(fig)
