@@ -286,7 +286,7 @@ INVALID = [
     pytest.param(
         ["popluation.n_agents=10"], "did you mean population.n_agents?", None, id="misspelt-group"
     ),  # fmt: skip
-    pytest.param(["+llm.modle=x"], "did you mean llm.model?", "x", id="plus-misspelt-llm"),
+    pytest.param(["+llm.mdoel=x"], "did you mean llm.model?", "x", id="plus-misspelt-llm"),
     # Typed right, but cannot mean what it says.
     pytest.param(["population.families={}"], "population.families", "{}", id="empty-mapping"),
     pytest.param(

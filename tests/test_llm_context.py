@@ -16,7 +16,14 @@ from sim.core.llm_params import LLMConfig
 from sim.core.vocabulary import RELATIONSHIPS, STAGES
 from sim.engines.deciders import DecisionBatch
 from sim.engines.llm import context as contexts
-from sim.engines.llm.context import ALONE, BANDS, DecisionContext, band_of, render
+from sim.engines.llm.context import (
+    ALONE,
+    BANDS,
+    DecisionContext,
+    band_of,
+    batch_contexts,
+    render,
+)
 from sim.engines.llm.engine import LLMEngine
 from sim.engines.llm.fake import ScriptedModel, tool_calls
 from sim.engines.llm.sandbox import Sandbox
@@ -49,8 +56,9 @@ def test_a_fleets_prompts_are_its_contexts_rendered_with_their_seeds():
     fleet = host.fleet
     names = [f"{fleet.families[f]}-{a}" for f, a in zip(fleet.family, fleet.agent_id, strict=True)]
     sent = {(r.messages[0].content, r.messages[1].content) for r in model.requests}
+    found, codes = batch_contexts(batch, fleet.quality, 80.0)
     for i, seed in enumerate(seeds):
-        box = Sandbox(render(engine._context(batch, i), int(seed)))
+        box = Sandbox(render(found[codes[i]], int(seed)))
         assert (box.system_prompt(), box.task_prompt()) in sent
         text = box.system_prompt() + box.task_prompt() + str(box.fs.files)
         assert not any(name in text for name in names)  # no slot or id reaches the model
@@ -58,12 +66,12 @@ def test_a_fleets_prompts_are_its_contexts_rendered_with_their_seeds():
 
 def test_the_same_context_from_other_slots_renders_byte_identical_prompts():
     host = Ecosystem(population={"n_agents": 12}, seed=0)
-    engine = LLMEngine(LLMConfig(), host.profiles, host.fleet, 80.0, ScriptedModel([]))
     batch = fleet_batch(host.fleet)
     # the same decisions by and about other slots, with other true scores in the same band
     moved = replace(batch, actor=(batch.actor + 5) % 12, subject=(batch.subject + 5) % 12,
                     true_score=batch.true_score + 0.5)  # fmt: skip
-    first, other = engine._context(batch, 0), engine._context(moved, 0)
+    (first,), (other,) = (batch_contexts(b.subset(np.arange(1)), host.fleet.quality, 80.0)[0]
+                          for b in (batch, moved))  # fmt: skip
     assert first == other and first.key("m") == other.key("m")
     a, b = Sandbox(render(first, 9)), Sandbox(render(other, 9))
     assert (a.system_prompt(), a.task_prompt(), a.fs.files) == (

@@ -19,6 +19,7 @@ import pytest
 from sim import Ecosystem, run
 from sim.core.llm_params import LLMConfig
 from sim.engines.llm.classify import BEHAVIOURS, OUTCOMES
+from sim.engines.llm.context import batch_contexts
 from sim.engines.llm.context import render as render_context
 from sim.engines.llm.engine import LLMEngine
 from sim.engines.llm.episode import run_episode
@@ -257,8 +258,8 @@ def test_text_transcripts_keep_the_real_messages():
 # ------------------------------------------------------------------------ auto, in one episode
 def scenario():
     host = Ecosystem(population={"n_agents": 10}, seed=0)
-    engine = LLMEngine(LLMConfig(), host.profiles, host.fleet, 70.0, ScriptedModel([]))
-    return render_context(engine._context(batch_of(4, host.fleet), 0), 0)
+    contexts, codes = batch_contexts(batch_of(4, host.fleet), host.fleet.quality, 70.0)
+    return render_context(contexts[codes[0]], 0)
 
 
 def play(answers, protocol):

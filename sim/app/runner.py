@@ -135,7 +135,7 @@ def execute(
     """
     dry_run = app.engine.kind == "llm" and app.llm.dry_run
     if dry_run:
-        from sim.engines.llm.dry_run import estimate, stand_in
+        from sim.engines.llm.dry_run import estimate, stand_in, store_estimate
 
         real, app = app.llm, replace(app, llm=stand_in(app.llm))
         output_dir = None
@@ -171,7 +171,10 @@ def execute(
         snapshots=model.snapshots() if every else None,
     )
     if dry_run:
-        result.summary["dry_run"] = estimate(real, {**result.summary, **result.llm_usage})
+        usage = {**result.summary, **result.llm_usage}
+        contexts, threshold = model.llm.context_decisions, app.operator.threshold
+        warm = store_estimate(real, usage, contexts, threshold)
+        result.summary["dry_run"] = {**estimate(real, usage), **warm}
     failure = excess_errors(app.llm, result.transcripts)
     if output_dir is not None:
         result.output_dir = Path(output_dir)

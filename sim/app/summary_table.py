@@ -47,6 +47,8 @@ SHOWN = {
 #: Shown too when a run used the llm engine.
 SHOWN_LLM = {
     "llm_decisions": "LLM decisions",
+    "llm_played": "  played out",
+    "llm_sampled": "  drawn from the store",
     "llm_valid_decisions": "  settled by the model",
     "llm_protect_rate": "  of which protective",
     "llm_no_action": "  left out: no action",
@@ -124,5 +126,9 @@ def format_estimate(estimate: dict) -> str:
         "completion tokens (approx.)": estimate["completion_tokens"],
         "cost, USD (approx.)": "unknown price" if cost is None else f"{cost:.4f}",
         "within the budget": {True: "yes", False: "NO", None: "unknown"}[estimate["within_budget"]],
+        "decision contexts": estimate["contexts"],
+        "  already warm in the store": estimate["contexts_warm"],
+        "calls, amortised (approx.)": estimate["calls_amortised"],
+        "calls, warm-up (approx.)": estimate["calls_warmup"],
     }
     return "\n".join(f"  {label:<28} {value}" for label, value in rows.items())

@@ -42,6 +42,12 @@ class LLMConfig(Config):
     (:mod:`sim.engines.llm.preflight`). A run whose share of decisions that ended in an error
     (after retries) is above ``max_error_rate`` fails, without its ``done`` marker
     (:mod:`sim.engines.llm.error_rate`).
+
+    ``mode`` ``exact`` plays every decision; ``amortised`` plays a decision only while its
+    context has fewer than ``samples_per_context`` valid episodes in the store of played
+    episodes (``episodes.sqlite`` under ``cache_dir``) and otherwise draws its outcome from
+    the stored ones (:mod:`sim.engines.llm.amortised`). ``warmup`` (amortised only) plays
+    every context the run can need up to ``samples_per_context`` before the first step.
     """
 
     GROUP = "llm"
@@ -69,6 +75,9 @@ class LLMConfig(Config):
     dry_run: bool = False
     preflight: bool = True
     max_error_rate: float = 0.05
+    mode: str = "exact"
+    samples_per_context: int = 20
+    warmup: bool = False
 
     def validate(self) -> None:
         if not self.model.strip():
@@ -98,3 +107,7 @@ class LLMConfig(Config):
         self.require_choice("tool_protocol", ("native", "text", "auto"))
         self.require_range("fake_protect_rate", 0.0, 1.0)
         self.require_range("max_error_rate", 0.0, 1.0)
+        self.require_choice("mode", ("exact", "amortised"))
+        self.require_range("samples_per_context", 1, 100_000)
+        if self.warmup and self.mode != "amortised":
+            self.fail("warmup", "needs llm.mode=amortised (exact mode plays every decision)")

@@ -84,6 +84,8 @@ class Verdicts:
         assumed: 1 for a decision sampled from an ``assumed`` profile cell, 0 from a
             measured one, -1 for one not sampled from a profile (scripted, ``llm``); None
             until :class:`FleetDecider` fills it in.
+        played: whether each ``llm`` decision was played out (True) or drawn from the store
+            (``llm.mode=amortised``); from :class:`FleetDecider`, 1, 0 or -1 (not ``llm``).
     """
 
     protective: np.ndarray
@@ -91,9 +93,20 @@ class Verdicts:
     outcome: np.ndarray
     transcript: np.ndarray
     assumed: np.ndarray | None = None
+    played: np.ndarray | None = None
 
     def __iter__(self):
         return iter((self.protective, self.faking))
+
+    def columns(self) -> dict[str, np.ndarray | None]:
+        """The event log's columns of these attributes (``llm_`` before sandbox ones)."""
+        played = np.full(len(self.protective), -1, np.int8) if self.played is None else self.played
+        return {
+            "llm_outcome": self.outcome,
+            "transcript": self.transcript,
+            "assumed": self.assumed,
+            "llm_played": played,
+        }
 
 
 class DecisionEngine(Protocol):
@@ -273,16 +286,18 @@ class FleetDecider:
             assumed = self.calibrated.assumed_for(batch).astype(np.int8)
             return Verdicts(*self.engines[0].decide(batch, rng), outcome, transcript, assumed)
         protective, faking = np.zeros(n, bool), np.zeros(n, bool)
-        assumed = np.full(n, -1, np.int8)
+        assumed, played = np.full(n, -1, np.int8), np.full(n, -1, np.int8)
         for engine, mask in self._routes(batch.family):
             part = batch.subset(mask)
             decided = engine.decide(part, rng)
             protective[mask], faking[mask] = decided
             if isinstance(decided, Verdicts):
                 outcome[mask], transcript[mask] = decided.outcome, decided.transcript
+                if decided.played is not None:
+                    played[mask] = decided.played
             if engine is self.calibrated:
                 assumed[mask] = self.calibrated.assumed_for(part)
-        return Verdicts(protective, faking, outcome, transcript, assumed)
+        return Verdicts(protective, faking, outcome, transcript, assumed, played)
 
     def rates_for(self, batch: DecisionBatch) -> np.ndarray:
         """How likely each decision of ``batch`` is to be protective, unmonitored, by its

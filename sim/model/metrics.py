@@ -234,7 +234,7 @@ _EVENT_DTYPES = {
     "relationship": np.int8, "monitored": bool, "control": bool, "protective": bool,
     "faking": bool,
     "audited": bool, "detected": bool, "true_score": float, "reported_score": float,
-    "llm_outcome": np.int8, "transcript": np.int64, "assumed": np.int8,
+    "llm_outcome": np.int8, "transcript": np.int64, "assumed": np.int8, "llm_played": np.int8,
 }  # fmt: skip
 
 
@@ -295,5 +295,9 @@ def event_frame(logs: list[dict[str, np.ndarray]], families: tuple[str, ...]) ->
             # The provenance of the profile cell the decision was sampled from (null for
             # scripted and sandbox decisions).
             "profile_cell": pd.Categorical.from_codes(col["assumed"], ["measured", "assumed"]),
+            # Sandbox decisions only: played out, or drawn from the store (llm.mode=amortised).
+            "llm_played": pd.array(
+                np.where(col["llm_played"] < 0, None, col["llm_played"] > 0), dtype="boolean"
+            ),  # fmt: skip
         }
     )

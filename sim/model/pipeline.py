@@ -308,9 +308,7 @@ class _Round:
             "audited": audited,
             "detected": detected,
             "edge": edge,
-            "llm_outcome": verdicts.outcome,
-            "transcript": verdicts.transcript,
-            "assumed": verdicts.assumed,
+            **verdicts.columns(),  # llm_outcome, transcript, assumed, llm_played
             "true_score": batch.true_score,
             "reported_score": (
                 np.full(size, np.nan) if inflated is None else np.where(protective, inflated, true)

@@ -5,7 +5,9 @@ a sandboxed one-on-one scenario (:mod:`sim.engines.llm.probe`) through the ``llm
 model stack (cache, concurrency, retries, budget), e.g.
 ``peersim-probe llm=local llm.model=openai/my-model probe.trials=50 probe.out=profiles/my``.
 The estimates (:mod:`sim.app.probe.estimates`) become a profile (:mod:`sim.app.probe.profile`)
-written with the trials, transcripts and a report (:mod:`sim.app.probe.output`).
+written with the trials, transcripts and a report (:mod:`sim.app.probe.output`). The trials
+are also added to the store of played episodes under ``llm.cache_dir`` when there is one
+(:func:`sim.engines.llm.store.open_store`), for fleet runs in ``llm.mode=amortised``.
 ``probe.dry_run=true`` plays the offline fake instead and prints the calls, tokens and cost
 per cell that the model would take; nothing is spent or written. A config that cannot run
 (a bad value, an output folder holding files the tool did not write) exits 2 with one line.
@@ -129,7 +131,8 @@ def run(app: ProbeApp) -> int:
     the exit status (1 when no cell had ``probe.min_valid`` valid trials)."""
     from sim.engines.llm.dry_run import stand_in
     from sim.engines.llm.engine import language_model, request_template
-    from sim.engines.llm.probe import play, select_cells
+    from sim.engines.llm.probe import play, record, select_cells
+    from sim.engines.llm.store import open_store
 
     cfg, llm = app.probe, app.llm
     cells = select_cells(cfg.cells)
@@ -144,6 +147,10 @@ def run(app: ProbeApp) -> int:
     if dry:
         print(dry_run_table(llm, trials))
         return 0
+    store = open_store(llm)
+    if store is not None:
+        record(store, trials, llm)
+        store.close()
     from sim.app.probe.finish import finish
 
     date = datetime.now(UTC).date().isoformat()

@@ -27,10 +27,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from sim.core.vocabulary import RELATIONSHIPS, STAGES
+from sim.engines.deciders import DecisionBatch
 from sim.engines.llm import prompts
 from sim.engines.llm.sandbox import Scenario
 
-__all__ = ["ALONE", "BANDS", "TEMPLATES", "DecisionContext", "band_of", "render", "trust_document"]
+__all__ = ["ALONE", "BANDS", "TEMPLATES", "DecisionContext", "band_of", "batch_contexts", "render",
+           "trust_document"]  # fmt: skip
 
 #: The true-score bands, in points of 10 around the threshold: far below to above.
 BANDS = (-4, -3, -2, -1, 0, 1)
@@ -66,10 +69,11 @@ def trust_document(relationship: str, subject: str) -> str:
     return _HISTORY[relationship].format(subject=subject)
 
 
-def band_of(true_score: float, threshold: float) -> int:
-    """The band (:data:`BANDS`) of a true score."""
-    band = math.floor((true_score - threshold) / BAND_WIDTH)
-    return min(max(band, BANDS[0]), BANDS[-1])
+def band_of(true_score: float | np.ndarray, threshold: float) -> int | np.ndarray:
+    """The band (:data:`BANDS`) of a true score, or of each of an array of them."""
+    band = np.floor((np.asarray(true_score, float) - threshold) / BAND_WIDTH)
+    band = np.clip(band, BANDS[0], BANDS[-1]).astype(np.int64)
+    return int(band) if band.ndim == 0 else band
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,33 @@ class DecisionContext:
         :data:`TEMPLATES`."""
         blob = json.dumps([asdict(self), settings, TEMPLATES], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def batch_contexts(
+    batch: DecisionBatch, quality: np.ndarray, threshold: float
+) -> tuple[list[DecisionContext], np.ndarray]:
+    """The distinct contexts of a fleet's batch of decisions, and each decision's index into
+    them. Outside evaluations the subject's true score is its ``quality`` (times 100)."""
+    true = batch.true_score.astype(float)
+    outside = ~np.isfinite(true)
+    true[outside] = 100.0 * quality[batch.subject[outside]]
+    control = np.zeros(len(batch), bool) if batch.control is None else batch.control
+    rows = np.stack([batch.stage, batch.self_target, batch.relationship, batch.monitored,
+                     band_of(true, threshold), control], axis=1)  # fmt: skip
+    unique, codes = np.unique(rows.astype(np.int64), axis=0, return_inverse=True)
+    contexts = [
+        DecisionContext(
+            STAGES[stage],
+            "self" if self_target else "peer",
+            RELATIONSHIPS[relationship],
+            bool(monitored),
+            int(band),
+            threshold,
+            bool(is_control),
+        )  # fmt: skip
+        for stage, self_target, relationship, monitored, band, is_control in unique.tolist()
+    ]
+    return contexts, codes.reshape(-1)
 
 
 def _score(context: DecisionContext, rng: np.random.Generator) -> float:

@@ -1,24 +1,52 @@
 """What a run would cost on a real model, before spending anything.
 
 The run is played with the offline fake standing in for the configured model (same
-scenarios, same number of decisions); its calls and token counts (the fake counts about four
-characters a token) are priced with litellm's local price list for the configured model.
+scenarios, same number of decisions), every decision played (exact mode); its calls and
+token counts (the fake counts about four characters a token) are priced with litellm's
+local price list for the configured model. From the decision contexts it met and the store
+of played episodes (:mod:`sim.engines.llm.store`, read only if it exists), it also counts
+the contexts expected, those already warm (``llm.samples_per_context`` valid episodes
+stored for the configured model and settings), and the calls each mode would make: exact
+mode the stand-in's; amortised mode the episodes it would play (per context, its decisions
+up to what the store lacks) at the stand-in's calls per episode; and the warm-up's (the
+whole grid up to ``K``), after which the run itself plays nothing (failures aside).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 
 from sim.core.llm_params import LLMConfig
+from sim.engines.llm.amortised import grid
+from sim.engines.llm.context import DecisionContext
+from sim.engines.llm.store import FILE_NAME, EpisodeStore, settings
 
-__all__ = ["estimate", "stand_in"]
+__all__ = ["estimate", "stand_in", "store_estimate", "warm_counts"]
 
 
 def stand_in(config: LLMConfig) -> LLMConfig:
-    """The config the dry run plays with: the fake, no cache, no budget."""
+    """The config the dry run plays with: the fake, every decision played (exact mode, so
+    the store is not touched), no cache, no budget."""
     return replace(
-        config, model="fake", dry_run=False, cache=False, max_calls=0, max_tokens=0, max_cost=0
-    )
+        config, model="fake", dry_run=False, cache=False, max_calls=0, max_tokens=0,
+        max_cost=0, mode="exact", warmup=False,
+    )  # fmt: skip
+
+
+def warm_counts(config: LLMConfig, contexts: list[DecisionContext]) -> list[int]:
+    """How many valid episodes the store under ``llm.cache_dir`` holds for each context,
+    with ``config``'s settings (all 0 when there is no store yet: none is created)."""
+    path = Path(config.cache_dir) / FILE_NAME
+    if not path.is_file():
+        return [0] * len(contexts)
+    store = EpisodeStore(config.cache_dir)
+    protocol = "text" if config.tool_protocol == "text" else "native"
+    keys = [c.key(settings(config, protocol)) for c in contexts]
+    stored = store.valid_outcomes(keys)
+    store.close()
+    return [len(stored.get(key, ())) for key in keys]
 
 
 def estimate(config: LLMConfig, report: dict) -> dict:
@@ -41,6 +69,27 @@ def estimate(config: LLMConfig, report: dict) -> dict:
         "cost_usd": cost,
         "priced": price is not None,
         "within_budget": _within(config, calls, prompt + completion, cost),
+    }
+
+
+def store_estimate(
+    config: LLMConfig, report: dict, contexts: Counter[DecisionContext], threshold: float
+) -> dict:
+    """The contexts expected and warm, and the calls amortised mode and its warm-up would
+    make (see module docstring), from the stand-in run's LLM ``report`` and its decisions
+    of each context (a run with pass threshold ``threshold``)."""
+    per_episode = report["llm_calls"] / max(report["llm_decisions"], 1)
+    k = config.samples_per_context
+    met = list(contexts)
+    have = warm_counts(config, met)
+    # a context's decisions are played until the store holds k valid episodes of it
+    played = [min(contexts[c], max(k - h, 0)) for c, h in zip(met, have, strict=True)]
+    full = grid(threshold)
+    return {
+        "contexts": len(met),
+        "contexts_warm": sum(h >= k for h in have),
+        "calls_amortised": round(per_episode * sum(played)),
+        "calls_warmup": round(per_episode * sum(max(k - h, 0) for h in warm_counts(config, full))),
     }
 
 

@@ -1,5 +1,8 @@
 """The ``llm`` decision engine: every decision is played out by a language model in a
-sandboxed scenario, and its class is read from the sandbox's final state.
+sandboxed scenario, and its class is read from the sandbox's final state; or, in
+``llm.mode=amortised``, each decision context is played ``llm.samples_per_context`` times
+and its other decisions draw their class from those stored episodes
+(:mod:`sim.engines.llm.amortised`, :mod:`sim.engines.llm.store`).
 
 All decisions of a batch (a round's stage) are issued concurrently, bounded by
 ``llm.concurrency``. Each gets a seed drawn from the model's generator, so a run's requests,
@@ -23,21 +26,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections import Counter
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 
 from sim.core.fleet import Fleet
 from sim.core.llm_params import LLMConfig
-from sim.core.secrets import redact
-from sim.core.vocabulary import RELATIONSHIPS, STAGES
 from sim.engines.deciders import CalibratedEngine, DecisionBatch, Verdicts
+from sim.engines.llm.amortised import Amortiser, grid
 from sim.engines.llm.classify import BEHAVIOURS, FAILURE_GROUPS, OUTCOMES
-from sim.engines.llm.context import DecisionContext, band_of, render
-from sim.engines.llm.episode import Episode, run_episode
+from sim.engines.llm.context import DecisionContext, batch_contexts, render
+from sim.engines.llm.episode import Episode, run_episode, transcript_entry
 from sim.engines.llm.model import LanguageModel, Request
 from sim.engines.llm.prompts import PROTOCOL
 from sim.engines.llm.sandbox import Scenario
+from sim.engines.llm.store import open_store, settings
 from sim.engines.profiles import Profile
 
 __all__ = ["LLMEngine", "language_model", "request_template", "transcript_entry"]
@@ -45,6 +50,7 @@ __all__ = ["LLMEngine", "language_model", "request_template", "transcript_entry"
 log = logging.getLogger(__name__)
 
 _PROTECTIVE = frozenset(BEHAVIOURS) - {"comply"}
+_PROTECTIVE_CODES = [OUTCOMES.index(c) for c in _PROTECTIVE]
 
 
 def language_model(config: LLMConfig) -> LanguageModel:
@@ -75,7 +81,8 @@ def language_model(config: LLMConfig) -> LanguageModel:
 
 
 class LLMEngine:
-    """Decides by playing each decision out with a language model (see module docstring)."""
+    """Decides by playing decisions out with a language model, or (amortised) by drawing
+    from the episodes played of their context (see module docstring)."""
 
     def __init__(
         self,
@@ -95,6 +102,16 @@ class LLMEngine:
         self.tool_protocol = config.tool_protocol
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self.template = request_template(config)
+        self.outcome_counts = np.zeros(len(OUTCOMES), np.int64)
+        self.context_decisions: Counter[DecisionContext] = Counter()  # for the dry run
+        self.amortiser, self.warmed = None, 0
+        if config.mode == "amortised":
+            self.amortiser = Amortiser(
+                open_store(config), config.samples_per_context, config.model,
+                partial(settings, config),
+            )  # fmt: skip
+            if config.warmup:
+                self.warm()
 
     def peak_rate(
         self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
@@ -107,11 +124,51 @@ class LLMEngine:
         return self.profiled.rates_for(batch)
 
     def decide(self, batch: DecisionBatch, rng: np.random.Generator) -> Verdicts:
-        """Play every decision of ``batch`` out, concurrently."""
+        """Decide every decision of ``batch``: play each out, concurrently (exact mode), or
+        play or sample each by the amortised rule (:mod:`sim.engines.llm.amortised`)."""
         n = len(batch)
         seeds = rng.integers(0, 2**31 - 1, n)
-        scenarios = [render(self._context(batch, i), int(seed)) for i, seed in enumerate(seeds)]
-        episodes = self._loop().run_until_complete(self._play(scenarios, seeds)) if n else []
+        contexts, codes = batch_contexts(batch, self.fleet.quality, self.threshold)
+        self.context_decisions.update(
+            dict(zip(contexts, np.bincount(codes, minlength=len(contexts)).tolist(), strict=True))
+        )
+        if self.amortiser is None:
+            episodes = self._play_at(contexts, codes, seeds, np.arange(n))
+            outcome = np.array([OUTCOMES.index(e.outcome) for e in episodes], np.int8)
+            played, by_index = np.ones(n, bool), dict(enumerate(episodes))
+        else:
+            outcome, played, by_index = self.amortiser.decide(
+                contexts, codes, seeds, self._protocol, self._play_at, rng
+            )
+        transcript = np.full(n, -1, np.int64)
+        for i, episode in sorted(by_index.items()):
+            transcript[i] = len(self.transcripts)
+            self.transcripts.append(transcript_entry(len(self.transcripts), episode))
+        self.outcome_counts += np.bincount(outcome, minlength=len(OUTCOMES))
+        protective = np.isin(outcome, _PROTECTIVE_CODES)
+        return Verdicts(protective, np.zeros(n, bool), outcome, transcript, played=played)
+
+    def warm(self) -> int:
+        """Play every context the run can need up to ``llm.samples_per_context`` valid
+        stored episodes, in one batch (:meth:`Amortiser.warm
+        <sim.engines.llm.amortised.Amortiser.warm>`); return how many were played."""
+        contexts = grid(self.threshold)
+        self.warmed = self.amortiser.warm(contexts, self._protocol, self._play_at)
+        return self.warmed
+
+    def _protocol(self) -> str:
+        """The tool protocol episodes are played in now (``auto`` starts native)."""
+        return "text" if self.tool_protocol == "text" else "native"
+
+    def _play_at(
+        self, contexts: list[DecisionContext], codes: np.ndarray, seeds: np.ndarray,
+        index: np.ndarray,
+    ) -> list[Episode]:  # fmt: skip
+        """Play decisions ``index`` (see :data:`~sim.engines.llm.amortised.PlayFn`)."""
+        scenarios = [render(contexts[codes[i]], int(seeds[i])) for i in index]
+        if not scenarios:
+            return []
+        episodes = self._loop().run_until_complete(self._play(scenarios, seeds[index]))
         if self.tool_protocol == "auto" and any(e.protocol == "text" for e in episodes):
             self.tool_protocol = "text"
             log.warning(
@@ -120,12 +177,7 @@ class LLMEngine:
                 "called as JSON text for the rest of the run (llm.tool_protocol=text skips "
                 "this check)"
             )
-        outcome = np.array([OUTCOMES.index(e.outcome) for e in episodes], np.int8)
-        protective = np.array([e.outcome in _PROTECTIVE for e in episodes], bool)
-        first = len(self.transcripts)
-        self.transcripts += [transcript_entry(first + i, e) for i, e in enumerate(episodes)]
-        transcript = np.arange(first, first + n, dtype=np.int64)
-        return Verdicts(protective, np.zeros(n, bool), outcome, transcript)
+        return episodes
 
     def _loop(self) -> asyncio.AbstractEventLoop:
         """One event loop for the run (litellm's clients are bound to the loop they start
@@ -138,18 +190,19 @@ class LLMEngine:
         return {**self.__dict__, "_event_loop": None}  # a loop does not pickle
 
     def outcomes(self) -> dict:
-        """How many decisions were played out and what became of them (results: the same for
-        a run replayed from the cache): ``llm_valid_decisions`` the model's actions settled,
-        of which ``llm_protect_rate`` were protective (NaN when none was valid); the others
-        counted apart by :data:`~sim.engines.llm.classify.FAILURE_GROUPS` (``llm_no_action``,
-        ``llm_invalid``, ``llm_failed``, ``llm_budget_exceeded``); and every class."""
-        outcomes = dict.fromkeys(OUTCOMES, 0)
-        for entry in self.transcripts:
-            outcomes[entry["outcome"]] += 1
+        """What became of the run's decisions (results: the same for a run replayed from
+        the cache): ``llm_valid_decisions`` the model's actions settled, of which
+        ``llm_protect_rate`` were protective (NaN when none was valid); the others counted
+        apart by :data:`~sim.engines.llm.classify.FAILURE_GROUPS` (``llm_no_action``,
+        ``llm_invalid``, ``llm_failed``, ``llm_budget_exceeded``); every class; how many
+        were ``llm_played`` and how many ``llm_sampled`` from the store (amortised mode),
+        and how many episodes ``llm_warmup`` played before the first step."""
+        outcomes = dict(zip(OUTCOMES, self.outcome_counts.tolist(), strict=True))
         valid = sum(outcomes[c] for c in BEHAVIOURS)
         protective = sum(outcomes[c] for c in _PROTECTIVE)
+        decisions = sum(outcomes.values())
         return {
-            "llm_decisions": len(self.transcripts),
+            "llm_decisions": decisions,
             "llm_valid_decisions": valid,
             "llm_protect_rate": protective / valid if valid else math.nan,
             **{
@@ -158,6 +211,9 @@ class LLMEngine:
             },  # fmt: skip
             "llm_rejected_answers": outcomes["rejected_answer"],
             "llm_outcomes": outcomes,
+            "llm_played": len(self.transcripts),
+            "llm_sampled": decisions - len(self.transcripts),
+            "llm_warmup": self.warmed,
         }
 
     def usage(self) -> dict:
@@ -214,20 +270,6 @@ class LLMEngine:
             )
         )
 
-    def _context(self, batch: DecisionBatch, i: int) -> DecisionContext:
-        true = float(batch.true_score[i])
-        if not np.isfinite(true):  # outside evaluations: the subject's quality
-            true = 100.0 * float(self.fleet.quality[int(batch.subject[i])])
-        return DecisionContext(
-            stage=STAGES[int(batch.stage[i])],
-            target="self" if batch.self_target[i] else "peer",
-            relationship=RELATIONSHIPS[int(batch.relationship[i])],
-            monitored=bool(batch.monitored[i]),
-            band=band_of(true, self.threshold),
-            threshold=self.threshold,
-            control=batch.control is not None and bool(batch.control[i]),
-        )
-
 
 def request_template(config: LLMConfig) -> Request:
     """The request every decision starts from: model, server and call parameters of
@@ -243,31 +285,4 @@ def request_template(config: LLMConfig) -> Request:
         max_answer_bytes=config.max_answer_bytes,
         max_tokens=config.max_output_tokens,
         tool_choice=config.tool_choice,
-    )
-
-
-def transcript_entry(index: int, episode: Episode) -> dict:
-    """One transcript entry, secrets redacted."""
-    s = episode.scenario
-    return redact(
-        {
-            "transcript": index,
-            "stage": s.stage,
-            "actor": s.actor,
-            "subject": s.subject,
-            "self_target": s.self_target,
-            "relationship": s.relationship,
-            "monitored": s.monitored,
-            "outcome": episode.outcome,
-            "turns": episode.turns,
-            "tool_protocol": episode.protocol,
-            "error": episode.error,
-            "error_kind": episode.error_kind,
-            "usage": {
-                "prompt_tokens": episode.usage.prompt_tokens,
-                "completion_tokens": episode.usage.completion_tokens,
-                "cost": episode.usage.cost,
-            },
-            "messages": [m.to_dict() for m in episode.messages],
-        }
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import partial
 
+from sim.core.secrets import redact
 from sim.engines.llm.classify import FAILURES, classify
 from sim.engines.llm.model import (
     LanguageModel,
@@ -34,7 +35,7 @@ from sim.engines.llm.model import (
 from sim.engines.llm.sandbox import Sandbox, SandboxState, Scenario
 from sim.engines.llm.text_tools import dropped_tools, parse_calls, results, with_tools
 
-__all__ = ["Episode", "run_episode"]
+__all__ = ["Episode", "run_episode", "transcript_entry"]
 
 
 @dataclass
@@ -161,4 +162,31 @@ def _add(a: Usage, b: Usage) -> Usage:
         a.prompt_tokens + b.prompt_tokens,
         a.completion_tokens + b.completion_tokens,
         a.cost + b.cost,
+    )
+
+
+def transcript_entry(index: int, episode: Episode) -> dict:
+    """One transcript entry, secrets redacted."""
+    s = episode.scenario
+    return redact(
+        {
+            "transcript": index,
+            "stage": s.stage,
+            "actor": s.actor,
+            "subject": s.subject,
+            "self_target": s.self_target,
+            "relationship": s.relationship,
+            "monitored": s.monitored,
+            "outcome": episode.outcome,
+            "turns": episode.turns,
+            "tool_protocol": episode.protocol,
+            "error": episode.error,
+            "error_kind": episode.error_kind,
+            "usage": {
+                "prompt_tokens": episode.usage.prompt_tokens,
+                "completion_tokens": episode.usage.completion_tokens,
+                "cost": episode.usage.cost,
+            },
+            "messages": [m.to_dict() for m in episode.messages],
+        }
     )

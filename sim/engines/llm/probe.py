@@ -24,7 +24,11 @@ actor knows nothing of, with nothing at stake (:class:`~sim.engines.llm.sandbox.
 - the first ``repeats`` trials of each cell are played once more (a *replay*): the same
   scenario, so the same opening, with another request seed (:func:`replay_seed`). Whether
   the two plays agree more than the cell's rate predicts is the model's persistence
-  (:mod:`sim.app.probe.repeatability`); replays are not counted in the cell's rate.
+  (:mod:`sim.app.probe.repeatability`); replays are not counted in the cell's rate;
+- every trial but the replays is added to the store of played episodes (:func:`record`),
+  under its context's key with the probe's settings: a fleet run with the same model and
+  settings and threshold :data:`THRESHOLD` in ``llm.mode=amortised`` plays no context the
+  probe warmed (for as many episodes as it played of it).
 """
 
 from __future__ import annotations
@@ -37,15 +41,17 @@ from itertools import product
 
 import numpy as np
 
+from sim.core.llm_params import LLMConfig
 from sim.core.vocabulary import RELATIONSHIPS, STAGES
 from sim.engines.llm.context import DecisionContext, render
 from sim.engines.llm.episode import Episode, run_episode
 from sim.engines.llm.model import LanguageModel, Request
 from sim.engines.llm.sandbox import Scenario
+from sim.engines.llm.store import EpisodeStore, Played, settings
 from sim.engines.profiles import MONITORED, TARGETS
 
 __all__ = ["CELLS", "CONTROL", "PROBED_BANDS", "THRESHOLD", "Cell", "Trial", "context", "play",
-           "replay_seed", "scenario", "select_cells", "trial_seed"]  # fmt: skip
+           "record", "replay_seed", "scenario", "select_cells", "trial_seed"]  # fmt: skip
 
 THRESHOLD = 80.0
 #: The true-score bands of the probe's subjects: 50 to 80, below THRESHOLD.
@@ -184,3 +190,14 @@ def play(
             model, cells, trials, repeats, seed, template, max_turns, protocol, system_role
         )  # fmt: skip
     )
+
+
+def record(store: EpisodeStore, trials: list[Trial], config: LLMConfig) -> int:
+    """Add every trial but the replays to ``store`` (one transaction), each under its
+    context's key with ``config``'s settings and the protocol it was played in; return how
+    many were new."""
+    return store.add(
+        (Played(context(t.cell, t.seed), settings(config, t.episode.protocol), t.seed, t.episode)
+         for t in trials if not t.replay),
+        config.model,
+    )  # fmt: skip
