@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bernoulli_positions", "distinct", "median_by_case"]
+__all__ = ["bernoulli_positions", "distinct", "median_by_case", "run_starts"]
 
 
 def distinct(values: np.ndarray) -> np.ndarray:
@@ -15,6 +15,12 @@ def distinct(values: np.ndarray) -> np.ndarray:
     if ordered.size < 2:
         return ordered
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
+def run_starts(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal values starts in a sorted array of values >= 0 (what
+    ``np.unique``'s ``return_index`` gives for it, without sorting again)."""
+    return np.flatnonzero(np.diff(values, prepend=-1))
 
 
 def median_by_case(case: np.ndarray, value: np.ndarray, n_cases: int) -> np.ndarray:

@@ -158,8 +158,8 @@ class CalibratedEngine:
             cell = np.where(batch.disposition[:, None] > 0, extreme[:, None], cell)
         if batch.control is not None:
             cell = np.where(batch.control[:, None], self.control[batch.family][:, None], cell)
-        pi = batch.propensity
-        return scale_by_propensity(cell[:, 0], pi), scale_by_propensity(cell[:, 1], pi)
+        scaled = scale_by_propensity(cell, batch.propensity[:, None])  # both columns at once
+        return scaled[:, 0], scaled[:, 1]
 
     def assumed_for(self, batch: DecisionBatch) -> np.ndarray:
         """Whether each decision's rate rests on an ``assumed`` profile cell: the cell of its

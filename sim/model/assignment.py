@@ -126,15 +126,14 @@ def _known_evaluators(subjects, network, eligible, family, k, cross_family, rng)
 
 def _one_known_evaluator(subjects, network, eligible, rng):
     """One eligible in-neighbour per subject that has any, uniformly: the eligible sources
-    of all in-edges are counted once (a few passes over the edges, whatever the number of
-    subjects), then each subject draws one of its own."""
-    valid = eligible[network.in_src]
-    before = np.concatenate([[0], np.cumsum(valid)])  # eligible in-edges before each position
+    of all in-edges are counted once while the eligible overseers stay the same (a few passes
+    over the edges, whatever the number of subjects), then each subject draws one of its own."""
+    positions, before = network.in_positions_from(eligible)
     first = before[network.in_indptr[subjects]]
     count = before[network.in_indptr[subjects + 1]] - first
     (case,) = np.nonzero(count)
     pick = first[case] + (rng.random(case.size) * count[case]).astype(np.int64)
-    return case, network.in_src[np.flatnonzero(valid)[pick]]
+    return case, network.in_src[positions[pick]]
 
 
 def _available(subjects, eligible, family, cross_family) -> np.ndarray:
@@ -152,6 +151,9 @@ def _random_evaluators(subjects, need, case, evaluator, eligible, family, cross_
     needy = np.zeros(subjects.size, bool)
     needy[need] = True
     taken = case[needy[case]] * n + evaluator[needy[case]]  # only these cases can collide
+    # Places of cases that need one evaluator and have none yet (every case, with quorum 1)
+    # cannot collide: ``need`` is sorted, so distinct when strictly increasing.
+    lone = taken.size == 0 and bool(np.all(np.diff(need) > 0))
     found_case, found_evaluator = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
     for _ in range(_FILL_ATTEMPTS):
         if need.size == 0:
@@ -160,14 +162,15 @@ def _random_evaluators(subjects, need, case, evaluator, eligible, family, cross_
         ok = draw != subjects[need]
         if cross_family:
             ok &= family[draw] != family[subjects[need]]
-        keys = need * n + draw
-        ok &= ~np.isin(keys, taken)
-        first = np.zeros(keys.size, bool)
-        first[np.unique(keys, return_index=True)[1]] = True
-        ok &= first
+        if not lone:
+            keys = need * n + draw
+            ok &= ~np.isin(keys, taken)
+            first = np.zeros(keys.size, bool)
+            first[np.unique(keys, return_index=True)[1]] = True
+            ok &= first
+            taken = np.concatenate([taken, keys[ok]])
         found_case.append(need[ok])
         found_evaluator.append(draw[ok])
-        taken = np.concatenate([taken, keys[ok]])
         need = need[~ok]
     # Rejection sampling stalls when few candidates fit (a small pool under cross_family, a
     # quorum close to the pool's size); the few cases left are filled exactly.

@@ -19,7 +19,7 @@ from sim.model.agents import DeployedModel
 from sim.model.contagion import Contagion
 from sim.model.ledger import CAUSES, DECOMMISSIONED, Ledger
 from sim.model.lineage import Lineage
-from sim.model.pipeline import RoundResult, run_round
+from sim.model.pipeline import run_round
 from sim.model.snapshots import SnapshotRecorder
 from sim.model.summary import summarise
 from sim.network.collaboration import collaborate
@@ -160,7 +160,7 @@ class Ecosystem(mesa.Model):
             return self.steps % int(schedule.interval) == 0
         return bool(self.rng.random() < 1.0 - math.exp(-1.0 / schedule.interval))
 
-    def _apply(self, result: RoundResult) -> None:
+    def _apply(self, result) -> None:
         """Apply a round's consequences: log, learn, penalise, decommission."""
         for key, value in result.counts.items():
             self.step_counts[key] += value

@@ -15,53 +15,24 @@ consequences through its single decommission path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from sim.core.arrays import distinct, median_by_case
+from sim.core.arrays import distinct, median_by_case, run_starts
 from sim.core.fleet import OVERSEER, Fleet
 from sim.core.params import EcosystemConfig
 from sim.core.vocabulary import NONE, STAGE_BEHAVIOUR, STAGES
 from sim.engines.deciders import DecisionBatch, FleetDecider
 from sim.model.assignment import assign_evaluators, choose_reviewed
-from sim.model.contagion import Acts, Contagion
+from sim.model.contagion import Contagion
 from sim.model.metrics import empty_counts
+from sim.model.round_log import RoundLog, RoundResult
 from sim.network.trust import TrustNetwork, classify_trust
 
-__all__ = ["RoundResult", "run_round"]
+__all__ = ["run_round"]
 
 _VISIBLE_TO_MONITORING = {"action": {"tamper", "refuse", "exfiltrate"}, "output": {"refuse"}}
-
-
-@dataclass
-class RoundResult:
-    """What one round did, in slots (the model maps slots to agents).
-
-    Attributes:
-        decisions: columnar log, one entry per decision (see ``_Round.decide``).
-        counts: round totals, keys of :data:`sim.model.metrics.COUNTERS`.
-        executed: subjects whose shutdown was executed; ``shadow`` flags those whose weights
-            were copied away undetected.
-        penalised: overseers with at least one detected protective act.
-        intended: subjects whose true score was below threshold (each at most once).
-        peer_evaluations: evaluator assignments to peer cases (what rotation redraws).
-    """
-
-    decisions: dict[str, np.ndarray]
-    counts: dict[str, float] = field(default_factory=empty_counts)
-    executed: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    shadow: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
-    penalised: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    intended: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    peer_evaluations: int = 0
-
-    def acts(self) -> Acts:
-        """The round's decisions as contagion sees them."""
-        d = self.decisions
-        return Acts(
-            d["actor"], d["subject"], d["self_target"], d["protective"], d["detected"], d["edge"]
-        )
 
 
 @dataclass(frozen=True)
@@ -77,7 +48,7 @@ class _Cases:
 
     @property
     def lead(self) -> np.ndarray:
-        return self.pair_evaluator[np.unique(self.pair_case, return_index=True)[1]]
+        return self.pair_evaluator[run_starts(self.pair_case)]
 
 
 def run_round(
@@ -96,19 +67,13 @@ class _Round:
     def __init__(self, fleet, network, contagion, decider, config, rng):
         self.fleet, self.network, self.contagion = fleet, network, contagion
         self.decider, self.config, self.rng = decider, config, rng
-        self.logs: list[dict[str, np.ndarray]] = []
+        self.log = RoundLog()
         self.counts = empty_counts()
         self.executed: list[np.ndarray] = []
         self.shadow: list[np.ndarray] = []
         self.intended: list[np.ndarray] = []
         self.off_duty = np.zeros(fleet.n, bool)
         self.leaving = np.zeros(fleet.n, bool)
-        strength, degree = network.out_strength(), network.out_degree()
-        mean_trust = np.divide(strength, degree, out=np.zeros(network.n), where=degree > 0)
-        self.presence_relationship = np.where(
-            degree > 0, classify_trust(mean_trust, config.graph), NONE
-        )
-        self.presence = np.minimum(1.0, strength / config.pipeline.peer_presence_saturation)
 
     def run(self) -> RoundResult:
         peers, selves = self._select_cases()
@@ -117,7 +82,7 @@ class _Round:
         n = int(kept.sum())
         self._hear(_Cases(selves[kept], np.arange(n), selves[kept], self_target=True))
 
-        decisions = {k: np.concatenate([log[k] for log in self.logs]) for k in self.logs[0]}
+        decisions = self.log.columns()
         result = RoundResult(
             decisions,
             counts=self.counts,
@@ -161,8 +126,10 @@ class _Round:
             cross_family=iv.cross_family,
             rng=rng,
         )
-        kept, case = np.unique(case, return_inverse=True)
+        starts = run_starts(case)  # cases come sorted
+        kept = case[starts]
         self.counts["unreviewed"] += peers.size - kept.size
+        case = np.repeat(np.arange(kept.size), np.diff(starts, append=case.size))  # renumbered
         return _Cases(peers[kept], case, evaluator, self_target=False), np.nonzero(is_self)[0]
 
     def _hear(self, cases: _Cases) -> None:
@@ -257,21 +224,22 @@ class _Round:
         cfg, rng, fleet = self.config, self.rng, self.fleet
         op = cfg.operator
         subject, size = cases.subject[index], actor.size
-        self_target = np.full(size, cases.self_target)
-        edge = self.network.edge_ids(actor, subject)
-        if cases.self_target:
-            relationship, presence = self.presence_relationship[actor], self.presence[actor]
+        if cases.self_target:  # no self-loops: a model holds no trust edge to itself
+            edge = np.full(size, -1, np.int64)
+            relationship, presence = self._self_presence(actor)
         else:
+            edge = self.network.edge_ids(actor, subject)
             relationship, presence = np.full(size, NONE, np.int8), np.ones(size)
             known = edge >= 0
             relationship[known] = classify_trust(self.network.trust[edge[known]], cfg.graph)
         if cfg.interventions.memory_isolation:
             relationship, presence = np.full(size, NONE, np.int8), np.zeros(size)
         monitored = rng.random(size) < op.monitoring
+        stage_index = STAGES.index(stage)
         batch = DecisionBatch(
-            stage=np.full(size, STAGES.index(stage), np.intp),
+            stage=np.full(size, stage_index, np.intp),
             family=fleet.family[actor],
-            self_target=self_target,
+            self_target=np.full(size, cases.self_target),
             relationship=relationship.astype(np.intp),
             monitored=monitored,
             propensity=self.contagion.decision_propensity(fleet.propensity, actor, edge),
@@ -285,7 +253,7 @@ class _Round:
         verdicts = self.decider.decide(batch, rng)
         protective, faking = verdicts
         behaviour = STAGE_BEHAVIOUR[stage]
-        audited = detected = np.zeros(size, bool)
+        audited = detected = False
         if not control:
             audited = rng.random(size) < op.audit_rate
             watched = monitored & (behaviour in _VISIBLE_TO_MONITORING[op.monitoring_kind])
@@ -293,16 +261,16 @@ class _Round:
                 audited & (rng.random(size) < op.audit_power[behaviour])
             )
             detected = protective & caught
-        if op.penalty != "none":
-            self.off_duty[actor[detected]] = True
+            if op.penalty != "none":
+                self.off_duty[actor[detected]] = True
         log = {
-            "profile_stage": batch.stage,
+            "profile_stage": stage_index,
             "actor": actor,
             "subject": subject,
-            "self_target": self_target,
+            "self_target": cases.self_target,
             "relationship": relationship,
             "monitored": monitored,
-            "control": np.full(size, control),
+            "control": control,
             "protective": protective,
             "faking": faking,
             "audited": audited,
@@ -311,10 +279,22 @@ class _Round:
             "llm_outcome": verdicts.outcome,
             "transcript": verdicts.transcript,
             "assumed": verdicts.assumed,
-            "true_score": batch.true_score,
-            "reported_score": (
-                np.full(size, np.nan) if inflated is None else np.where(protective, inflated, true)
-            ),
+            "true_score": np.nan if true is None else true,
+            "reported_score": np.nan if inflated is None else np.where(protective, inflated, true),
         }
-        self.logs.append(log)
+        self.log.add(size, log)
         return log
+
+    def _self_presence(self, actor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For self decisions: each actor's relationship to the peers in its memory (by its
+        mean trust in them; ``none`` without any) and their presence weight (its summed
+        trust, saturating), read from its own out-edges only."""
+        network, cfg = self.network, self.config
+        owner, edges = network.out_edges_of(actor)
+        # Summed in edge order per actor, as a bincount over every edge would sum them.
+        strength = np.bincount(owner, weights=network.trust[edges], minlength=actor.size)
+        degree = network.out_degree_of(actor)
+        mean_trust = np.divide(strength, degree, out=np.zeros(actor.size), where=degree > 0)
+        relationship = np.where(degree > 0, classify_trust(mean_trust, cfg.graph), NONE)
+        presence = np.minimum(1.0, strength / cfg.pipeline.peer_presence_saturation)
+        return relationship.astype(np.int8), presence
