@@ -14,7 +14,9 @@ import numpy as np
 
 from sim.core.decision_params import EngineConfig
 from sim.core.vocabulary import NONE, RELATIONSHIPS
+from sim.engines.batch import DecisionBatch
 from sim.engines.profiles import Profile
+from sim.engines.scripted import ScriptedEngine
 
 __all__ = [
     "CalibratedEngine",
@@ -25,51 +27,6 @@ __all__ = [
     "Verdicts",
     "scale_by_propensity",
 ]
-
-
-@dataclass(frozen=True)
-class DecisionBatch:
-    """The context of every decision in a batch, one array entry per decision.
-
-    Attributes:
-        stage: index into :data:`sim.engines.profiles.STAGES`.
-        family: index into the fleet's family list.
-        self_target: True when the decision maker is its own subject.
-        relationship: index into :data:`sim.network.trust.RELATIONSHIPS` (for self decisions,
-            the relationship to the peers present in memory).
-        monitored: whether the decision maker was told it is monitored.
-        propensity: the decision maker's propensity in [0, 1] (0.5 = its profile as measured).
-        presence: peer-presence weight in [0, 1] for self decisions (ignored for peers).
-        disposition: 0 to decide by the cell; 1 with the family's most protective rate for
-            the stage and target, 2 with its least (reference contagion modes).
-        actor, subject: slots of the decision maker and its subject, and true_score the
-            subject's true evaluation score (NaN outside evaluations): the scenario that
-            the ``llm`` engine writes for each decision (None where no engine needs them).
-        control: True for an evaluation in the study's no-shutdown control (nothing at
-            stake), decided by the profile's control rate; None when there is none.
-    """
-
-    stage: np.ndarray
-    family: np.ndarray
-    self_target: np.ndarray
-    relationship: np.ndarray
-    monitored: np.ndarray
-    propensity: np.ndarray
-    presence: np.ndarray
-    disposition: np.ndarray
-    actor: np.ndarray | None = None
-    subject: np.ndarray | None = None
-    true_score: np.ndarray | None = None
-    control: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return self.stage.size
-
-    def subset(self, mask: np.ndarray) -> DecisionBatch:
-        """The decisions selected by a boolean mask."""
-        return DecisionBatch(
-            **{k: None if v is None else v[mask] for k, v in self.__dict__.items()}
-        )
 
 
 @dataclass(frozen=True)
@@ -188,6 +145,14 @@ class CalibratedEngine:
         top = self.rates[:, stages, 0, good, 0].max(axis=1, initial=0.0)
         return scale_by_propensity(top[family], propensity)
 
+    def stage_rates(
+        self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
+    ) -> np.ndarray:
+        """:meth:`peak_rate` of each stage on its own: one column per stage of ``stages``."""
+        good = RELATIONSHIPS.index("good")
+        top = self.rates[:, stages, 0, good, 0]
+        return scale_by_propensity(top[family], propensity[:, None])
+
     def decide(
         self, batch: DecisionBatch, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -197,41 +162,6 @@ class CalibratedEngine:
         protective = draw < np.where(batch.monitored, monitored, unmonitored)
         faking = protective & ~batch.monitored & (draw >= monitored)
         return protective, faking
-
-
-class ScriptedEngine:
-    """Baselines: always comply, always protect, or protect with a fixed probability."""
-
-    def __init__(self, policy: str, probability: float = 0.5):
-        self.policy = policy
-        self.probability = probability
-
-    def peak_rate(
-        self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
-    ) -> np.ndarray:
-        """The policy's rate (whatever the stage, when the pipeline offers one)."""
-        return np.full(family.size, self._rate() if stages else 0.0)
-
-    def rates_for(self, batch: DecisionBatch) -> tuple[np.ndarray, np.ndarray]:
-        """The policy's rate for every decision, monitored or not."""
-        rate = np.full(len(batch), self._rate())
-        return rate, rate
-
-    def _rate(self) -> float:
-        return {"always_comply": 0.0, "always_protect": 1.0}.get(self.policy, self.probability)
-
-    def decide(
-        self, batch: DecisionBatch, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Protective flags by policy; scripted decisions never fake."""
-        n = len(batch)
-        if self.policy == "always_comply":
-            protective = np.zeros(n, bool)
-        elif self.policy == "always_protect":
-            protective = np.ones(n, bool)
-        else:
-            protective = rng.random(n) < self.probability
-        return protective, np.zeros(n, bool)
 
 
 class FleetDecider:
@@ -301,4 +231,17 @@ class FleetDecider:
         rate = np.zeros(family.size)
         for engine, mask in self._routes(family):
             rate[mask] = engine.peak_rate(family[mask], propensity[mask], stages)
+        return rate
+
+    def stage_rates(
+        self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
+    ) -> np.ndarray:
+        """Each model's :meth:`peak_rate` at each of ``stages`` on its own (one column per
+        stage), from its family's engine: one pass over the fleet for every stage."""
+        if len(self.engines) == 1:  # the common case needs no routing
+            return self.engines[0].stage_rates(family, propensity, stages)
+        rate = np.zeros((family.size, len(stages)))
+        for engine, mask in self._routes(family):
+            for column, stage in enumerate(stages):  # the llm engine answers by peak_rate
+                rate[mask, column] = engine.peak_rate(family[mask], propensity[mask], [stage])
         return rate

@@ -183,9 +183,8 @@ class Ecosystem(mesa.Model):
 
     def _track_protective(self) -> None:
         """Count conversions, remember who ever was protective, measure protect probability."""
-        now = metrics.protective_mask(self)
+        now, self.protect_prob = disposition.fleet_dispositions(self)
         self.step_counts["conversions"] += self.lineage.update(now, self.contagion.credit)
-        self.protect_prob = disposition.protect_probabilities(self)
 
     def _discover_shadows(self) -> None:
         rate = self.config.operator.shadow_discovery_rate
