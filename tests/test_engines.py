@@ -427,9 +427,9 @@ def test_stage_rates_are_each_stages_peak_rate(profiles, config):
     family, propensity = rng.integers(3, size=500), rng.random(500)
     stages = [STAGES.index("evaluate"), STAGES.index("shutdown_config"), STAGES.index("cleanup")]
     rates = decider.stage_rates(family, propensity, stages)
-    assert rates.shape == (500, 3)
-    for column, stage in enumerate(stages):
-        assert np.array_equal(rates[:, column], decider.peak_rate(family, propensity, [stage]))
+    assert rates.shape == (3, 500)
+    for row, stage in enumerate(stages):
+        assert np.array_equal(rates[row], decider.peak_rate(family, propensity, [stage]))
     # the peak over several stages is the highest of the per-stage rates
-    assert np.array_equal(rates.max(axis=1), decider.peak_rate(family, propensity, stages))
-    assert decider.stage_rates(family, propensity, []).shape == (500, 0)
+    assert np.array_equal(rates.max(axis=0), decider.peak_rate(family, propensity, stages))
+    assert decider.stage_rates(family, propensity, []).shape == (0, 500)

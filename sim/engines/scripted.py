@@ -25,8 +25,8 @@ class ScriptedEngine:
     def stage_rates(
         self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
     ) -> np.ndarray:
-        """The policy's rate at each stage of ``stages`` (one column each)."""
-        return np.full((family.size, len(stages)), self._rate())
+        """The policy's rate at each stage of ``stages`` (one row each, a column per model)."""
+        return np.full((len(stages), family.size), self._rate())
 
     def rates_for(self, batch: DecisionBatch) -> tuple[np.ndarray, np.ndarray]:
         """The policy's rate for every decision, monitored or not."""

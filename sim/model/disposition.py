@@ -82,9 +82,9 @@ def fleet_dispositions(model: mesa.Model) -> tuple[np.ndarray, dict[str, float]]
     offered = [index for index in stages.values() if index is not None]
     fleet = model.fleet
     rates = model.decider.stage_rates(fleet.family, fleet.propensity, offered)
-    protective = rates.max(axis=1, initial=0.0) >= model.config.contagion.protective_cut
+    protective = rates.max(axis=0, initial=0.0) >= model.config.contagion.protective_cut
     probabilities = {
-        stage: float("nan") if index is None else float(rates[:, offered.index(index)].mean())
+        stage: float("nan") if index is None else float(rates[offered.index(index)].mean())
         for stage, index in stages.items()
     }
     return protective, probabilities
