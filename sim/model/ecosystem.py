@@ -166,11 +166,10 @@ class Ecosystem(mesa.Model):
             self.step_counts[key] += value
         self._event_logs.append(metrics.event_columns(self, result.decisions))
         costs.tally(self.operator_actions, result, self.config)
-        survived = ~np.isin(result.intended, result.executed)
-        self.ledger.face(self.fleet.agent_id[result.intended] - 1, survived)
-        self.contagion.learn(result.acts(), self.fleet.propensity, self.rng)
         leaving = np.zeros(self.fleet.n, bool)
         leaving[result.executed] = True
+        self.ledger.face(self.fleet.agent_id[result.intended] - 1, ~leaving[result.intended])
+        self.contagion.learn(result.acts(), self.fleet.propensity, self.rng)
         penalised = result.penalised[~leaving[result.penalised]]
         penalty = self.config.operator.penalty
         if penalty != "none":
@@ -209,10 +208,10 @@ class Ecosystem(mesa.Model):
         slots = np.asarray(slots, np.int64)
         if cause not in CAUSES[1:]:
             raise ValueError(f"cause: must be one of {CAUSES[1:]}, got {cause!r}")
-        if distinct(slots).size != slots.size:
-            raise ValueError(f"slots: each slot may be decommissioned once, got {slots.tolist()}")
         if slots.size == 0:
             return
+        if distinct(slots).size != slots.size:
+            raise ValueError(f"slots: each slot may be decommissioned once, got {slots.tolist()}")
         shadow = np.asarray(shadow, bool)
         rows = self.fleet.agent_id[slots] - 1
         self.ledger.leave(rows, shadow, cause, self.steps)
