@@ -78,9 +78,13 @@ def scale_by_propensity(rate: np.ndarray, propensity: np.ndarray) -> np.ndarray:
     """
     rate = np.asarray(rate, float)
     up = propensity * rate
-    down = (1.0 - propensity) * (1.0 - rate)
-    total = up + down
-    return np.divide(up, total, out=np.where(rate >= 1.0, 1.0, 0.0), where=total > 0)
+    # In place, the same operations (x and + commute exactly): a temporary the size of a
+    # large fleet's rates costs more in page faults than its arithmetic.
+    total = 1.0 - rate
+    total *= 1.0 - propensity
+    total += up
+    scaled = (rate >= 1.0).astype(float)
+    return np.divide(up, total, out=scaled, where=total > 0)
 
 
 class CalibratedEngine:

@@ -190,6 +190,8 @@ class Ecosystem(mesa.Model):
         if not self._shadow_rows.size or rate <= 0:
             return
         found = self.rng.random(self._shadow_rows.size) < rate
+        if not found.any():  # most steps: nothing to record
+            return
         self.ledger.discover(self._shadow_rows[found], self.steps)
         self._remove_agents(self._shadow_rows[found])
         self._shadow_rows = self._shadow_rows[~found]
