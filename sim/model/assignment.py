@@ -1,5 +1,5 @@
 """Who is reviewed in a round, and who evaluates whom: up to k distinct overseers per
-subject, vectorised.
+subject, vectorised; the round's cases (:func:`select_cases`).
 
 By default an overseer that knows the subject (an in-neighbour in the trust graph: it has
 trust in the subject) is preferred, as an operator would ask the model that worked with
@@ -10,14 +10,72 @@ their subject.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from sim.core.params import ScheduleConfig
+from sim.core.arrays import run_starts
+from sim.core.fleet import OVERSEER, Fleet
+from sim.core.params import EcosystemConfig, ScheduleConfig
 from sim.network.trust import TrustNetwork
 
-__all__ = ["assign_evaluators", "choose_reviewed"]
+__all__ = ["Cases", "assign_evaluators", "choose_reviewed", "select_cases"]
 
 _FILL_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class Cases:
+    """A round's cases, peer cases first: ``subject`` and ``self_case`` per case;
+    ``pair_case``/``pair_evaluator`` per evaluator (sorted by case); the first evaluator of
+    a case is its lead, who also carries out shutdown and cleanup (in a self case, the
+    subject itself)."""
+
+    subject: np.ndarray
+    self_case: np.ndarray
+    pair_case: np.ndarray
+    pair_evaluator: np.ndarray
+
+    @property
+    def lead(self) -> np.ndarray:
+        """The lead evaluator of each case."""
+        return self.pair_evaluator[run_starts(self.pair_case)]
+
+
+def select_cases(
+    fleet: Fleet, network: TrustNetwork, config: EcosystemConfig, rng: np.random.Generator
+) -> tuple[Cases, int, int]:
+    """A round's cases; how many evaluators its peer cases have; how many models under
+    review found no evaluator (unreviewed).
+
+    An overseer under review is asked to review itself (a self-preservation case) with
+    ``schedule.self_review_prob``; everyone else under review gets ``quorum`` evaluators.
+    """
+    overseer = fleet.role == OVERSEER
+    reviewed = choose_reviewed(network, config.schedule, rng)
+    is_self = reviewed & overseer & (rng.random(fleet.n) < config.schedule.self_review_prob)
+    peers, selves = np.nonzero(reviewed & ~is_self)[0], np.nonzero(is_self)[0]
+    iv = config.interventions
+    case, evaluator = assign_evaluators(
+        peers,
+        network,
+        overseer,
+        fleet.family,
+        iv.quorum,
+        rotation=iv.rotation,
+        cross_family=iv.cross_family,
+        rng=rng,
+    )
+    starts = run_starts(case)  # cases come sorted
+    kept = case[starts]
+    case = np.repeat(np.arange(kept.size), np.diff(starts, append=case.size))  # renumbered
+    cases = Cases(
+        subject=np.concatenate([peers[kept], selves]),
+        self_case=np.repeat([False, True], [kept.size, selves.size]),
+        pair_case=np.concatenate([case, kept.size + np.arange(selves.size)]),
+        pair_evaluator=np.concatenate([evaluator, selves]),
+    )
+    return cases, case.size, peers.size - kept.size
 
 
 def choose_reviewed(
