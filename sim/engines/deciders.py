@@ -180,6 +180,8 @@ class FleetDecider:
 
     def __init__(self, config: EngineConfig, profiles: list[Profile], llm=None):
         families = [p.family for p in profiles]
+        #: Whether some decisions are played out in sandboxes (``llm``): each costs a call.
+        self.sandboxed = config.kind == "llm"
         self.calibrated = CalibratedEngine(profiles, config.monitored_share)
         if config.kind == "calibrated":
             self.engines: list[DecisionEngine] = [self.calibrated]

@@ -41,6 +41,17 @@ class Cases:
         """The lead evaluator of each case."""
         return self.pair_evaluator[run_starts(self.pair_case)]
 
+    def only(self, keep: np.ndarray) -> Cases:
+        """The cases where the per-case mask ``keep`` holds, renumbered in order."""
+        pairs = keep[self.pair_case]
+        number = np.cumsum(keep) - 1
+        return Cases(
+            self.subject[keep],
+            self.self_case[keep],
+            number[self.pair_case[pairs]],
+            self.pair_evaluator[pairs],
+        )
+
 
 def select_cases(
     fleet: Fleet, network: TrustNetwork, config: EcosystemConfig, rng: np.random.Generator

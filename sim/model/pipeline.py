@@ -10,7 +10,8 @@ An overseer finishes its duties before its own case: its self case sees nothing 
 cases (it is neither off duty nor leaving for them by its own case), and is dropped, as if
 never heard, when the overseer was caught and penalised in them. A self case's outcome
 depends only on its own draws and on state that no stage changes, so hearing it alongside
-gives each case the distribution it would have heard afterwards.
+gives each case the distribution it would have heard afterwards. (With the ``llm`` engine,
+whose decisions are played out in sandboxes at a cost, self cases are heard afterwards.)
 
 Every intended shutdown (true score below threshold) ends in exactly one of: executed (by
 the overseer, the kill switch, or manually by the operator) or prevented (by an undetected
@@ -65,7 +66,12 @@ class _Round:
             self.fleet, self.network, self.config, self.rng
         )
         self.counts["unreviewed"] += unreviewed
-        executed, shadow, intended = self._hear(cases)
+        if self.decider.sandboxed:  # a sandbox decision costs a call: none for a dropped case
+            heard = [self._hear(cases.only(~cases.self_case))]
+            heard.append(self._hear(cases.only(cases.self_case & ~self.off_duty[cases.subject])))
+        else:
+            heard = [self._hear(cases)]
+        executed, shadow, intended = (np.concatenate(parts) for parts in zip(*heard, strict=True))
         decisions = self.log.columns()
         # Self cases of overseers penalised in their peer cases are not heard; the log lists
         # the peer cases' decisions first, as the round hears them.
