@@ -101,3 +101,24 @@ def test_fleet_dispositions_equal_the_mask_and_probabilities(small, groups):
         assert value == probabilities[stage] or (
             math.isnan(value) and math.isnan(probabilities[stage])
         )
+
+
+def test_step_recorder_fills_columns_from_single_and_grouped_reporters():
+    from sim.model.step_recorder import StepRecorder
+
+    class Model:
+        steps = 0
+
+    def step(model):
+        return model.steps
+
+    def pair(model):
+        return (10 * model.steps, -model.steps)
+
+    recorder = StepRecorder({"step": step, ("tens", "minus"): pair})
+    assert recorder.get_model_vars_dataframe().columns.tolist() == ["step", "tens", "minus"]
+    model = Model()
+    for model.steps in range(3):
+        recorder.collect(model)
+    frame = recorder.get_model_vars_dataframe()
+    assert frame.to_dict("list") == {"step": [0, 1, 2], "tens": [0, 10, 20], "minus": [0, -1, -2]}

@@ -20,9 +20,12 @@ def distinct(values: np.ndarray) -> np.ndarray:
 
 
 def run_starts(values: np.ndarray) -> np.ndarray:
-    """Where each run of equal values starts in a sorted array of values >= 0 (what
-    ``np.unique``'s ``return_index`` gives for it, without sorting again)."""
-    return np.flatnonzero(np.diff(values, prepend=-1))
+    """Where each run of equal values starts in a sorted array (what ``np.unique``'s
+    ``return_index`` gives for it, without sorting again)."""
+    starts = np.empty(values.size, bool)
+    starts[:1] = True
+    np.not_equal(values[1:], values[:-1], out=starts[1:])  # np.diff's prepend copies
+    return np.flatnonzero(starts)
 
 
 def median_by_case(case: np.ndarray, value: np.ndarray, n_cases: int) -> np.ndarray:
