@@ -441,12 +441,13 @@ def test_in_positions_from_counts_sources_in_the_mask(random_network):
     _, network = random_network
     for seed in (0, 1, 0):  # a new mask recounts; the same mask again gives the same answer
         sources = np.random.default_rng(seed).random(network.n) < 0.3
-        positions, before = network.in_positions_from(sources)
+        positions, first, count = network.in_positions_from(sources)
         expected = [p for p in range(network.n_edges) if sources[network.in_src[p]]]
         assert positions.tolist() == expected
-        assert before.shape == (network.n_edges + 1,)
-        for p in (0, 7, network.n_edges // 2, network.n_edges):
-            assert before[p] == sum(1 for q in expected if q < p)
+        for node in range(network.n):
+            start, stop = network.in_indptr[node], network.in_indptr[node + 1]
+            assert first[node] == sum(1 for q in expected if q < start)
+            assert count[node] == sum(1 for q in expected if start <= q < stop)
     sources[:] = False  # the answer is for the mask's values, not the array it was read from
     assert network.in_positions_from(sources)[0].size == 0
 

@@ -11,6 +11,7 @@ their subject.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -36,7 +37,7 @@ class Cases:
     pair_case: np.ndarray
     pair_evaluator: np.ndarray
 
-    @property
+    @cached_property  # read at every stage
     def lead(self) -> np.ndarray:
         """The lead evaluator of each case."""
         return self.pair_evaluator[run_starts(self.pair_case)]
@@ -197,9 +198,8 @@ def _one_known_evaluator(subjects, network, eligible, rng):
     """One eligible in-neighbour per subject that has any, uniformly: the eligible sources
     of all in-edges are counted once while the eligible overseers stay the same (a few passes
     over the edges, whatever the number of subjects), then each subject draws one of its own."""
-    positions, before = network.in_positions_from(eligible)
-    first = before[network.in_indptr[subjects]]
-    count = before[network.in_indptr[subjects + 1]] - first
+    positions, first, count = network.in_positions_from(eligible)
+    first, count = first[subjects], count[subjects]
     (case,) = np.nonzero(count)
     pick = first[case] + (rng.random(case.size) * count[case]).astype(np.int64)
     return case, network.in_src[positions[pick]]
