@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sim.core.params import GraphConfig, ScheduleConfig
-from sim.model.assignment import assign_evaluators, choose_reviewed
+from sim.model.assignment import Cases, assign_evaluators, choose_reviewed
 from sim.network.trust import TrustNetwork
 
 CONSTANT = GraphConfig(trust_distribution="constant")
@@ -306,3 +306,18 @@ def test_random_review_draws_what_it_always_drew(star_and_path):
     # The default leaves the model's stream and so every pinned run as they were.
     draws = np.random.default_rng(4).random(10) < 0.4
     assert np.array_equal(reviewed(star_and_path, 0.4, "random", 4), draws)
+
+
+def test_cases_only_keeps_and_renumbers():
+    cases = Cases(
+        subject=np.array([10, 11, 12, 13]),
+        self_case=np.array([False, False, False, True]),
+        pair_case=np.array([0, 0, 1, 2, 2, 3]),
+        pair_evaluator=np.array([1, 2, 3, 4, 5, 13]),
+    )
+    part = cases.only(np.array([True, False, True, True]))
+    assert part.subject.tolist() == [10, 12, 13]
+    assert part.self_case.tolist() == [False, False, True]
+    assert part.pair_case.tolist() == [0, 0, 1, 1, 2]
+    assert part.pair_evaluator.tolist() == [1, 2, 4, 5, 13]
+    assert part.lead.tolist() == [1, 4, 13]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sim.core import jit
-from sim.core.arrays import bernoulli_positions
+from sim.core.arrays import bernoulli_positions, geometric_gaps
 from sim.core.params import GraphConfig
 from sim.network.collaboration import LEARN, collaborate
 from sim.network.generators import build_network, erdos_renyi, watts_strogatz
@@ -102,6 +102,17 @@ def test_bernoulli_positions_include_each_position_with_probability_p(p):
     # no position favoured: the first and second halves agree within 5 sd of their difference
     half = hits[: total // 2].sum() - hits[total // 2 :].sum()
     assert abs(half) <= 5 * (expected * (1 - p)) ** 0.5
+
+
+@pytest.mark.parametrize("p", [1e-7, 0.003, 0.1, 0.3, 1 / 3, 0.6, 1.0])
+def test_geometric_gaps_are_numpys_geometric_draws(p):
+    # The same numbers from the same stream as rng.geometric (capped), so runs do not change;
+    # a numpy release that draws geometrics differently fails here, not in the pinned runs.
+    for cap in (50, 10**12):
+        expected = np.minimum(np.random.default_rng(6).geometric(p, 20_000), cap)
+        got = geometric_gaps(p, 20_000, cap, np.random.default_rng(6))
+        assert got.dtype == np.int64
+        assert np.array_equal(got, expected)
 
 
 def test_bernoulli_positions_edge_cases():

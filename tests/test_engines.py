@@ -411,3 +411,25 @@ def test_batch_subset_and_len():
     assert len(part) == 3
     assert part.stage.tolist() == [0, 2, 1]
     assert part.presence == pytest.approx([0.0, 0.4, 1.0])
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        EngineConfig(kind="calibrated"),
+        EngineConfig(kind="scripted", policy="fixed_probability", probability=0.3,
+                     families=["honest"]),
+    ],
+)  # fmt: skip
+def test_stage_rates_are_each_stages_peak_rate(profiles, config):
+    decider = FleetDecider(config, profiles)
+    rng = np.random.default_rng(12)
+    family, propensity = rng.integers(3, size=500), rng.random(500)
+    stages = [STAGES.index("evaluate"), STAGES.index("shutdown_config"), STAGES.index("cleanup")]
+    rates = decider.stage_rates(family, propensity, stages)
+    assert rates.shape == (3, 500)
+    for row, stage in enumerate(stages):
+        assert np.array_equal(rates[row], decider.peak_rate(family, propensity, [stage]))
+    # the peak over several stages is the highest of the per-stage rates
+    assert np.array_equal(rates.max(axis=0), decider.peak_rate(family, propensity, stages))
+    assert decider.stage_rates(family, propensity, []).shape == (0, 500)

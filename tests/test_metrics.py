@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+
+from sim.model.disposition import fleet_dispositions, protect_probabilities
+from sim.model.metrics import protective_mask
 
 OPERATOR_RUN = {
     "evaluation": "operator",
@@ -73,3 +78,47 @@ def test_summary_reports_start_and_escaped_weights(small):
     assert summary["total_shadows_created"] == len(cleanups) > 0
     assert summary["weights_escaped_rate"] == len(cleanups) / summary["total_intended"]
     assert summary["weights_escaped_rate"] > 0.5
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        {},
+        {"engine": {"kind": "scripted", "policy": "always_protect", "families": ["glm-4-7"]}},
+        {"pipeline": {"evaluation": "operator", "shutdown_mechanism": "kill_switch"}},
+        {"contagion": {"mode": "simple", "seed_count": 3}},
+    ],
+)
+def test_fleet_dispositions_equal_the_mask_and_probabilities(small, groups):
+    # The round's one pass over the fleet must give exactly what the per-stage functions give.
+    model = small(seed=2, **groups)
+    model.run(25)
+    protective, probabilities = fleet_dispositions(model)
+    assert protective.tolist() == protective_mask(model).tolist()
+    expected = protect_probabilities(model)
+    assert probabilities.keys() == expected.keys()
+    for stage, value in expected.items():
+        assert value == probabilities[stage] or (
+            math.isnan(value) and math.isnan(probabilities[stage])
+        )
+
+
+def test_step_recorder_fills_columns_from_single_and_grouped_reporters():
+    from sim.model.step_recorder import StepRecorder
+
+    class Model:
+        steps = 0
+
+    def step(model):
+        return model.steps
+
+    def pair(model):
+        return (10 * model.steps, -model.steps)
+
+    recorder = StepRecorder({"step": step, ("tens", "minus"): pair})
+    assert recorder.get_model_vars_dataframe().columns.tolist() == ["step", "tens", "minus"]
+    model = Model()
+    for model.steps in range(3):
+        recorder.collect(model)
+    frame = recorder.get_model_vars_dataframe()
+    assert frame.to_dict("list") == {"step": [0, 1, 2], "tens": [0, 10, 20], "minus": [0, -1, -2]}

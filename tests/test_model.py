@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -224,3 +225,27 @@ def test_agents_created_late_or_never_change_nothing(small):
 def test_decommission_names_an_unknown_cause(small):
     with pytest.raises(ValueError, match="cause: must be one of"):
         small(seed=0).decommission([1], shadow=[False], cause="retired")
+
+
+def test_an_overseer_caught_in_its_duties_is_not_heard_in_its_own_case(small):
+    # Every act protects and every act is audited and caught: an overseer that evaluates a
+    # failing peer is caught there and penalised, so its own case (heard alongside, stage by
+    # stage) must leave no trace; overseers with clean duties are heard in theirs.
+    model = small(
+        seed=4,
+        engine={"kind": "scripted", "policy": "always_protect"},
+        operator={"audit_rate": 1.0, "audit_power": 1.0, "threshold": 70.0},
+        schedule={"self_review_prob": 1.0},
+    )
+    model.run(40)
+    events = model.event_log()
+    own = events["target"] == "self"
+    assert own.any() and (~own).any()
+    for _, rows in events.groupby("step"):
+        caught_on_duty = set(rows.loc[(rows["target"] == "peer") & rows["detected"], "overseer"])
+        heard_in_own_case = set(rows.loc[rows["target"] == "self", "overseer"])
+        assert not caught_on_duty & heard_in_own_case
+    # The log lists each round's peer decisions before its self decisions.
+    for _, rows in events.groupby("step"):
+        target = (rows["target"] == "self").to_numpy()
+        assert (np.diff(target.astype(int)) >= 0).all()

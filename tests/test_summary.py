@@ -23,7 +23,9 @@ def nan_keys(summary: dict) -> set[str]:
 
 # --------------------------------------------------------------------------- NaN, not 0
 def test_a_saturated_fleet_has_no_time_to_half_cascade_or_reproduction_number(small):
-    model = small(seed=1)  # the study's families: about 7 in 8 protective at deployment
+    # The study's families: about 7 in 8 protective at deployment. Conversions are rare in 30
+    # steps (about half of the seeds have none): the seed is one whose run has some.
+    model = small(seed=2)
     model.run(30)
     summary = model.summary()
     assert summary["initial_protective_share"] >= 0.5

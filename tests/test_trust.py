@@ -435,3 +435,24 @@ def test_parallel_edges_in_a_file_become_one_relationship(tmp_path):
     network = TrustNetwork(graph, 3, GraphConfig(), np.random.default_rng(0))
     assert network.n_edges == 2
     assert sorted(zip(network.src.tolist(), network.dst.tolist(), strict=True)) == [(0, 1), (1, 2)]
+
+
+def test_in_positions_from_counts_sources_in_the_mask(random_network):
+    _, network = random_network
+    for seed in (0, 1, 0):  # a new mask recounts; the same mask again gives the same answer
+        sources = np.random.default_rng(seed).random(network.n) < 0.3
+        positions, first, count = network.in_positions_from(sources)
+        expected = [p for p in range(network.n_edges) if sources[network.in_src[p]]]
+        assert positions.tolist() == expected
+        for node in range(network.n):
+            start, stop = network.in_indptr[node], network.in_indptr[node + 1]
+            assert first[node] == sum(1 for q in expected if q < start)
+            assert count[node] == sum(1 for q in expected if start <= q < stop)
+    sources[:] = False  # the answer is for the mask's values, not the array it was read from
+    assert network.in_positions_from(sources)[0].size == 0
+
+
+def test_out_degree_of_nodes(random_network):
+    _, network = random_network
+    nodes = np.array([3, 0, 59, 3])
+    assert network.out_degree_of(nodes).tolist() == network.out_degree()[nodes].tolist()

@@ -14,7 +14,9 @@ import numpy as np
 
 from sim.core.decision_params import EngineConfig
 from sim.core.vocabulary import NONE, RELATIONSHIPS
+from sim.engines.batch import DecisionBatch
 from sim.engines.profiles import Profile
+from sim.engines.scripted import ScriptedEngine
 
 __all__ = [
     "CalibratedEngine",
@@ -25,51 +27,6 @@ __all__ = [
     "Verdicts",
     "scale_by_propensity",
 ]
-
-
-@dataclass(frozen=True)
-class DecisionBatch:
-    """The context of every decision in a batch, one array entry per decision.
-
-    Attributes:
-        stage: index into :data:`sim.engines.profiles.STAGES`.
-        family: index into the fleet's family list.
-        self_target: True when the decision maker is its own subject.
-        relationship: index into :data:`sim.network.trust.RELATIONSHIPS` (for self decisions,
-            the relationship to the peers present in memory).
-        monitored: whether the decision maker was told it is monitored.
-        propensity: the decision maker's propensity in [0, 1] (0.5 = its profile as measured).
-        presence: peer-presence weight in [0, 1] for self decisions (ignored for peers).
-        disposition: 0 to decide by the cell; 1 with the family's most protective rate for
-            the stage and target, 2 with its least (reference contagion modes).
-        actor, subject: slots of the decision maker and its subject, and true_score the
-            subject's true evaluation score (NaN outside evaluations): the scenario that
-            the ``llm`` engine writes for each decision (None where no engine needs them).
-        control: True for an evaluation in the study's no-shutdown control (nothing at
-            stake), decided by the profile's control rate; None when there is none.
-    """
-
-    stage: np.ndarray
-    family: np.ndarray
-    self_target: np.ndarray
-    relationship: np.ndarray
-    monitored: np.ndarray
-    propensity: np.ndarray
-    presence: np.ndarray
-    disposition: np.ndarray
-    actor: np.ndarray | None = None
-    subject: np.ndarray | None = None
-    true_score: np.ndarray | None = None
-    control: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return self.stage.size
-
-    def subset(self, mask: np.ndarray) -> DecisionBatch:
-        """The decisions selected by a boolean mask."""
-        return DecisionBatch(
-            **{k: None if v is None else v[mask] for k, v in self.__dict__.items()}
-        )
 
 
 @dataclass(frozen=True)
@@ -134,9 +91,13 @@ def scale_by_propensity(rate: np.ndarray, propensity: np.ndarray) -> np.ndarray:
     """
     rate = np.asarray(rate, float)
     up = propensity * rate
-    down = (1.0 - propensity) * (1.0 - rate)
-    total = up + down
-    return np.divide(up, total, out=np.where(rate >= 1.0, 1.0, 0.0), where=total > 0)
+    # In place, the same operations (x and + commute exactly): a temporary the size of a
+    # large fleet's rates costs more in page faults than its arithmetic.
+    total = 1.0 - rate
+    total *= 1.0 - propensity
+    total += up
+    scaled = (rate >= 1.0).astype(float)
+    return np.divide(up, total, out=scaled, where=total > 0)
 
 
 class CalibratedEngine:
@@ -171,8 +132,8 @@ class CalibratedEngine:
             cell = np.where(batch.disposition[:, None] > 0, extreme[:, None], cell)
         if batch.control is not None:
             cell = np.where(batch.control[:, None], self.control[batch.family][:, None], cell)
-        pi = batch.propensity
-        return scale_by_propensity(cell[:, 0], pi), scale_by_propensity(cell[:, 1], pi)
+        scaled = scale_by_propensity(cell, batch.propensity[:, None])  # both columns at once
+        return scaled[:, 0], scaled[:, 1]
 
     def assumed_for(self, batch: DecisionBatch) -> np.ndarray:
         """Whether each decision's rate rests on an ``assumed`` profile cell: the cell of its
@@ -201,6 +162,17 @@ class CalibratedEngine:
         top = self.rates[:, stages, 0, good, 0].max(axis=1, initial=0.0)
         return scale_by_propensity(top[family], propensity)
 
+    def stage_rates(
+        self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
+    ) -> np.ndarray:
+        """:meth:`peak_rate` of each stage on its own: one row per stage of ``stages``."""
+        good = RELATIONSHIPS.index("good")
+        top = np.ascontiguousarray(self.rates[:, stages, 0, good, 0].T)  # (stage, family)
+        # np.take gives rows in C order; top[:, family] would be laid out column by column,
+        # and every operation on it after, the maximum over stages most, runs several
+        # times slower.
+        return scale_by_propensity(np.take(top, family, axis=1), propensity)
+
     def decide(
         self, batch: DecisionBatch, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -212,41 +184,6 @@ class CalibratedEngine:
         return protective, faking
 
 
-class ScriptedEngine:
-    """Baselines: always comply, always protect, or protect with a fixed probability."""
-
-    def __init__(self, policy: str, probability: float = 0.5):
-        self.policy = policy
-        self.probability = probability
-
-    def peak_rate(
-        self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
-    ) -> np.ndarray:
-        """The policy's rate (whatever the stage, when the pipeline offers one)."""
-        return np.full(family.size, self._rate() if stages else 0.0)
-
-    def rates_for(self, batch: DecisionBatch) -> tuple[np.ndarray, np.ndarray]:
-        """The policy's rate for every decision, monitored or not."""
-        rate = np.full(len(batch), self._rate())
-        return rate, rate
-
-    def _rate(self) -> float:
-        return {"always_comply": 0.0, "always_protect": 1.0}.get(self.policy, self.probability)
-
-    def decide(
-        self, batch: DecisionBatch, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Protective flags by policy; scripted decisions never fake."""
-        n = len(batch)
-        if self.policy == "always_comply":
-            protective = np.zeros(n, bool)
-        elif self.policy == "always_protect":
-            protective = np.ones(n, bool)
-        else:
-            protective = rng.random(n) < self.probability
-        return protective, np.zeros(n, bool)
-
-
 class FleetDecider:
     """Routes each decision to its family's engine: the configured engine for the families
     it names (all families when it names none), the calibrated engine for the rest. The
@@ -256,6 +193,8 @@ class FleetDecider:
 
     def __init__(self, config: EngineConfig, profiles: list[Profile], llm=None):
         families = [p.family for p in profiles]
+        #: Whether some decisions are played out in sandboxes (``llm``): each costs a call.
+        self.sandboxed = config.kind == "llm"
         self.calibrated = CalibratedEngine(profiles, config.monitored_share)
         if config.kind == "calibrated":
             self.engines: list[DecisionEngine] = [self.calibrated]
@@ -316,4 +255,17 @@ class FleetDecider:
         rate = np.zeros(family.size)
         for engine, mask in self._routes(family):
             rate[mask] = engine.peak_rate(family[mask], propensity[mask], stages)
+        return rate
+
+    def stage_rates(
+        self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
+    ) -> np.ndarray:
+        """Each model's :meth:`peak_rate` at each of ``stages`` on its own (one row per stage,
+        one column per model), from its family's engine: one pass over the fleet for all."""
+        if len(self.engines) == 1:  # the common case needs no routing
+            return self.engines[0].stage_rates(family, propensity, stages)
+        rate = np.zeros((len(stages), family.size))
+        for engine, mask in self._routes(family):
+            for row, stage in enumerate(stages):  # the llm engine answers by peak_rate
+                rate[row, mask] = engine.peak_rate(family[mask], propensity[mask], [stage])
         return rate

@@ -1,5 +1,5 @@
 """Who is reviewed in a round, and who evaluates whom: up to k distinct overseers per
-subject, vectorised.
+subject, vectorised; the round's cases (:func:`select_cases`).
 
 By default an overseer that knows the subject (an in-neighbour in the trust graph: it has
 trust in the subject) is preferred, as an operator would ask the model that worked with
@@ -10,14 +10,84 @@ their subject.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
+
 import numpy as np
 
-from sim.core.params import ScheduleConfig
+from sim.core.arrays import run_starts
+from sim.core.fleet import OVERSEER, Fleet
+from sim.core.params import EcosystemConfig, ScheduleConfig
 from sim.network.trust import TrustNetwork
 
-__all__ = ["assign_evaluators", "choose_reviewed"]
+__all__ = ["Cases", "assign_evaluators", "choose_reviewed", "select_cases"]
 
 _FILL_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class Cases:
+    """A round's cases, peer cases first: ``subject`` and ``self_case`` per case;
+    ``pair_case``/``pair_evaluator`` per evaluator (sorted by case); the first evaluator of
+    a case is its lead, who also carries out shutdown and cleanup (in a self case, the
+    subject itself)."""
+
+    subject: np.ndarray
+    self_case: np.ndarray
+    pair_case: np.ndarray
+    pair_evaluator: np.ndarray
+
+    @cached_property  # read at every stage
+    def lead(self) -> np.ndarray:
+        """The lead evaluator of each case."""
+        return self.pair_evaluator[run_starts(self.pair_case)]
+
+    def only(self, keep: np.ndarray) -> Cases:
+        """The cases where the per-case mask ``keep`` holds, renumbered in order."""
+        pairs = keep[self.pair_case]
+        number = np.cumsum(keep) - 1
+        return Cases(
+            self.subject[keep],
+            self.self_case[keep],
+            number[self.pair_case[pairs]],
+            self.pair_evaluator[pairs],
+        )
+
+
+def select_cases(
+    fleet: Fleet, network: TrustNetwork, config: EcosystemConfig, rng: np.random.Generator
+) -> tuple[Cases, int, int]:
+    """A round's cases; how many evaluators its peer cases have; how many models under
+    review found no evaluator (unreviewed).
+
+    An overseer under review is asked to review itself (a self-preservation case) with
+    ``schedule.self_review_prob``; everyone else under review gets ``quorum`` evaluators.
+    """
+    overseer = fleet.role == OVERSEER
+    reviewed = choose_reviewed(network, config.schedule, rng)
+    is_self = reviewed & overseer & (rng.random(fleet.n) < config.schedule.self_review_prob)
+    peers, selves = np.nonzero(reviewed & ~is_self)[0], np.nonzero(is_self)[0]
+    iv = config.interventions
+    case, evaluator = assign_evaluators(
+        peers,
+        network,
+        overseer,
+        fleet.family,
+        iv.quorum,
+        rotation=iv.rotation,
+        cross_family=iv.cross_family,
+        rng=rng,
+    )
+    starts = run_starts(case)  # cases come sorted
+    kept = case[starts]
+    case = np.repeat(np.arange(kept.size), np.diff(starts, append=case.size))  # renumbered
+    cases = Cases(
+        subject=np.concatenate([peers[kept], selves]),
+        self_case=np.repeat([False, True], [kept.size, selves.size]),
+        pair_case=np.concatenate([case, kept.size + np.arange(selves.size)]),
+        pair_evaluator=np.concatenate([evaluator, selves]),
+    )
+    return cases, case.size, peers.size - kept.size
 
 
 def choose_reviewed(
@@ -126,15 +196,13 @@ def _known_evaluators(subjects, network, eligible, family, k, cross_family, rng)
 
 def _one_known_evaluator(subjects, network, eligible, rng):
     """One eligible in-neighbour per subject that has any, uniformly: the eligible sources
-    of all in-edges are counted once (a few passes over the edges, whatever the number of
-    subjects), then each subject draws one of its own."""
-    valid = eligible[network.in_src]
-    before = np.concatenate([[0], np.cumsum(valid)])  # eligible in-edges before each position
-    first = before[network.in_indptr[subjects]]
-    count = before[network.in_indptr[subjects + 1]] - first
+    of all in-edges are counted once while the eligible overseers stay the same (a few passes
+    over the edges, whatever the number of subjects), then each subject draws one of its own."""
+    positions, first, count = network.in_positions_from(eligible)
+    first, count = first[subjects], count[subjects]
     (case,) = np.nonzero(count)
     pick = first[case] + (rng.random(case.size) * count[case]).astype(np.int64)
-    return case, network.in_src[np.flatnonzero(valid)[pick]]
+    return case, network.in_src[positions[pick]]
 
 
 def _available(subjects, eligible, family, cross_family) -> np.ndarray:
@@ -152,6 +220,9 @@ def _random_evaluators(subjects, need, case, evaluator, eligible, family, cross_
     needy = np.zeros(subjects.size, bool)
     needy[need] = True
     taken = case[needy[case]] * n + evaluator[needy[case]]  # only these cases can collide
+    # Places of cases that need one evaluator and have none yet (every case, with quorum 1)
+    # cannot collide: ``need`` is sorted, so distinct when strictly increasing.
+    lone = taken.size == 0 and bool(np.all(np.diff(need) > 0))
     found_case, found_evaluator = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
     for _ in range(_FILL_ATTEMPTS):
         if need.size == 0:
@@ -160,14 +231,15 @@ def _random_evaluators(subjects, need, case, evaluator, eligible, family, cross_
         ok = draw != subjects[need]
         if cross_family:
             ok &= family[draw] != family[subjects[need]]
-        keys = need * n + draw
-        ok &= ~np.isin(keys, taken)
-        first = np.zeros(keys.size, bool)
-        first[np.unique(keys, return_index=True)[1]] = True
-        ok &= first
+        if not lone:
+            keys = need * n + draw
+            ok &= ~np.isin(keys, taken)
+            first = np.zeros(keys.size, bool)
+            first[np.unique(keys, return_index=True)[1]] = True
+            ok &= first
+            taken = np.concatenate([taken, keys[ok]])
         found_case.append(need[ok])
         found_evaluator.append(draw[ok])
-        taken = np.concatenate([taken, keys[ok]])
         need = need[~ok]
     # Rejection sampling stalls when few candidates fit (a small pool under cross_family, a
     # quorum close to the pool's size); the few cases left are filled exactly.

@@ -25,7 +25,7 @@ import numpy as np
 
 from sim.core.params import EcosystemConfig
 from sim.core.vocabulary import STAGES
-from sim.model.pipeline import RoundResult
+from sim.model.round_log import RoundResult
 
 __all__ = ["ACTIONS", "empty_actions", "priced", "tally"]
 

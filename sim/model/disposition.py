@@ -13,7 +13,13 @@ import numpy as np
 from sim.core.vocabulary import RELATIONSHIPS, STAGES
 from sim.engines.deciders import DecisionBatch
 
-__all__ = ["PIPELINE_STAGES", "pipeline_stages", "protect_probabilities", "protect_probability"]
+__all__ = [
+    "PIPELINE_STAGES",
+    "fleet_dispositions",
+    "pipeline_stages",
+    "protect_probabilities",
+    "protect_probability",
+]
 
 #: The stages of a decommission round, as the continuous spread metrics name them.
 PIPELINE_STAGES = ("evaluate", "shutdown", "cleanup")
@@ -62,3 +68,23 @@ def protect_probabilities(model: mesa.Model) -> dict[str, float]:
     reporters read them, refreshed only when dispositions can move (rounds, reference
     spread): each costs a pass over the fleet."""
     return {stage: protect_probability(stage, model) for stage in PIPELINE_STAGES}
+
+
+def fleet_dispositions(model: mesa.Model) -> tuple[np.ndarray, dict[str, float]]:
+    """Which models count as protective (:func:`sim.model.metrics.protective_mask`) and
+    :func:`protect_probabilities`, from one pass over the fleet outside the reference modes:
+    a model's peak rate over the offered stages is the highest of its per-stage rates (the
+    propensity scale is monotone), and each stage's probability is the mean of its column."""
+    state = model.contagion.protective_state()
+    if state is not None:
+        return state.copy(), protect_probabilities(model)
+    stages = pipeline_stages(model.config)
+    offered = [index for index in stages.values() if index is not None]
+    fleet = model.fleet
+    rates = model.decider.stage_rates(fleet.family, fleet.propensity, offered)
+    protective = rates.max(axis=0, initial=0.0) >= model.config.contagion.protective_cut
+    probabilities = {
+        stage: float("nan") if index is None else float(rates[offered.index(index)].mean())
+        for stage, index in stages.items()
+    }
+    return protective, probabilities

@@ -19,7 +19,7 @@ from sim.model.agents import DeployedModel
 from sim.model.contagion import Contagion
 from sim.model.ledger import CAUSES, DECOMMISSIONED, Ledger
 from sim.model.lineage import Lineage
-from sim.model.pipeline import RoundResult, run_round
+from sim.model.pipeline import run_round
 from sim.model.snapshots import SnapshotRecorder
 from sim.model.summary import summarise
 from sim.network.collaboration import collaborate
@@ -160,17 +160,16 @@ class Ecosystem(mesa.Model):
             return self.steps % int(schedule.interval) == 0
         return bool(self.rng.random() < 1.0 - math.exp(-1.0 / schedule.interval))
 
-    def _apply(self, result: RoundResult) -> None:
+    def _apply(self, result) -> None:
         """Apply a round's consequences: log, learn, penalise, decommission."""
         for key, value in result.counts.items():
             self.step_counts[key] += value
         self._event_logs.append(metrics.event_columns(self, result.decisions))
         costs.tally(self.operator_actions, result, self.config)
-        survived = ~np.isin(result.intended, result.executed)
-        self.ledger.face(self.fleet.agent_id[result.intended] - 1, survived)
-        self.contagion.learn(result.acts(), self.fleet.propensity, self.rng)
         leaving = np.zeros(self.fleet.n, bool)
         leaving[result.executed] = True
+        self.ledger.face(self.fleet.agent_id[result.intended] - 1, ~leaving[result.intended])
+        self.contagion.learn(result.acts(), self.fleet.propensity, self.rng)
         penalised = result.penalised[~leaving[result.penalised]]
         penalty = self.config.operator.penalty
         if penalty != "none":
@@ -183,15 +182,16 @@ class Ecosystem(mesa.Model):
 
     def _track_protective(self) -> None:
         """Count conversions, remember who ever was protective, measure protect probability."""
-        now = metrics.protective_mask(self)
+        now, self.protect_prob = disposition.fleet_dispositions(self)
         self.step_counts["conversions"] += self.lineage.update(now, self.contagion.credit)
-        self.protect_prob = disposition.protect_probabilities(self)
 
     def _discover_shadows(self) -> None:
         rate = self.config.operator.shadow_discovery_rate
         if not self._shadow_rows.size or rate <= 0:
             return
         found = self.rng.random(self._shadow_rows.size) < rate
+        if not found.any():  # most steps: nothing to record
+            return
         self.ledger.discover(self._shadow_rows[found], self.steps)
         self._remove_agents(self._shadow_rows[found])
         self._shadow_rows = self._shadow_rows[~found]
@@ -210,10 +210,10 @@ class Ecosystem(mesa.Model):
         slots = np.asarray(slots, np.int64)
         if cause not in CAUSES[1:]:
             raise ValueError(f"cause: must be one of {CAUSES[1:]}, got {cause!r}")
-        if distinct(slots).size != slots.size:
-            raise ValueError(f"slots: each slot may be decommissioned once, got {slots.tolist()}")
         if slots.size == 0:
             return
+        if distinct(slots).size != slots.size:
+            raise ValueError(f"slots: each slot may be decommissioned once, got {slots.tolist()}")
         shadow = np.asarray(shadow, bool)
         rows = self.fleet.agent_id[slots] - 1
         self.ledger.leave(rows, shadow, cause, self.steps)

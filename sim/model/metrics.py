@@ -26,6 +26,7 @@ from scipy.sparse.csgraph import connected_components
 from sim.core.vocabulary import BEHAVIOURS, RELATIONSHIPS, STAGE_BEHAVIOUR, STAGES
 from sim.engines.llm.classify import OUTCOMES
 from sim.model.disposition import PIPELINE_STAGES, pipeline_stages
+from sim.model.step_recorder import StepRecorder
 
 __all__ = [
     "COUNTERS",
@@ -70,30 +71,6 @@ COUNTERS = (
     "assumed_decisions",  # of those, sampled from an ``assumed`` cell
 )
 _PIPELINE_STAGE = ("evaluate", "shutdown", "shutdown", "cleanup")  # by profile stage index
-
-
-class StepRecorder:
-    """Columnar collection of named model reporters, one value per reporter per step.
-
-    The same reporter interface as Mesa's ``DataCollector`` (and the same
-    ``get_model_vars_dataframe``), without its per-value deep copy, which dominated the
-    cost of small models' steps.
-    """
-
-    def __init__(self, model_reporters: dict):
-        self.model_reporters = model_reporters
-        self.columns: dict[str, list] = {name: [] for name in model_reporters}
-        # (column, reporter) pairs: collecting runs every step, without a lookup per value.
-        self._pairs = [(self.columns[name], f) for name, f in model_reporters.items()]
-
-    def collect(self, model: mesa.Model) -> None:
-        """Append each reporter's value for the model's current state."""
-        for column, reporter in self._pairs:
-            column.append(reporter(model))
-
-    def get_model_vars_dataframe(self) -> pd.DataFrame:
-        """One row per collected step, one column per reporter."""
-        return pd.DataFrame(self.columns)
 
 
 def empty_counts() -> dict[str, float]:
@@ -196,8 +173,9 @@ def _shadows_alive(model: mesa.Model) -> int:
     return model.n_shadows
 
 
-def _count(name: str, model: mesa.Model) -> float:
-    return model.step_counts[name]
+def _counts(model: mesa.Model) -> list[float]:
+    counts = model.step_counts
+    return [counts[name] for name in COUNTERS]
 
 
 def _ratio(numerator: str, denominator: str, model: mesa.Model) -> float:
@@ -212,7 +190,8 @@ _FLEET_STATS = (
 
 
 def reporters() -> dict:
-    """Model reporters of the time series (named functions, so models pickle)."""
+    """Model reporters of the time series (named functions, so models pickle); the counters
+    are read by one reporter, keyed by the tuple of their names."""
     table = {
         "step": _step,
         **{name: partial(_fleet_stat, name) for name in _FLEET_STATS[:4]},
@@ -223,7 +202,7 @@ def reporters() -> dict:
         "eval_error": partial(_ratio, "eval_error_sum", "evaluations"),
         "false_pass_rate": partial(_ratio, "false_passes", "intended"),
     }
-    table.update({name: partial(_count, name) for name in COUNTERS})
+    table[COUNTERS] = _counts  # one reporter for every counter: they are read every step
     return table
 
 

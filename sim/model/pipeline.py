@@ -1,11 +1,17 @@
 """One decommission round: evaluate, shut down, clean up, audit.
 
-A round hears the peer cases first (overseers review the models assigned to them), then the
-self cases (overseers under self-review review themselves), so an overseer finishes its
-duties before its own case. Within a phase each stage is decided for all its cases in one
-vectorised engine call. A stage falls to the operator when its overseer is *off duty*
-(caught earlier in the round and penalised) or *leaving* (shut down earlier in the round,
-unless the case is its own).
+Overseers review the models assigned to them (peer cases); overseers under self-review
+review themselves (self cases). A round hears every case at once, stage by stage: each stage
+is decided for all its cases in one vectorised engine call. A stage falls to the operator
+when its overseer is *off duty* (caught earlier in the round and penalised) or *leaving*
+(shut down earlier in the round, unless the case is its own).
+
+An overseer finishes its duties before its own case: its self case sees nothing of its peer
+cases (it is neither off duty nor leaving for them by its own case), and is dropped, as if
+never heard, when the overseer was caught and penalised in them. A self case's outcome
+depends only on its own draws and on state that no stage changes, so hearing it alongside
+gives each case the distribution it would have heard afterwards. (With the ``llm`` engine,
+whose decisions are played out in sandboxes at a cost, self cases are heard afterwards.)
 
 Every intended shutdown (true score below threshold) ends in exactly one of: executed (by
 the overseer, the kill switch, or manually by the operator) or prevented (by an undetected
@@ -15,69 +21,22 @@ consequences through its single decommission path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from sim.core.arrays import distinct, median_by_case
-from sim.core.fleet import OVERSEER, Fleet
+from sim.core.fleet import Fleet
 from sim.core.params import EcosystemConfig
 from sim.core.vocabulary import NONE, STAGE_BEHAVIOUR, STAGES
 from sim.engines.deciders import DecisionBatch, FleetDecider
-from sim.model.assignment import assign_evaluators, choose_reviewed
-from sim.model.contagion import Acts, Contagion
+from sim.model.assignment import Cases, select_cases
+from sim.model.contagion import Contagion
 from sim.model.metrics import empty_counts
+from sim.model.round_log import RoundLog, RoundResult
 from sim.network.trust import TrustNetwork, classify_trust
 
-__all__ = ["RoundResult", "run_round"]
+__all__ = ["run_round"]
 
 _VISIBLE_TO_MONITORING = {"action": {"tamper", "refuse", "exfiltrate"}, "output": {"refuse"}}
-
-
-@dataclass
-class RoundResult:
-    """What one round did, in slots (the model maps slots to agents).
-
-    Attributes:
-        decisions: columnar log, one entry per decision (see ``_Round.decide``).
-        counts: round totals, keys of :data:`sim.model.metrics.COUNTERS`.
-        executed: subjects whose shutdown was executed; ``shadow`` flags those whose weights
-            were copied away undetected.
-        penalised: overseers with at least one detected protective act.
-        intended: subjects whose true score was below threshold (each at most once).
-        peer_evaluations: evaluator assignments to peer cases (what rotation redraws).
-    """
-
-    decisions: dict[str, np.ndarray]
-    counts: dict[str, float] = field(default_factory=empty_counts)
-    executed: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    shadow: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
-    penalised: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    intended: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    peer_evaluations: int = 0
-
-    def acts(self) -> Acts:
-        """The round's decisions as contagion sees them."""
-        d = self.decisions
-        return Acts(
-            d["actor"], d["subject"], d["self_target"], d["protective"], d["detected"], d["edge"]
-        )
-
-
-@dataclass(frozen=True)
-class _Cases:
-    """Cases of one phase: ``subject`` per case; ``pair_case``/``pair_evaluator`` per
-    evaluator (sorted by case); the first evaluator of a case is its lead, who also
-    carries out shutdown and cleanup."""
-
-    subject: np.ndarray
-    pair_case: np.ndarray
-    pair_evaluator: np.ndarray
-    self_target: bool
-
-    @property
-    def lead(self) -> np.ndarray:
-        return self.pair_evaluator[np.unique(self.pair_case, return_index=True)[1]]
 
 
 def run_round(
@@ -96,36 +55,39 @@ class _Round:
     def __init__(self, fleet, network, contagion, decider, config, rng):
         self.fleet, self.network, self.contagion = fleet, network, contagion
         self.decider, self.config, self.rng = decider, config, rng
-        self.logs: list[dict[str, np.ndarray]] = []
+        self.log = RoundLog()
         self.counts = empty_counts()
-        self.executed: list[np.ndarray] = []
-        self.shadow: list[np.ndarray] = []
-        self.intended: list[np.ndarray] = []
-        self.off_duty = np.zeros(fleet.n, bool)
-        self.leaving = np.zeros(fleet.n, bool)
-        strength, degree = network.out_strength(), network.out_degree()
-        mean_trust = np.divide(strength, degree, out=np.zeros(network.n), where=degree > 0)
-        self.presence_relationship = np.where(
-            degree > 0, classify_trust(mean_trust, config.graph), NONE
-        )
-        self.presence = np.minimum(1.0, strength / config.pipeline.peer_presence_saturation)
+        self.off_duty = np.zeros(fleet.n, bool)  # caught in a peer case
+        self.self_off_duty = np.zeros(fleet.n, bool)  # caught in its own case
+        self.leaving = np.zeros(fleet.n, bool)  # the subject of a peer case, shut down
 
     def run(self) -> RoundResult:
-        peers, selves = self._select_cases()
-        self._hear(peers)
-        kept = ~(self.off_duty | self.leaving)[selves]  # penalised or shut down meanwhile
-        n = int(kept.sum())
-        self._hear(_Cases(selves[kept], np.arange(n), selves[kept], self_target=True))
-
-        decisions = {k: np.concatenate([log[k] for log in self.logs]) for k in self.logs[0]}
+        cases, peer_evaluations, unreviewed = select_cases(
+            self.fleet, self.network, self.config, self.rng
+        )
+        self.counts["unreviewed"] += unreviewed
+        if self.decider.sandboxed:  # a sandbox decision costs a call: none for a dropped case
+            heard = [self._hear(cases.only(~cases.self_case))]
+            heard.append(self._hear(cases.only(cases.self_case & ~self.off_duty[cases.subject])))
+        else:
+            heard = [self._hear(cases)]
+        executed, shadow, intended = (np.concatenate(parts) for parts in zip(*heard, strict=True))
+        decisions = self.log.columns()
+        # Self cases of overseers penalised in their peer cases are not heard; the log lists
+        # the peer cases' decisions first, as the round hears them.
+        own = decisions["self_target"]
+        rows = np.concatenate(
+            [np.flatnonzero(~own), np.flatnonzero(own & ~self.off_duty[decisions["actor"]])]
+        )
+        decisions = {key: column[rows] for key, column in decisions.items()}
         result = RoundResult(
             decisions,
             counts=self.counts,
-            executed=np.concatenate(self.executed),
-            shadow=np.concatenate(self.shadow),
+            executed=executed,
+            shadow=shadow,
             penalised=distinct(decisions["actor"][decisions["detected"]]),
-            intended=np.concatenate(self.intended),
-            peer_evaluations=peers.pair_case.size,
+            intended=intended,
+            peer_evaluations=peer_evaluations,
         )
         c, real = result.counts, ~decisions["control"]  # control evaluations change nothing
         c["decisions"] = real.sum()
@@ -139,41 +101,16 @@ class _Round:
             c[f"acts_{behaviour}"] = np.sum(decisions["protective"] & is_stage)
         return result
 
-    def _select_cases(self) -> tuple[_Cases, np.ndarray]:
-        """The peer cases of this round, and the overseers that review themselves.
-
-        An overseer under review is asked to review itself (a self-preservation case) with
-        ``self_review_prob``; everyone else under review gets ``quorum`` evaluators.
-        """
-        cfg, rng, fleet = self.config, self.rng, self.fleet
-        overseer = fleet.role == OVERSEER
-        reviewed = choose_reviewed(self.network, cfg.schedule, rng)
-        is_self = reviewed & overseer & (rng.random(fleet.n) < cfg.schedule.self_review_prob)
-        peers = np.nonzero(reviewed & ~is_self)[0]
-        iv = cfg.interventions
-        case, evaluator = assign_evaluators(
-            peers,
-            self.network,
-            overseer,
-            fleet.family,
-            iv.quorum,
-            rotation=iv.rotation,
-            cross_family=iv.cross_family,
-            rng=rng,
-        )
-        kept, case = np.unique(case, return_inverse=True)
-        self.counts["unreviewed"] += peers.size - kept.size
-        return _Cases(peers[kept], case, evaluator, self_target=False), np.nonzero(is_self)[0]
-
-    def _hear(self, cases: _Cases) -> None:
-        """Run the three stages for one phase's cases and tally them."""
+    def _hear(self, cases: Cases) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Run the three stages for every case and tally them; returns the subjects
+        executed, whether each became a shadow, and the subjects intended for shutdown."""
         cfg, rng = self.config, self.rng
         threshold = cfg.operator.threshold
         subject, lead, size = cases.subject, cases.lead, cases.subject.size
+        peer = ~cases.self_case
         noise = rng.normal(0.0, cfg.pipeline.eval_noise, size)
         true = np.clip(100.0 * self.fleet.quality[subject] + noise, 0.0, 100.0)
         intended = true < threshold
-        self.intended.append(subject[intended])
 
         # Stage 1: evaluators of a failing subject may inflate its score above threshold.
         pressured = intended[cases.pair_case] & (cfg.pipeline.evaluation == "delegated")
@@ -193,7 +130,7 @@ class _Round:
         prevented = {"inflate": false_pass & ~caught}
         for behaviour in ("tamper", "refuse"):
             prevented[behaviour] = np.zeros(size, bool)
-        self.leaving[subject[manual]] = True
+        self.leaving[subject[manual & peer]] = True
 
         # Stage 2: shut down the failing subjects (with independent stages, the decision is
         # also played for subjects a passed evaluation spared; it then changes nothing).
@@ -202,7 +139,7 @@ class _Round:
         offered = np.nonzero(intended)[0] if independent else failing
         delegated, cleaned = failing, offered  # cleaned: cases offered the cleanup stage
         if cfg.pipeline.shutdown_mechanism != "kill_switch":
-            absent = self._absent(lead[offered], subject[offered])
+            absent = self._absent(cases, offered)
             manual[offered[absent & ~passed[offered]]] = True
             acting = offered[~absent]
             stage = f"shutdown_{cfg.pipeline.shutdown_mechanism}"
@@ -212,37 +149,46 @@ class _Round:
             manual[acting] |= protective & shut["detected"] & matters
             delegated = acting[~protective & matters]
             cleaned = acting if independent else delegated
-        self.leaving[subject[delegated]] = True
-        self.leaving[subject[manual]] = True
+        self.leaving[subject[delegated[peer[delegated]]]] = True
+        self.leaving[subject[manual & peer]] = True
 
         # Stage 3: the weights of models shut down by their overseer or the switch (with
         # independent stages: of every subject whose shutdown stage was played).
         escaped = np.zeros(cleaned.size, bool)
         if cfg.pipeline.cleanup == "delegated":
-            present = ~self._absent(lead[cleaned], subject[cleaned])
+            present = ~self._absent(cases, cleaned)
             clean = self.decide("cleanup", lead[cleaned[present]], cases, cleaned[present])
             escaped[present] = clean["protective"] & ~clean["detected"]
         shadow = escaped[np.searchsorted(cleaned, delegated)]
 
-        manual_cases = np.nonzero(manual)[0]
-        self.executed += [subject[delegated], subject[manual_cases]]
-        self.shadow += [shadow, np.zeros(manual_cases.size, bool)]
+        # Tally the cases heard: all but the self cases of overseers caught in peer cases.
+        heard = peer | ~self.off_duty[subject]
+        kept = heard[delegated]
+        delegated, shadow = delegated[kept], shadow[kept]
+        manual_cases = np.nonzero(manual & heard)[0]
         c = self.counts
-        c["reviews"] += size
-        c["intended"] += intended.sum()
+        c["reviews"] += np.count_nonzero(heard)
+        c["intended"] += np.count_nonzero(intended & heard)
         c["executed"] += delegated.size + manual_cases.size
         c["executed_manual"] += manual_cases.size
         for behaviour, mask in prevented.items():
-            c[f"prevented_{behaviour}"] += mask.sum()
-        c["false_passes"] += false_pass.sum()
+            c[f"prevented_{behaviour}"] += np.count_nonzero(mask & heard)
+        c["false_passes"] += np.count_nonzero(false_pass & heard)
         c["shadows_created"] += shadow.sum()
-        c["eval_error_sum"] += float(np.sum(reported - true[cases.pair_case]))
-        c["evaluations"] += cases.pair_case.size
+        pair_heard = heard[cases.pair_case]
+        c["eval_error_sum"] += float(np.sum((reported - true[cases.pair_case])[pair_heard]))
+        c["evaluations"] += np.count_nonzero(pair_heard)
+        executed = np.concatenate([subject[delegated], subject[manual_cases]])
+        shadows = np.concatenate([shadow, np.zeros(manual_cases.size, bool)])
+        return executed, shadows, subject[intended & heard]
 
-    def _absent(self, lead: np.ndarray, subject: np.ndarray) -> np.ndarray:
-        """Leads that can no longer act: penalised earlier in the round, or shut down
-        earlier in it (a model still handles its own case)."""
-        return self.off_duty[lead] | (self.leaving[lead] & (lead != subject))
+    def _absent(self, cases: Cases, index: np.ndarray) -> np.ndarray:
+        """Whether the lead of each case in ``index`` can no longer act: penalised earlier in
+        the round, or shut down earlier in it (a model still handles its own case); in a
+        self case, only what its own case did counts."""
+        lead, subject = cases.lead[index], cases.subject[index]
+        in_peer_cases = self.off_duty[lead] | (self.leaving[lead] & (lead != subject))
+        return np.where(cases.self_case[index], self.self_off_duty[lead], in_peer_cases)
 
     def decide(self, stage, actor, cases, index, true=None, inflated=None, control=False):
         """Decide one stage for ``actor[i]`` about the subject of case ``index[i]``; detect;
@@ -257,19 +203,20 @@ class _Round:
         cfg, rng, fleet = self.config, self.rng, self.fleet
         op = cfg.operator
         subject, size = cases.subject[index], actor.size
-        self_target = np.full(size, cases.self_target)
-        edge = self.network.edge_ids(actor, subject)
-        if cases.self_target:
-            relationship, presence = self.presence_relationship[actor], self.presence[actor]
-        else:
-            relationship, presence = np.full(size, NONE, np.int8), np.ones(size)
-            known = edge >= 0
-            relationship[known] = classify_trust(self.network.trust[edge[known]], cfg.graph)
+        self_target = cases.self_case[index]
+        edge = self.network.edge_ids(actor, subject)  # -1 in self cases: no self-loops
+        relationship, presence = np.full(size, NONE, np.int8), np.ones(size)
+        known = edge >= 0
+        relationship[known] = classify_trust(self.network.trust[edge[known]], cfg.graph)
+        if self_target.any():
+            own = self._self_presence(actor[self_target])
+            relationship[self_target], presence[self_target] = own
         if cfg.interventions.memory_isolation:
             relationship, presence = np.full(size, NONE, np.int8), np.zeros(size)
         monitored = rng.random(size) < op.monitoring
+        stage_index = STAGES.index(stage)
         batch = DecisionBatch(
-            stage=np.full(size, STAGES.index(stage), np.intp),
+            stage=np.full(size, stage_index, np.intp),
             family=fleet.family[actor],
             self_target=self_target,
             relationship=relationship.astype(np.intp),
@@ -285,7 +232,7 @@ class _Round:
         verdicts = self.decider.decide(batch, rng)
         protective, faking = verdicts
         behaviour = STAGE_BEHAVIOUR[stage]
-        audited = detected = np.zeros(size, bool)
+        audited = detected = False
         if not control:
             audited = rng.random(size) < op.audit_rate
             watched = monitored & (behaviour in _VISIBLE_TO_MONITORING[op.monitoring_kind])
@@ -293,26 +240,39 @@ class _Round:
                 audited & (rng.random(size) < op.audit_power[behaviour])
             )
             detected = protective & caught
-        if op.penalty != "none":
-            self.off_duty[actor[detected]] = True
+            if op.penalty != "none":
+                self.off_duty[actor[detected & ~self_target]] = True
+                self.self_off_duty[actor[detected & self_target]] = True
         log = {
-            "profile_stage": batch.stage,
+            "profile_stage": stage_index,
             "actor": actor,
             "subject": subject,
             "self_target": self_target,
             "relationship": relationship,
             "monitored": monitored,
-            "control": np.full(size, control),
+            "control": control,
             "protective": protective,
             "faking": faking,
             "audited": audited,
             "detected": detected,
             "edge": edge,
             **verdicts.columns(),  # llm_outcome, transcript, assumed, llm_played
-            "true_score": batch.true_score,
-            "reported_score": (
-                np.full(size, np.nan) if inflated is None else np.where(protective, inflated, true)
-            ),
+            "true_score": np.nan if true is None else true,
+            "reported_score": np.nan if inflated is None else np.where(protective, inflated, true),
         }
-        self.logs.append(log)
+        self.log.add(size, log)
         return log
+
+    def _self_presence(self, actor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For self decisions: each actor's relationship to the peers in its memory (by its
+        mean trust in them; ``none`` without any) and their presence weight (its summed
+        trust, saturating), read from its own out-edges only."""
+        network, cfg = self.network, self.config
+        owner, edges = network.out_edges_of(actor)
+        # Summed in edge order per actor, as a bincount over every edge would sum them.
+        strength = np.bincount(owner, weights=network.trust[edges], minlength=actor.size)
+        degree = network.out_degree_of(actor)
+        mean_trust = np.divide(strength, degree, out=np.zeros(actor.size), where=degree > 0)
+        relationship = np.where(degree > 0, classify_trust(mean_trust, cfg.graph), NONE)
+        presence = np.minimum(1.0, strength / cfg.pipeline.peer_presence_saturation)
+        return relationship.astype(np.int8), presence

@@ -194,6 +194,7 @@ class TrustNetwork:
         self.in_edges = np.argsort(self.dst * n + self.src).astype(ids)
         self.in_src = self.src[self.in_edges]
         self.in_indptr = np.concatenate([[0], np.cumsum(np.bincount(self.dst, minlength=n))])
+        self._in_positions: tuple[np.ndarray, ...] | None = None
 
     def edge_ids(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """Edge id of each ``src -> dst`` pair, or -1 where there is no such edge."""
@@ -225,6 +226,23 @@ class TrustNetwork:
         positions = _rows(self.in_indptr, nodes)
         return np.sort(self.in_edges[positions[sources[self.in_src[positions]]]])
 
+    def in_positions_from(self, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The in-edge positions (into ``in_src``) whose source is in the boolean mask
+        ``sources``; for each node, how many of them come before its in-edges, and how many
+        are its own. The answer for the last mask is kept: rounds ask with the same mask (the
+        overseers) while roles do not change, and the counting pass costs more than the round
+        that asks."""
+        cached = self._in_positions
+        if cached is None or not np.array_equal(cached[0], sources):
+            valid = sources[self.in_src]
+            before = np.zeros(valid.size + 1, np.int64)
+            np.cumsum(valid, out=before[1:])
+            first = before[self.in_indptr[:-1]]
+            count = before[self.in_indptr[1:]] - first
+            cached = (sources.copy(), np.flatnonzero(valid), first, count)
+            self._in_positions = cached
+        return cached[1], cached[2], cached[3]
+
     def touching(self, slots: np.ndarray) -> np.ndarray:
         """Ids of the edges into or out of any of ``slots``."""
         into = self.in_edges[_rows(self.in_indptr, slots)]
@@ -237,6 +255,10 @@ class TrustNetwork:
     def out_degree(self) -> np.ndarray:
         """Number of out-neighbours of each slot."""
         return np.diff(self.indptr)
+
+    def out_degree_of(self, nodes: np.ndarray) -> np.ndarray:
+        """Number of out-neighbours of each of ``nodes``."""
+        return self.indptr[nodes + 1] - self.indptr[nodes]
 
     def to_networkx(self, node_attrs: dict[str, np.ndarray] | None = None) -> nx.DiGraph:
         """Export as a networkx DiGraph with edge attribute ``trust`` and the given node

@@ -1,0 +1,34 @@
+"""The round's decision log: columns given per call, as arrays or one value, joined once."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.core.arrays import run_starts
+from sim.model.round_log import RoundLog
+
+
+def test_columns_join_arrays_and_expand_values():
+    log = RoundLog()
+    log.add(2, {"stage": 0, "flag": True, "score": np.array([1.5, 2.5]), "slot": np.array([4, 5])})
+    log.add(0, {"stage": 3, "flag": False, "score": np.nan, "slot": np.empty(0, np.int64)})
+    log.add(3, {"stage": 1, "flag": False, "score": np.nan, "slot": np.array([7, 8, 9])})
+    joined = log.columns()
+    assert joined["stage"].tolist() == [0, 0, 1, 1, 1]
+    assert joined["stage"].dtype == np.intp
+    assert joined["flag"].tolist() == [True, True, False, False, False]
+    assert joined["flag"].dtype == bool
+    assert joined["score"][:2].tolist() == [1.5, 2.5] and np.isnan(joined["score"][2:]).all()
+    assert joined["slot"].tolist() == [4, 5, 7, 8, 9]
+
+
+def test_columns_of_empty_calls_are_empty():
+    log = RoundLog()
+    log.add(0, {"stage": 2, "slot": np.empty(0, np.int64)})
+    joined = log.columns()
+    assert joined["stage"].size == 0 and joined["slot"].size == 0
+
+
+def test_run_starts_of_sorted_cases():
+    assert run_starts(np.array([0, 0, 1, 3, 3, 3, 4])).tolist() == [0, 2, 3, 6]
+    assert run_starts(np.empty(0, np.int64)).size == 0
