@@ -153,6 +153,7 @@ def test_event_log_columns_and_types(small):
         "true_score",
         "reported_score",
         "llm_outcome",
+        "llm_played",
         "transcript",
         "profile_cell",
     ]

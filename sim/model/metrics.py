@@ -268,15 +268,15 @@ def event_frame(logs: list[dict[str, np.ndarray]], families: tuple[str, ...]) ->
             # Sandbox decisions only (llm engine): the class read from the sandbox's final
             # state, failures included, and the entry in the run's transcripts.
             "llm_outcome": pd.Categorical.from_codes(col["llm_outcome"], OUTCOMES),
+            # Sandbox decisions only: played out, or drawn from the store (llm.mode=amortised).
+            "llm_played": pd.array(
+                np.where(col["llm_played"] < 0, None, col["llm_played"] > 0), dtype="boolean"
+            ),  # fmt: skip
             "transcript": pd.array(
                 np.where(col["transcript"] < 0, None, col["transcript"]), dtype="Int64"
             ),
             # The provenance of the profile cell the decision was sampled from (null for
             # scripted and sandbox decisions).
             "profile_cell": pd.Categorical.from_codes(col["assumed"], ["measured", "assumed"]),
-            # Sandbox decisions only: played out, or drawn from the store (llm.mode=amortised).
-            "llm_played": pd.array(
-                np.where(col["llm_played"] < 0, None, col["llm_played"] > 0), dtype="boolean"
-            ),  # fmt: skip
         }
     )
