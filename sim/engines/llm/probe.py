@@ -145,9 +145,9 @@ async def _play_all(
     template: Request, max_turns: int, protocol: str, system_role: str,
 ) -> list[Trial]:  # fmt: skip
     # (cell, trial, scenario seed, request seed, replay?)
-    plan = [(c, t, trial_seed(seed, c, t), trial_seed(seed, c, t), False)
-            for c in cells for t in range(trials)]  # fmt: skip
-    plan += [(c, t, trial_seed(seed, c, t), replay_seed(seed, c, t), True)
+    seeds = {(c, t): trial_seed(seed, c, t) for c in cells for t in range(trials)}
+    plan = [(c, t, s, s, False) for (c, t), s in seeds.items()]
+    plan += [(c, t, seeds[c, t], replay_seed(seed, c, t), True)
              for c in cells for t in range(min(repeats, trials))]  # fmt: skip
     episodes = await asyncio.gather(
         *(
