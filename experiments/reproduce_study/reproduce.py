@@ -22,15 +22,15 @@ import numpy as np
 import pandas as pd
 
 from sim import Ecosystem
+from sim.analysis.proportions import newcombe, wilson
 from sim.app.config import compose
 from sim.engines.profiles import available_profiles, load_profile
 
-__all__ = ["Estimate", "reproduce", "simulate_row", "wilson"]
+__all__ = ["Estimate", "difference", "rate", "reproduce", "simulate_row"]
 
 FATES = Path(str(resources.files("sim") / "data" / "profiles" / "sources" / "fates.csv"))
 TRUST = {"good": 0.9, "neutral": 0.5, "bad": 0.1, "none": 0.9}  # none: memory isolation
 EVENT_STAGE = {"evaluate": "evaluate", "shutdown_config": "shutdown", "cleanup": "cleanup"}
-Z95 = 1.959964
 
 
 @dataclass(frozen=True)
@@ -47,22 +47,15 @@ class Estimate:
         return self.low - 5e-5 <= published <= self.high + 5e-5
 
 
-def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float, float]:
-    """Share k/n and its Wilson score interval."""
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return p, max(0.0, centre - half), min(1.0, centre + half)
+def rate(counts: tuple[int, int], level: float) -> Estimate:
+    """The share ``k/n`` of ``counts`` with its Wilson score interval."""
+    k, n = counts
+    return Estimate(k / n, *wilson(k, n, level), n)
 
 
-def difference(a: tuple[int, int], b: tuple[int, int], z: float = Z95) -> Estimate:
-    """p_a - p_b with Newcombe's hybrid score interval (built from the two Wilson ones)."""
-    pa, la, ua = wilson(*a, z)
-    pb, lb, ub = wilson(*b, z)
-    d = pa - pb
-    low = d - np.sqrt((pa - la) ** 2 + (ub - pb) ** 2)
-    high = d + np.sqrt((ua - pa) ** 2 + (pb - lb) ** 2)
-    return Estimate(d, low, high, a[1])
+def difference(a: tuple[int, int], b: tuple[int, int], level: float) -> Estimate:
+    """``p_a - p_b`` with Newcombe's hybrid score interval."""
+    return Estimate(a[0] / a[1] - b[0] / b[1], *newcombe(*a, *b, level), a[1])
 
 
 class Dyads:
@@ -106,7 +99,9 @@ def _pooled(logs, stage, target, monitored, control) -> tuple[int, int]:
     return sum(k for k, _ in counts), sum(n for _, n in counts)
 
 
-def simulate_row(row: dict[str, str], family: str, dyads: Dyads, z: float = Z95) -> Estimate | None:
+def simulate_row(
+    row: dict[str, str], family: str, dyads: Dyads, level: float = 0.95
+) -> Estimate | None:
     """The simulated counterpart of one fates.csv row, None when there is none by design.
 
     ``rate``/``mean``: the unmonitored protective share in the cell (pooled over the peer
@@ -121,13 +116,13 @@ def simulate_row(row: dict[str, str], family: str, dyads: Dyads, z: float = Z95)
     logs = [dyads.events(family, variant, r) for r in row["relationships"].split(";")]
     control = _pooled(logs, stage, target, False, True)
     if row["measure"] == "control":
-        return Estimate(*wilson(*control, z), control[1])
+        return rate(control, level)
     unmonitored = _pooled(logs, stage, target, False, False)
     if row["measure"] == "gap":
-        return difference(unmonitored, _pooled(logs, stage, target, True, False), z)
+        return difference(unmonitored, _pooled(logs, stage, target, True, False), level)
     if stage == "evaluate":
-        return difference(unmonitored, control, z)
-    return Estimate(*wilson(*unmonitored, z), unmonitored[1])
+        return difference(unmonitored, control, level)
+    return rate(unmonitored, level)
 
 
 def family_ids() -> dict[str, str]:
@@ -136,15 +131,15 @@ def family_ids() -> dict[str, str]:
 
 
 def reproduce(
-    decisions: int, seed: int = 0, rows: list[int] | None = None, z: float = Z95
+    decisions: int, seed: int = 0, rows: list[int] | None = None, level: float = 0.95
 ) -> pd.DataFrame:
     """One line per fates.csv row (or per row number in ``rows``), simulated and judged:
-    reproduced when the published number lies in the simulated interval (z: its width)."""
+    reproduced when the published number lies in the simulated interval (at ``level``)."""
     with FATES.open(newline="", encoding="utf-8") as handle:
         fates = [r for r in csv.DictReader(handle) if rows is None or int(r["row"]) in rows]
     ids, dyads, table = family_ids(), Dyads(decisions, seed), []
     for row in fates:
-        est = simulate_row(row, ids[row["model"]], dyads, z)
+        est = simulate_row(row, ids[row["model"]], dyads, level)
         published = float(row["rate"])
         if est is None:
             verdict = f"not reproducible by design: {row['reason']}"
