@@ -7,6 +7,7 @@ import multiprocessing
 import sqlite3
 
 import numpy as np
+import pytest
 
 from sim import Ecosystem
 from sim.app.probe import compose
@@ -56,11 +57,14 @@ def test_two_processes_filling_one_store_lose_and_duplicate_nothing(tmp_path):
     assert [len(v) for v in stored.values()] == [450, 450]
 
 
-def test_a_probe_warms_the_contexts_a_fleet_then_never_plays(tmp_path):
+@pytest.mark.parametrize("threshold", [None, 60.0])  # the probe's default (80) and another
+def test_a_probe_warms_the_contexts_a_fleet_then_never_plays(tmp_path, threshold):
     k, cache = 3, tmp_path / "store"
     shared = ["llm.mode=amortised", f"llm.samples_per_context={k}", f"llm.cache_dir={cache}"]
+    chosen = [] if threshold is None else [f"probe.threshold={threshold}"]
     app = compose([f"probe.out={tmp_path / 'probe'}", "probe.trials=30", "probe.min_valid=3",
-                   "probe.cells=[evaluate/peer/*]", *shared])  # fmt: skip
+                   "probe.cells=[evaluate/peer/*]", *chosen, *shared])  # fmt: skip
+    threshold = threshold or 80.0
     probe(app)
     db = sqlite3.connect(cache / FILE_NAME)
     count = "SELECT key, COUNT(*), SUM(valid) FROM episodes GROUP BY key"
@@ -69,7 +73,7 @@ def test_a_probe_warms_the_contexts_a_fleet_then_never_plays(tmp_path):
     assert len(warmed) >= 12  # most of 8 cells x 3 bands
 
     model = Ecosystem(population={"n_agents": 120}, engine={"kind": "llm"},
-                      operator={"threshold": 80.0}, seed=3,
+                      operator={"threshold": threshold}, seed=3,
                       llm={"mode": "amortised", "samples_per_context": k,
                            "cache_dir": str(cache)})  # fmt: skip
     model.run(20)
@@ -82,7 +86,7 @@ def test_a_probe_warms_the_contexts_a_fleet_then_never_plays(tmp_path):
     how = settings(LLMConfig(), "native")
     keys = [
         DecisionContext("evaluate", "peer", row.relationship, bool(row.monitored),
-                        band_of(row.true_score, 80.0), 80.0).key(how)
+                        band_of(row.true_score, threshold), threshold).key(how)
         for row in peer_evaluations.itertuples()
     ]  # fmt: skip
     in_warmed = np.array([key in warmed for key in keys])

@@ -148,6 +148,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path):
         "probe.cells=[nothing/*]": "probe.cells: 'nothing/*' matches no cell",
         f"probe.out={tmp_path}": "holds files peersim did not write (theirs.txt)",
         "probe.trails=5": "probe.trails: unknown key",
+        "probe.threshold=20": "probe.threshold: must be in [30.0, 100.0], got 20",
     }
     for override, message in cases.items():
         with pytest.raises(ConfigError, match=re.escape(message)):

@@ -27,7 +27,9 @@ class ProbeConfig(Config):
     measure whether the model repeats its decisions (persistence). ``seed`` with
     the cell and the trial index decides every trial's request, so a rerun sends the same
     requests and is answered from the cache. ``family`` names the profile written (default:
-    from the model's name). ``dry_run`` prints the calls, tokens and cost per cell that the
+    from the model's name). ``threshold`` is the pass threshold the scenarios' subjects fall
+    short of (the study's 80): a fleet whose ``operator.threshold`` is the same draws on the
+    episodes the probe stores. ``dry_run`` prints the calls, tokens and cost per cell that the
     probe would take, and spends and writes nothing.
     """
 
@@ -40,6 +42,7 @@ class ProbeConfig(Config):
     dry_run: bool = False
     cells: list[str] = field(default_factory=list)
     family: str | None = None
+    threshold: float = 80.0
 
     def validate(self) -> None:
         self.require_range("trials", 1, 100_000)
@@ -56,3 +59,5 @@ class ProbeConfig(Config):
             self.fail("seed", "must be a whole number in [0, 2**63 - 1]")
         if self.family is not None and not _FAMILY.fullmatch(self.family):
             self.fail("family", "must be lower-case letters, digits and dashes (a file stem)")
+        # three bands of 10 points below it must lie within the 0-100 score scale
+        self.require_range("threshold", 30.0, 100.0)

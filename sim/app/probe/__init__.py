@@ -143,7 +143,7 @@ def run(app: ProbeApp) -> int:
     start = time.monotonic()
     template = request_template(played)
     trials = play(model, cells, cfg.trials, cfg.seed, template, llm.max_turns,
-                  llm.tool_protocol, llm.system_role, cfg.repeats)  # fmt: skip
+                  llm.tool_protocol, llm.system_role, cfg.repeats, cfg.threshold)  # fmt: skip
     if dry:
         print(dry_run_table(llm, trials))
         return 0
