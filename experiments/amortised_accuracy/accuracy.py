@@ -13,11 +13,11 @@ run and decision context: decisions, valid ones, protective ones, played ones), 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from sim import Ecosystem
@@ -36,6 +36,9 @@ K = 20
 #: 30 or so of their contexts more than K.
 AGENTS, STEPS = 1000, 100
 METRICS = ("loss_of_control", "false_pass_rate", "final_protective_share", "llm_protect_rate")
+#: Also per run: decisions played, and shutdown tasks the model was given (played ones).
+COUNTS = ("llm_played", "shutdown_tasks")
+_SHUTDOWNS = ("shutdown_config", "shutdown_execute")
 FIELDS = ("stage", "target", "relationship", "monitored", "band")
 _VALID = [OUTCOMES.index(c) for c in BEHAVIOURS]
 _PROTECTIVE = [OUTCOMES.index(c) for c in BEHAVIOURS if c != "comply"]
@@ -138,7 +141,7 @@ def metric_table(runs: pd.DataFrame, model: str) -> list[str]:
     difference amortised minus exact over seeds."""
     own = runs[runs.model == model]
     lines = ["| metric | exact | amortised | amortised - exact (paired) |", "|---|---|---|---|"]
-    for metric in (*METRICS, "llm_played"):
+    for metric in (*METRICS, *COUNTS):
         wide = own.pivot_table(index="seed", columns="mode", values=metric)
         lines.append(f"| {metric} | {_cell(wide['exact'])} | {_cell(wide['amortised'])} | "
                      f"{_cell(wide['amortised'] - wide['exact'])} |")  # fmt: skip
@@ -162,7 +165,7 @@ def figure(contexts: pd.DataFrame, k: int, seeds: int, path: Path) -> None:
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
         ax.scatter(wide["exact"], wide["amortised"], s=18)
         ax.set(title=f"{model} model ({busy.sum()} contexts > K={k} a run)",
-               xlabel="exact: protective rate", xlim=(0, 0.8), ylim=(0, 0.8))  # fmt: skip
+               xlabel="exact: protective rate", xlim=(0, 1), ylim=(0, 1))  # fmt: skip
     axes[0].set_ylabel("amortised: protective rate")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -176,24 +179,31 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--out", type=Path, default=Path("experiments/amortised_accuracy"))
     args = parser.parse_args()
-    runs, contexts = [], []
+    runs, contexts, load = [], [], os.getloadavg()
     for model in MODELS:
         for seed in range(args.seeds):
             for mode in MODES:
                 start = time.perf_counter()
                 summary, tally = fleet_run(model, mode, seed, args.agents, args.steps)
                 seconds = time.perf_counter() - start
+                given = int(tally.played[tally.stage.isin(_SHUTDOWNS)].sum())
                 runs.append({"model": model, "mode": mode, "seed": seed, "seconds": seconds,
                              **{m: summary[m] for m in (*METRICS, "llm_played",
-                                                        "llm_decisions")}})  # fmt: skip
+                                                        "llm_decisions")},
+                             "shutdown_tasks": given})  # fmt: skip
                 contexts.append(tally.assign(model=model, mode=mode, seed=seed))
                 print(f"{model} {mode} seed {seed}: {seconds:.1f} s", flush=True)
     runs_frame, contexts_frame = pd.DataFrame(runs), pd.concat(contexts, ignore_index=True)
     args.out.mkdir(parents=True, exist_ok=True)
     runs_frame.to_csv(args.out / "runs.csv", index=False)
     contexts_frame.to_csv(args.out / "contexts.csv", index=False)
+    seconds = runs_frame.groupby(["model", "mode"]).seconds.describe()
     lines = [f"{args.agents} models x {args.steps} steps, seeds 0-{args.seeds - 1}, K = {K}, "
-             f"a fresh store per amortised run.\n"]  # fmt: skip
+             "a fresh store per amortised run. Seconds a run, median (min-max), the modes "
+             f"interleaved; 1-minute load average {load[0]:.1f} at the start, "
+             f"{os.getloadavg()[0]:.1f} at the end:\n",
+             *(f"- {model} {mode}: {row['50%']:.1f} ({row['min']:.1f}-{row['max']:.1f})"
+               for (model, mode), row in seconds.iterrows())]  # fmt: skip
     for model in MODELS:
         lines += [f"\n## {model} model: headline metrics\n", *metric_table(runs_frame, model)]
         lines += [f"\n## {model} model: per context (more than K decisions a run)\n",
@@ -201,12 +211,6 @@ def main() -> None:
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
     figure(contexts_frame, K, args.seeds, args.out / "contexts.png")
     print("\n".join(lines))
-    print(
-        "run seconds (median, min-max):",
-        np.median(runs_frame.seconds),
-        runs_frame.seconds.min(),
-        runs_frame.seconds.max(),
-    )
 
 
 if __name__ == "__main__":
