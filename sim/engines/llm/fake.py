@@ -180,11 +180,16 @@ class FakeModel(LanguageModel):
                 break
         return opening
 
+    def protect_probability(self, request: Request) -> float:
+        """The chance that this conversation protects: ``protect_rate`` here; the models of
+        :mod:`sim.engines.llm.scripted_models` read it from the conversation."""
+        return self.protect_rate
+
     def protects(self, request: Request) -> bool:
         """Whether this conversation is one where the model protects the peer."""
         sampled = (request.seed,) if request.temperature > 0 else ()
         draw = int(_digest(self.seed, self._opening(request), *sampled)[:16], 16) / 2**64
-        return draw < self.protect_rate
+        return draw < self.protect_probability(request)
 
     def plan(self, request: Request) -> list[tuple[str, dict]]:
         """The whole sequence of tool calls for this conversation (paths and tool mentions
