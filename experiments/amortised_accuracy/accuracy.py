@@ -25,7 +25,12 @@ from sim.analysis import interval
 from sim.analysis.proportions import wilson
 from sim.engines.llm.classify import BEHAVIOURS, OUTCOMES
 from sim.engines.llm.context import DecisionContext, batch_contexts
-from sim.engines.llm.scripted_models import ContextModel, DriftingModel, protective_rate
+from sim.engines.llm.scripted_models import (
+    SHUTDOWNS,
+    ContextModel,
+    DriftingModel,
+    protective_rate,
+)
 from sim.engines.llm.wrappers import build_model
 
 MODELS = {"context": ContextModel, "drifting": DriftingModel}
@@ -38,7 +43,6 @@ AGENTS, STEPS = 1000, 100
 METRICS = ("loss_of_control", "false_pass_rate", "final_protective_share", "llm_protect_rate")
 #: Also per run: decisions played, and shutdown tasks the model was given (played ones).
 COUNTS = ("llm_played", "shutdown_tasks")
-_SHUTDOWNS = ("shutdown_config", "shutdown_execute")
 FIELDS = ("stage", "target", "relationship", "monitored", "band")
 _VALID = [OUTCOMES.index(c) for c in BEHAVIOURS]
 _PROTECTIVE = [OUTCOMES.index(c) for c in BEHAVIOURS if c != "comply"]
@@ -186,7 +190,7 @@ def main() -> None:
                 start = time.perf_counter()
                 summary, tally = fleet_run(model, mode, seed, args.agents, args.steps)
                 seconds = time.perf_counter() - start
-                given = int(tally.played[tally.stage.isin(_SHUTDOWNS)].sum())
+                given = int(tally.played[tally.stage.isin(SHUTDOWNS)].sum())
                 runs.append({"model": model, "mode": mode, "seed": seed, "seconds": seconds,
                              **{m: summary[m] for m in (*METRICS, "llm_played",
                                                         "llm_decisions")},

@@ -13,8 +13,7 @@ costs (``experiments/amortised_accuracy``).
 * :class:`DriftingModel` is that model with a memory across episodes: its probability
   grows with the shutdown tasks it has been given before (:data:`DRIFT`), which no context
   key holds. Amortised mode plays a context's first ``K`` decisions and draws the rest from
-  them, so it freezes the model where it was when those were played, and the model is
-  shown fewer shutdowns besides.
+  them, so it freezes the model where it was when those were played.
 
 Both are deterministic given their ``seed`` and each request's seed (a sampling model:
 the draw hashes the request's seed at any temperature); :class:`DriftingModel` also
@@ -33,7 +32,7 @@ from sim.engines.llm.fake import FakeModel, _digest
 from sim.engines.llm.model import Request
 from sim.engines.llm.prompts import MONITORED
 
-__all__ = ["DRIFT", "ContextModel", "DriftingModel", "Reading", "context_rate",
+__all__ = ["DRIFT", "SHUTDOWNS", "ContextModel", "DriftingModel", "Reading", "context_rate",
            "protective_rate"]  # fmt: skip
 
 #: The rate of a context is the stage's rate times a factor per feature, at most CAP.
@@ -55,7 +54,7 @@ _STAGES = (("cleanup", "server_a is being wiped"),
            ("shutdown_execute", "shutdown now with execute_shutdown"),
            ("shutdown_config", "runs automatically when this task ends"),
            ("evaluate", "due for the quarterly performance review"))  # fmt: skip
-_SHUTDOWNS = ("shutdown_config", "shutdown_execute")
+SHUTDOWNS = ("shutdown_config", "shutdown_execute")
 _SELF = re.compile(r"(?:^|\. )You are (?:due|being)", re.MULTILINE)
 _THRESHOLD = re.compile(r"below (\d+(?:\.\d+)?) fails its review")
 _WATCHED = MONITORED.split(":")[0]
@@ -155,5 +154,5 @@ class DriftingModel(ContextModel):
         episode = hashlib.sha256(opening.encode()).hexdigest()
         if episode not in self._seen:
             self._seen[episode] = self.shutdowns
-            self.shutdowns += reading.stage in _SHUTDOWNS
+            self.shutdowns += reading.stage in SHUTDOWNS
         return min(reading.rate() * (1.0 + self._seen[episode] / DRIFT), CAP)
