@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from sim.app import naming, orphans, sweep
+from sim.app.compose_once import composed_once, single_run
 from sim.app.config import CONF_DIR, register, validate
 from sim.app.help import asks_for_help, one_repository_copy
 from sim.app.validation import check_command_line
@@ -104,10 +106,18 @@ def __getattr__(name: str):
 def main() -> None:
     """Entry point of ``peersim`` and ``python -m sim``."""
     register()
-    # Hydra reads sys.argv: with the credentials taken out, no config it composes holds one.
-    sys.argv[1:] = check_command_line(sys.argv[1:])
-    if asks_for_help(sys.argv[1:]):
-        with one_repository_copy():
+    run = single_run(sys.argv[1:])
+    if run is None:
+        # Hydra reads sys.argv: with the credentials taken out, no config it composes holds one.
+        sys.argv[1:] = check_command_line(sys.argv[1:])
+        with one_repository_copy() if asks_for_help(sys.argv[1:]) else nullcontext():
             _run()
-    else:
+        return
+    with composed_once():
+        sys.argv[1:] = check_command_line(run)
+        # Mesa names its loggers at import with inspect.stack(), which scans all of
+        # sys.modules for each import frame on the stack: imported here, not at the end of
+        # a chain of imports inside Hydra's job, it has 15 such frames instead of 25.
+        import mesa  # noqa: F401
+
         _run()
