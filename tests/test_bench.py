@@ -156,8 +156,11 @@ def test_startup_check_times_fresh_processes(monkeypatch):
     help_ = got["help"]
     assert help_["n"] == 1 and help_["median"] == help_["min"] == help_["times"][0] > 0
     assert len(help_["load_1min"]) == 1 and "note" not in help_
+    # Its CPU time: some, and at most what every core, busy, gives in its wall time.
+    assert 0 < help_["cpu_times"][0] <= (os.cpu_count() or 1) * help_["times"][0]
+    assert help_["cpu"]["median"] == help_["cpu_times"][0]
     bad = got["bad"]  # exit status 2: no time, and why
-    assert bad["times"] == [] and "median" not in bad
+    assert bad["times"] == [] == bad["cpu_times"] and "median" not in bad and not bad["cpu"]
     assert bad["note"].startswith("exit status 2: Invalid config: steps")
 
 

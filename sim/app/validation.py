@@ -28,6 +28,11 @@ __all__ = ["ValidateBeforeRun", "check_command_line", "validate_or_exit"]
 
 T = TypeVar("T")
 
+#: The job name Hydra gives the command line's run: the module of its ``@hydra.main``
+#: function, :mod:`sim.app.cli`. The gate composes under the same name, so that its
+#: composition is the run's (:mod:`sim.app.compose_once`).
+JOB_NAME = "cli"
+
 #: Command-line flags after which Hydra runs nothing, or composes another config: not gated.
 _NOT_GATED = ("help", "hydra_help", "info", "shell_completion", "experimental_rerun",
               "config_path", "config_name", "config_dir")  # fmt: skip
@@ -117,7 +122,7 @@ def check_command_line(argv: Sequence[str]) -> list[str]:
     mode = RunMode.MULTIRUN if args.multirun else RunMode.RUN
 
     def load() -> DictConfig:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        with initialize_config_dir(str(CONF_DIR), job_name=JOB_NAME, version_base="1.3"):
             loader = GlobalHydra.instance().config_loader()
             return loader.load_configuration("config", list(args.overrides), mode)
 
