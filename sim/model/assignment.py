@@ -38,9 +38,14 @@ class Cases:
     pair_evaluator: np.ndarray
 
     @cached_property  # read at every stage
+    def lead_pair(self) -> np.ndarray:
+        """The pair of each case's lead evaluator (its first)."""
+        return run_starts(self.pair_case)
+
+    @cached_property
     def lead(self) -> np.ndarray:
         """The lead evaluator of each case."""
-        return self.pair_evaluator[run_starts(self.pair_case)]
+        return self.pair_evaluator[self.lead_pair]
 
     def only(self, keep: np.ndarray) -> Cases:
         """The cases where the per-case mask ``keep`` holds, renumbered in order."""
