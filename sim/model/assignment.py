@@ -248,7 +248,8 @@ def _random_evaluators(subjects, need, case, evaluator, eligible, family, cross_
         need = need[~ok]
     # Rejection sampling stalls when few candidates fit (a small pool under cross_family, a
     # quorum close to the pool's size); the few cases left are filled exactly.
-    for index, count in zip(*np.unique(need, return_counts=True), strict=True):
+    left = zip(*np.unique(need, return_counts=True), strict=True) if need.size else ()
+    for index, count in left:
         fits = pool[(pool != subjects[index]) & ~np.isin(index * n + pool, taken)]
         if cross_family:
             fits = fits[family[fits] != family[subjects[index]]]
