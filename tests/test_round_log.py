@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sim.core.arrays import run_starts
 from sim.model.round_log import RoundLog
@@ -27,6 +28,27 @@ def test_columns_of_empty_calls_are_empty():
     log.add(0, {"stage": 2, "slot": np.empty(0, np.int64)})
     joined = log.columns()
     assert joined["stage"].size == 0 and joined["slot"].size == 0
+
+
+def test_peer_decisions_of_every_call_come_first_and_dropped_actors_lose_self_ones():
+    log = RoundLog()
+    own = np.array([False, False, True, True])
+    log.add(4, {"stage": 0, "actor": np.array([1, 2, 3, 4]), "self_target": own})
+    log.add(3, {"stage": 1, "actor": np.array([5, 3, 4]), "self_target": own[1:]})
+    log.add(1, {"stage": 2, "actor": np.array([6]), "self_target": False})
+    dropped = np.zeros(7, bool)
+    assert log.columns()["actor"].tolist() == [1, 2, 5, 6, 3, 4, 3, 4]
+    dropped[4] = True  # caught in a peer case: its own case is not heard
+    joined = log.columns(dropped)
+    assert joined["actor"].tolist() == [1, 2, 5, 6, 3, 3]
+    assert joined["stage"].tolist() == [0, 0, 1, 2, 0, 1]
+    assert joined["self_target"].tolist() == [False] * 4 + [True] * 2
+
+
+def test_a_call_must_list_its_peer_decisions_first():
+    log = RoundLog()
+    with pytest.raises(ValueError, match="self_target"):
+        log.add(2, {"actor": np.array([1, 2]), "self_target": np.array([True, False])})
 
 
 def test_run_starts_of_sorted_cases():

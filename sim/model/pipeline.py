@@ -73,14 +73,9 @@ class _Round:
         else:
             heard = [self._hear(cases)]
         executed, shadow, intended = (np.concatenate(parts) for parts in zip(*heard, strict=True))
-        decisions = self.log.columns()
         # Self cases of overseers penalised in their peer cases are not heard; the log lists
         # the peer cases' decisions first, as the round hears them.
-        own = decisions["self_target"]
-        rows = np.concatenate(
-            [np.flatnonzero(~own), np.flatnonzero(own & ~self.off_duty[decisions["actor"]])]
-        )
-        decisions = {key: column[rows] for key, column in decisions.items()}
+        decisions = self.log.columns(dropped=self.off_duty)
         result = RoundResult(
             decisions,
             counts=self.counts,
