@@ -123,13 +123,23 @@ def test_bernoulli_positions_include_each_position_with_probability_p(p):
 
 @pytest.mark.parametrize("p", [1e-7, 0.003, 0.1, 0.3, 1 / 3, 0.6, 1.0])
 def test_geometric_gaps_are_numpys_geometric_draws(p):
-    # The same numbers from the same stream as rng.geometric (capped), so runs do not change;
-    # a numpy release that draws geometrics differently fails here, not in the pinned runs.
-    for cap in (50, 10**12):
-        expected = np.minimum(np.random.default_rng(6).geometric(p, 20_000), cap)
-        got = geometric_gaps(p, 20_000, cap, np.random.default_rng(6))
+    # The same numbers from the same stream as rng.geometric, so runs do not change; a numpy
+    # release that draws geometrics differently fails here, not in the pinned runs.
+    expected = np.random.default_rng(6).geometric(p, 20_000)
+    got = geometric_gaps(p, 20_000, np.random.default_rng(6))
+    assert got.dtype == float
+    assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("total, p", [(1, 0.5), (6_000, 0.1), (60_000, 0.003), (999, 0.4)])
+def test_bernoulli_positions_are_the_running_sums_of_numpys_geometric_gaps(total, p):
+    for seed in range(20):
+        got = bernoulli_positions(total, p, np.random.default_rng(seed))
+        mean = total * p  # the first chunk's size, as bernoulli_positions draws it
+        ends = np.cumsum(np.random.default_rng(seed).geometric(p, int(mean + 5 * mean**0.5 + 16)))
+        assert ends[-1] >= total  # one chunk: the draws end past the last position
         assert got.dtype == np.int64
-        assert np.array_equal(got, expected)
+        assert np.array_equal(got, ends[ends <= total] - 1)
 
 
 def test_bernoulli_positions_edge_cases():
