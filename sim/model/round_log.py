@@ -60,6 +60,9 @@ class RoundLog:
                     rows = peers + np.flatnonzero(kept)
                     count = rows.size
             blocks.append((part, rows, count))
+        # Empty blocks add nothing but calls (most calls have no self decisions); one is
+        # kept when all are, for the columns' types.
+        blocks = [block for block in blocks if block[2]] or blocks[:1]
         counts = [count for _, _, count in blocks]
         joined = {}
         for key in self._parts[0]:
