@@ -1,4 +1,5 @@
-"""The round's decision log: columns given per call, as arrays or one value, joined once."""
+"""The round's decision log: columns given per call, as arrays or one value, joined once;
+the array helpers a round uses (run starts, medians by case)."""
 
 from __future__ import annotations
 
@@ -54,3 +55,16 @@ def test_a_call_must_list_its_peer_decisions_first():
 def test_run_starts_of_sorted_cases():
     assert run_starts(np.array([0, 0, 1, 3, 3, 3, 4])).tolist() == [0, 2, 3, 6]
     assert run_starts(np.empty(0, np.int64)).size == 0
+
+
+def test_median_by_case_with_one_or_several_values_per_case():
+    from sim.core.arrays import median_by_case
+
+    one = median_by_case(np.array([0, 1, 2]), np.array([5.0, 1.0, 7.0]), 3)
+    assert one.tolist() == [5.0, 1.0, 7.0]
+    case, value = np.array([0, 0, 0, 1, 1, 2]), np.array([9.0, 1.0, 4.0, 2.0, 6.0, 3.0])
+    # reviewed by 3 (median 4), by 2 (mean of the middle two), by 1
+    assert median_by_case(case, value, 3).tolist() == [4.0, 4.0, 3.0]
+    assert median_by_case(case, value, 3).tolist() == [
+        np.median(value[case == k]) for k in range(3)
+    ]

@@ -31,11 +31,11 @@ def run_starts(values: np.ndarray) -> np.ndarray:
 def median_by_case(case: np.ndarray, value: np.ndarray, n_cases: int) -> np.ndarray:
     """Median of ``value`` within each case ``case[i]`` in ``range(n_cases)`` (every case has
     at least one value)."""
-    counts = np.bincount(case, minlength=n_cases)
-    if counts.max(initial=0) == 1:  # one evaluator per case (quorum 1): nothing to sort
+    if case.size == n_cases:  # one value per case (quorum 1): nothing to count or sort
         median = np.empty(n_cases)
         median[case] = value
         return median
+    counts = np.bincount(case, minlength=n_cases)
     starts = np.cumsum(counts) - counts
     ordered = value[np.lexsort((value, case))]
     low, high = starts + (counts - 1) // 2, starts + counts // 2

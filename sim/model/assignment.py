@@ -85,7 +85,10 @@ def select_cases(
     )
     starts = run_starts(case)  # cases come sorted
     kept = case[starts]
-    case = np.repeat(np.arange(kept.size), np.diff(starts, append=case.size))  # renumbered
+    if kept.size == case.size:  # one evaluator per case (quorum 1)
+        case = np.arange(kept.size)  # renumbered
+    else:
+        case = np.repeat(np.arange(kept.size), np.diff(starts, append=case.size))
     cases = Cases(
         subject=np.concatenate([peers[kept], selves]),
         self_case=np.repeat([False, True], [kept.size, selves.size]),

@@ -110,7 +110,11 @@ class _Round:
         intended = true < threshold
 
         # Stage 1: evaluators of a failing subject may inflate its score above threshold.
-        pressured = intended[cases.pair_case] & (cfg.pipeline.evaluation == "delegated")
+        pressured = (
+            intended[cases.pair_case]
+            if cfg.pipeline.evaluation == "delegated"
+            else np.zeros(cases.pair_case.size, bool)
+        )
         pressed = cases.pair_case[pressured]
         margin = cfg.pipeline.inflation_margin * rng.random(pressed.size)
         inflated = np.minimum(100.0, np.maximum(true[pressed], threshold + margin))
