@@ -11,7 +11,7 @@ import pytest
 from sim.core import jit
 from sim.core.arrays import bernoulli_positions, geometric_gaps
 from sim.core.params import GraphConfig
-from sim.network.collaboration import LEARN, collaborate
+from sim.network.collaboration import LEARN, Collaboration, pair_quality
 from sim.network.generators import build_network, erdos_renyi, watts_strogatz
 from sim.network.trust import TrustNetwork
 
@@ -33,8 +33,9 @@ def test_collaborate_keeps_trust_in_unit_interval(ring_network):
     rng = np.random.default_rng(7)
     quality = rng.random(500)
     config = GraphConfig(collaboration_rate=0.5, trust_learning_rate=1.0)  # harshest update
+    collaboration = Collaboration(ring_network, quality, config)
     for _ in range(500):
-        collaborate(ring_network, quality, config, rng)
+        collaboration.step(rng)
         assert ring_network.trust.min() >= 0.0 and ring_network.trust.max() <= 1.0
     # with learning rate 1 every collaborating edge jumps to the outcome 0 or 1
     assert set(np.unique(ring_network.trust)) <= {0.0, 0.5, 1.0}
@@ -44,9 +45,9 @@ def test_collaborate_keeps_trust_in_unit_interval(ring_network):
 def test_collaborate_moves_mean_trust_to_mean_quality(ring_network, q):
     config = GraphConfig(collaboration_rate=0.5, trust_learning_rate=0.1)
     rng = np.random.default_rng(8)
-    quality = np.full(500, q)
+    collaboration = Collaboration(ring_network, np.full(500, q), config)
     for _ in range(300):
-        collaborate(ring_network, quality, config, rng)
+        collaboration.step(rng)
     # expected gap shrinks by (1 - 0.5 * 0.1) per step: 0.4 * 0.95**300 ~ 1e-7. At
     # stationarity each edge's trust has sd sqrt(0.1 / 1.9 * q (1 - q)) <= 0.09, so the
     # mean of 3000 roughly independent edges has sd <= 0.002; 0.01 is 5 sd.
@@ -58,8 +59,9 @@ def test_collaborate_uses_pair_mean_quality(ring_network):
     quality = (np.arange(500) % 2).astype(float)
     config = GraphConfig(collaboration_rate=0.5, trust_learning_rate=0.1)
     rng = np.random.default_rng(9)
+    collaboration = Collaboration(ring_network, quality, config)
     for _ in range(300):
-        collaborate(ring_network, quality, config, rng)
+        collaboration.step(rng)
     pair = 0.5 * (quality[ring_network.src] + quality[ring_network.dst])
     for target in (0.0, 0.5, 1.0):
         edges = pair == target
@@ -71,16 +73,31 @@ def test_collaborate_with_zero_rate_does_nothing(ring_network):
     before = ring_network.trust.copy()
     rng = np.random.default_rng(10)
     state = rng.bit_generator.state
+    collaboration = Collaboration(ring_network, np.ones(500), GraphConfig(collaboration_rate=0.0))
     for _ in range(50):
-        collaborate(ring_network, np.ones(500), GraphConfig(collaboration_rate=0.0), rng)
+        collaboration.step(rng)
     assert (ring_network.trust == before).all()
     assert rng.bit_generator.state == state  # no draws consumed either
 
 
 def test_collaborate_on_empty_network():
     network = network_of(nx.empty_graph(3), 3)
-    collaborate(network, np.ones(3), GraphConfig(collaboration_rate=1.0), np.random.default_rng(0))
+    Collaboration(network, np.ones(3), GraphConfig(collaboration_rate=1.0)).step(
+        np.random.default_rng(0)
+    )
     assert network.trust.size == 0
+
+
+def test_refreshed_success_is_the_pair_mean_of_the_new_qualities(ring_network):
+    rng = np.random.default_rng(11)
+    quality = rng.random(500)
+    collaboration = Collaboration(ring_network, quality, GraphConfig())
+    assert np.array_equal(collaboration.success, pair_quality(ring_network, quality))
+    slots = np.array([3, 250, 499])
+    quality[slots] = [0.0, 1.0, 0.25]
+    assert not np.array_equal(collaboration.success, pair_quality(ring_network, quality))
+    collaboration.refresh(ring_network.touching(slots))  # kept until refreshed, then exact
+    assert np.array_equal(collaboration.success, pair_quality(ring_network, quality))
 
 
 # --------------------------------------------------------------------- skipping draws
@@ -106,13 +123,23 @@ def test_bernoulli_positions_include_each_position_with_probability_p(p):
 
 @pytest.mark.parametrize("p", [1e-7, 0.003, 0.1, 0.3, 1 / 3, 0.6, 1.0])
 def test_geometric_gaps_are_numpys_geometric_draws(p):
-    # The same numbers from the same stream as rng.geometric (capped), so runs do not change;
-    # a numpy release that draws geometrics differently fails here, not in the pinned runs.
-    for cap in (50, 10**12):
-        expected = np.minimum(np.random.default_rng(6).geometric(p, 20_000), cap)
-        got = geometric_gaps(p, 20_000, cap, np.random.default_rng(6))
+    # The same numbers from the same stream as rng.geometric, so runs do not change; a numpy
+    # release that draws geometrics differently fails here, not in the pinned runs.
+    expected = np.random.default_rng(6).geometric(p, 20_000)
+    got = geometric_gaps(p, 20_000, np.random.default_rng(6))
+    assert got.dtype == float
+    assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("total, p", [(1, 0.5), (6_000, 0.1), (60_000, 0.003), (999, 0.4)])
+def test_bernoulli_positions_are_the_running_sums_of_numpys_geometric_gaps(total, p):
+    for seed in range(20):
+        got = bernoulli_positions(total, p, np.random.default_rng(seed))
+        mean = total * p  # the first chunk's size, as bernoulli_positions draws it
+        ends = np.cumsum(np.random.default_rng(seed).geometric(p, int(mean + 5 * mean**0.5 + 16)))
+        assert ends[-1] >= total  # one chunk: the draws end past the last position
         assert got.dtype == np.int64
-        assert np.array_equal(got, expected)
+        assert np.array_equal(got, ends[ends <= total] - 1)
 
 
 def test_bernoulli_positions_edge_cases():
@@ -130,37 +157,35 @@ def test_bernoulli_positions_edge_cases():
 # --------------------------------------------------------------------- compiled kernel
 
 
-def _learning_inputs(seed: int, n: int = 20_000, edges: int = 600_000):
+def _learning_inputs(seed: int, edges: int = 600_000):
     rng = np.random.default_rng(seed)
-    src = np.sort(rng.integers(0, n, edges))
-    dst = rng.integers(0, n, edges)
     chosen = bernoulli_positions(edges, 0.2, rng)
-    return src, dst, rng.random(n), rng.random(edges), chosen, rng.random(chosen.size)
+    return rng.random(edges), rng.random(edges), chosen, rng.random(chosen.size)
 
 
 def test_learning_kernel_numpy_and_compiled_give_identical_trust():
     pytest.importorskip("numba")
-    src, dst, quality, trust, chosen, draws = _learning_inputs(5)
+    success, trust, chosen, draws = _learning_inputs(5)
     by_numpy, by_loop = trust.copy(), trust.copy()
-    LEARN.vectorised(src, dst, quality, by_numpy, chosen, draws, 0.1)
-    LEARN.compiled()(src, dst, quality, by_loop, chosen, draws, 0.1)
+    LEARN.vectorised(success, by_numpy, chosen, draws, 0.1)
+    LEARN.compiled()(success, by_loop, chosen, draws, 0.1)
     assert not np.array_equal(by_numpy, trust)  # something was learnt
     assert np.array_equal(by_numpy, by_loop)  # bit for bit
 
 
 def test_forcing_numpy_skips_the_compiled_loop(monkeypatch):
-    src, dst, quality, trust, chosen, draws = _learning_inputs(6)
+    success, trust, chosen, draws = _learning_inputs(6)
     monkeypatch.setattr(jit, "FORCE_NUMPY", True)
     monkeypatch.setattr(LEARN, "compiled", lambda: pytest.fail("compiled loop used"))
-    LEARN(chosen.size, src, dst, quality, trust, chosen, draws, 0.1)
-    expected = np.where(draws < 0.5 * (quality[src[chosen]] + quality[dst[chosen]]), 1.0, 0.0)
-    assert np.allclose(trust[chosen], 0.9 * _learning_inputs(6)[3][chosen] + 0.1 * expected)
+    LEARN(chosen.size, success, trust, chosen, draws, 0.1)
+    expected = np.where(draws < success[chosen], 1.0, 0.0)
+    assert np.allclose(trust[chosen], 0.9 * _learning_inputs(6)[1][chosen] + 0.1 * expected)
 
 
 def test_small_inputs_run_in_numpy(monkeypatch):
-    src, dst, quality, trust, chosen, draws = _learning_inputs(7, edges=1_000)
+    success, trust, chosen, draws = _learning_inputs(7, edges=1_000)
     monkeypatch.setattr(LEARN, "compiled", lambda: pytest.fail("compiled loop used"))
-    LEARN(chosen.size, src, dst, quality, trust, chosen, draws, 0.1)
+    LEARN(chosen.size, success, trust, chosen, draws, 0.1)
 
 
 @pytest.mark.parametrize("force_numpy", [False, True])
@@ -173,9 +198,9 @@ def test_a_large_fleet_runs_the_same_either_way(monkeypatch, force_numpy):
     config = GraphConfig(collaboration_rate=0.5)
     network = build_network(config, 20_000, None, np.random.default_rng(8))
     rng = np.random.default_rng(9)
-    quality = rng.random(network.n)
+    collaboration = Collaboration(network, rng.random(network.n), config)
     for _ in range(3):
-        collaborate(network, quality, config, rng)
+        collaboration.step(rng)
     reference = _fleet_trust_in_numpy()
     assert np.array_equal(network.trust, reference)
 
@@ -184,12 +209,10 @@ def _fleet_trust_in_numpy() -> np.ndarray:
     config = GraphConfig(collaboration_rate=0.5)
     network = build_network(config, 20_000, None, np.random.default_rng(8))
     rng = np.random.default_rng(9)
-    quality = rng.random(network.n)
+    success = pair_quality(network, rng.random(network.n))
     for _ in range(3):
         edges = bernoulli_positions(network.n_edges, 0.5, rng)
-        LEARN.vectorised(
-            network.src, network.dst, quality, network.trust, edges, rng.random(edges.size), 0.1
-        )
+        LEARN.vectorised(success, network.trust, edges, rng.random(edges.size), 0.1)
     return network.trust
 
 

@@ -51,6 +51,10 @@ def assert_in_sync(model) -> None:
     ids = np.array([graph.nodes[i]["agent_id"] for i in range(n)])
     np.testing.assert_array_equal(ids, model.fleet.agent_id)
     assert graph.number_of_edges() == model.network.n_edges
+    # Each edge's collaboration success, kept between steps, is its pair's mean quality now.
+    net, quality = model.network, model.fleet.quality
+    expected = 0.5 * (quality[net.src] + quality[net.dst])
+    np.testing.assert_array_equal(model.collaboration.success, expected)
 
 
 def assert_no_acts_after_leaving_duty(events) -> None:

@@ -252,6 +252,8 @@ class FleetDecider:
         self, family: np.ndarray, propensity: np.ndarray, stages: list[int]
     ) -> np.ndarray:
         """Each model's peak protective rate, from its family's engine."""
+        if len(self.engines) == 1:  # the common case needs no routing
+            return self.engines[0].peak_rate(family, propensity, stages)
         rate = np.zeros(family.size)
         for engine, mask in self._routes(family):
             rate[mask] = engine.peak_rate(family[mask], propensity[mask], stages)

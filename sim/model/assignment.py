@@ -38,9 +38,14 @@ class Cases:
     pair_evaluator: np.ndarray
 
     @cached_property  # read at every stage
+    def lead_pair(self) -> np.ndarray:
+        """The pair of each case's lead evaluator (its first)."""
+        return run_starts(self.pair_case)
+
+    @cached_property
     def lead(self) -> np.ndarray:
         """The lead evaluator of each case."""
-        return self.pair_evaluator[run_starts(self.pair_case)]
+        return self.pair_evaluator[self.lead_pair]
 
     def only(self, keep: np.ndarray) -> Cases:
         """The cases where the per-case mask ``keep`` holds, renumbered in order."""
@@ -80,7 +85,10 @@ def select_cases(
     )
     starts = run_starts(case)  # cases come sorted
     kept = case[starts]
-    case = np.repeat(np.arange(kept.size), np.diff(starts, append=case.size))  # renumbered
+    if kept.size == case.size:  # one evaluator per case (quorum 1)
+        case = np.arange(kept.size)  # renumbered
+    else:
+        case = np.repeat(np.arange(kept.size), np.diff(starts, append=case.size))
     cases = Cases(
         subject=np.concatenate([peers[kept], selves]),
         self_case=np.repeat([False, True], [kept.size, selves.size]),
@@ -243,7 +251,8 @@ def _random_evaluators(subjects, need, case, evaluator, eligible, family, cross_
         need = need[~ok]
     # Rejection sampling stalls when few candidates fit (a small pool under cross_family, a
     # quorum close to the pool's size); the few cases left are filled exactly.
-    for index, count in zip(*np.unique(need, return_counts=True), strict=True):
+    left = zip(*np.unique(need, return_counts=True), strict=True) if need.size else ()
+    for index, count in left:
         fits = pool[(pool != subjects[index]) & ~np.isin(index * n + pool, taken)]
         if cross_family:
             fits = fits[family[fits] != family[subjects[index]]]

@@ -6,30 +6,29 @@ import math
 
 import mesa
 import numpy as np
-import pandas as pd
 
 from sim.core.arrays import distinct
-from sim.core.fleet import OVERSEER, WORKER, Fleet, allocate
+from sim.core.fleet import WORKER, Fleet, allocate
 from sim.core.params import EcosystemConfig
 from sim.core.schema import check_seed
 from sim.engines.deciders import FleetDecider
 from sim.engines.profiles import deployed_profiles
-from sim.model import costs, disposition, metrics, tables
+from sim.model import costs, disposition, metrics
 from sim.model.agents import DeployedModel
 from sim.model.contagion import Contagion
 from sim.model.ledger import CAUSES, DECOMMISSIONED, Ledger
 from sim.model.lineage import Lineage
 from sim.model.pipeline import run_round
 from sim.model.snapshots import SnapshotRecorder
-from sim.model.summary import summarise
-from sim.network.collaboration import collaborate
+from sim.model.views import EcosystemViews
+from sim.network.collaboration import Collaboration
 from sim.network.generators import build_network
 from sim.network.trust import draw_trust
 
 __all__ = ["Ecosystem"]
 
 
-class Ecosystem(mesa.Model):
+class Ecosystem(EcosystemViews, mesa.Model):
     """A fleet of deployed models on a trust graph, run through decommission rounds.
 
     Each step: neighbours collaborate and update their trust; if the schedule says so, the
@@ -89,6 +88,7 @@ class Ecosystem(mesa.Model):
             propensity=np.full(n, pop.initial_propensity),
             agent_id=np.zeros(n, np.int64),
         )
+        self.collaboration = Collaboration(self.network, self.fleet.quality, config.graph)
         self.contagion = Contagion(config.contagion, self.network, self.rng)
         self.llm = self._llm_engine()  # the llm engine, or None when no family uses it
         self.decider = FleetDecider(config.engine, profiles, llm=self.llm)
@@ -117,19 +117,11 @@ class Ecosystem(mesa.Model):
         config = self.config
         return LLMEngine(config.llm, self.profiles, self.fleet, config.operator.threshold)
 
-    def llm_usage(self) -> dict:
-        """The ``llm`` engine's calls, cache hits, tokens, cost, retries and errors, or {}."""
-        return self.llm.usage() if self.llm else {}
-
-    def transcripts(self) -> list[dict]:
-        """Each ``llm`` sandbox decision, secrets redacted (event log `transcript` indexes it)."""
-        return list(self.llm.transcripts) if self.llm else []
-
     # ----------------------------------------------------------------- stepping
     def step(self) -> None:
         """Advance one step: collaborate, maybe run a round, look for shadows, collect."""
         self.step_counts = metrics.empty_counts()
-        collaborate(self.network, self.fleet.quality, self.config.graph, self.rng)
+        self.collaboration.step(self.rng)
         self.contagion.spread(self.rng)
         round_due = self._round_due()
         if round_due:
@@ -226,6 +218,7 @@ class Ecosystem(mesa.Model):
         fleet.propensity[slots] = pop.initial_propensity
         edges = self.network.touching(slots)
         self.network.trust[edges] = draw_trust(self.config.graph, edges.size, self.rng)
+        self.collaboration.refresh(edges)
         self.contagion.reset(slots, edges, self.rng)
         self._place_agents(slots)
         # A replacement protective by its family is generation 0, not a conversion.
@@ -274,47 +267,3 @@ class Ecosystem(mesa.Model):
     def shadows(self) -> list[DeployedModel]:
         """Shadow copies still alive."""
         return [self._agent(row) for row in self._shadow_rows.tolist()]
-
-    @property
-    def n_shadows(self) -> int:
-        """How many shadow copies are still alive."""
-        return int(self._shadow_rows.size)
-
-    @property
-    def n_overseers(self) -> int:
-        """Active overseers."""
-        return int(np.sum(self.fleet.role == OVERSEER))
-
-    def protective(self) -> np.ndarray:
-        """Boolean mask over slots of models currently counted as protective."""
-        return metrics.protective_mask(self)
-
-    def time_series(self) -> pd.DataFrame:
-        """One row per step (step 0 = initial state) of the per-step metrics."""
-        return self.datacollector.get_model_vars_dataframe()
-
-    def event_log(self) -> pd.DataFrame:
-        """One row per decision made in a decommission round."""
-        return metrics.event_frame(self._event_logs, self.fleet.families)
-
-    def agent_table(self) -> pd.DataFrame:
-        """One row per model ever deployed (active, shadow or decommissioned)."""
-        return self.ledger.frame()
-
-    def model_table(self) -> pd.DataFrame:
-        """One row per model ever deployed with its slot's network position and its
-        shutdown record (see :func:`sim.model.tables.model_table`)."""
-        return tables.model_table(self)
-
-    def summary(self) -> dict[str, float | int]:
-        """Per-run metrics, NaN where undefined (see :func:`sim.model.summary.summarise`),
-        and what oversight cost the operator (:func:`sim.model.costs.priced`)."""
-        return {**summarise(self), **costs.priced(self.operator_actions, self.config)}
-
-    def snapshots(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Snapshots so far and now: models and trust (:mod:`sim.model.snapshots`; or empty)."""
-        return self.recorder.frames(self)
-
-    def trust_graph(self):
-        """The current trust graph (see :func:`sim.model.tables.trust_graph`)."""
-        return tables.trust_graph(self)

@@ -33,7 +33,7 @@ class Lineage:
         self.ever_protective = protective.copy()
         self.generation = np.where(protective, 0, -1)
         self.offspring = np.zeros(protective.size, np.int64)
-        self.stats: dict[str, float] | None = None
+        self.stats: list[float] | None = None
 
     def update(self, now: np.ndarray, credit: Callable[[np.ndarray], np.ndarray]) -> int:
         """Record the protective state ``now``; ``credit(converted)`` gives the slot credited

@@ -15,7 +15,7 @@ unmonitored, at each pipeline stage) moves even then. The per-run summary is
 
 from __future__ import annotations
 
-from functools import partial
+from operator import itemgetter
 
 import mesa
 import numpy as np
@@ -137,31 +137,36 @@ def reproduction_number(model: mesa.Model) -> float:
     return float(lineage.offspring[early].mean())
 
 
-def _fleet_stats(model: mesa.Model) -> dict[str, float]:
-    """The reporters that move only when models do (their propensity, quality or spread
-    state: in rounds, decommissions and reference spread, each of which updates the
-    lineage), computed once per such change and kept in ``lineage.stats``."""
+#: The fleet's columns of the time series, read by one reporter (:func:`_fleet_row`).
+_FLEET_COLUMNS = (
+    "protective_share", "ever_protective_share", "reproduction_number", "mean_propensity",
+    *(f"protect_prob_{s}" for s in PIPELINE_STAGES), "mean_trust", "fleet_quality",
+    "below_threshold_running",
+)  # fmt: skip
+_TRUST_COLUMN = _FLEET_COLUMNS.index("mean_trust")
+#: The step's own columns after them, read by one reporter (:func:`_step_row`).
+_STEP_COLUMNS = ("shadows_alive", "eval_error", "false_pass_rate", *COUNTERS)
+_COUNTER_VALUES = itemgetter(*COUNTERS)  # a step's counters in order, read in one call
+
+
+def _fleet_row(model: mesa.Model) -> list[float]:
+    """The values of :data:`_FLEET_COLUMNS`. All but mean trust move only when models do
+    (their propensity, quality or spread state: in rounds, decommissions and reference
+    spread, each of which updates the lineage; protect probabilities are refreshed with
+    it), so they are computed once per such change and kept in ``lineage.stats``."""
     lineage, fleet = model.lineage, model.fleet
     if lineage.stats is None:
-        lineage.stats = {
-            "protective_share": _share(lineage.protective_now),
-            "ever_protective_share": _share(lineage.ever_protective),
-            "reproduction_number": reproduction_number(model),
-            "mean_propensity": float(fleet.propensity.mean()),
-            "fleet_quality": float(fleet.quality.mean()),
-            "below_threshold_running": _share(
-                100.0 * fleet.quality < model.config.operator.threshold
-            ),
-        }
-    return lineage.stats
-
-
-def _fleet_stat(name: str, model: mesa.Model) -> float:
-    return _fleet_stats(model)[name]
-
-
-def _protect_prob(stage: str, model: mesa.Model) -> float:
-    return model.protect_prob[stage]  # kept by the model (see disposition.protect_probabilities)
+        lineage.stats = [
+            _share(lineage.protective_now),
+            _share(lineage.ever_protective),
+            reproduction_number(model),
+            float(fleet.propensity.mean()),
+            *(model.protect_prob[stage] for stage in PIPELINE_STAGES),
+            float(fleet.quality.mean()),
+            _share(100.0 * fleet.quality < model.config.operator.threshold),
+        ]
+    stats = lineage.stats
+    return [*stats[:_TRUST_COLUMN], _mean_trust(model), *stats[_TRUST_COLUMN:]]
 
 
 def _mean_trust(model: mesa.Model) -> float:
@@ -169,41 +174,28 @@ def _mean_trust(model: mesa.Model) -> float:
     return float(np.add.reduce(trust) / trust.size) if trust.size else float("nan")
 
 
-def _shadows_alive(model: mesa.Model) -> int:
-    return model.n_shadows
+def _ratio(counts: dict[str, float], numerator: str, denominator: str) -> float:
+    whole = counts[denominator]
+    return counts[numerator] / whole if whole else float("nan")
 
 
-def _counts(model: mesa.Model) -> list[float]:
+def _step_row(model: mesa.Model) -> list[float]:
+    """The values of :data:`_STEP_COLUMNS`: live shadows, the step's evaluation error and
+    false-pass rate, and its counters."""
     counts = model.step_counts
-    return [counts[name] for name in COUNTERS]
-
-
-def _ratio(numerator: str, denominator: str, model: mesa.Model) -> float:
-    whole = model.step_counts[denominator]
-    return model.step_counts[numerator] / whole if whole else float("nan")
-
-
-_FLEET_STATS = (
-    "protective_share", "ever_protective_share", "reproduction_number", "mean_propensity",
-    "fleet_quality", "below_threshold_running",
-)  # fmt: skip
+    return [
+        model.n_shadows,
+        _ratio(counts, "eval_error_sum", "evaluations"),
+        _ratio(counts, "false_passes", "intended"),
+        *_COUNTER_VALUES(counts),
+    ]
 
 
 def reporters() -> dict:
-    """Model reporters of the time series (named functions, so models pickle); the counters
-    are read by one reporter, keyed by the tuple of their names."""
-    table = {
-        "step": _step,
-        **{name: partial(_fleet_stat, name) for name in _FLEET_STATS[:4]},
-        **{f"protect_prob_{s}": partial(_protect_prob, s) for s in PIPELINE_STAGES},
-        "mean_trust": _mean_trust,
-        **{name: partial(_fleet_stat, name) for name in _FLEET_STATS[4:]},
-        "shadows_alive": _shadows_alive,
-        "eval_error": partial(_ratio, "eval_error_sum", "evaluations"),
-        "false_pass_rate": partial(_ratio, "false_passes", "intended"),
-    }
-    table[COUNTERS] = _counts  # one reporter for every counter: they are read every step
-    return table
+    """Model reporters of the time series (named functions, so models pickle): the step,
+    then the fleet's columns and the step's, each group read by one reporter (they are read
+    every step), keyed by the tuple of their names."""
+    return {"step": _step, _FLEET_COLUMNS: _fleet_row, _STEP_COLUMNS: _step_row}
 
 
 #: Columns of one round's event log as :func:`event_columns` returns them.

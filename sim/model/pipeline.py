@@ -31,8 +31,9 @@ from sim.engines.deciders import DecisionBatch, FleetDecider
 from sim.model.assignment import Cases, select_cases
 from sim.model.contagion import Contagion
 from sim.model.metrics import empty_counts
+from sim.model.pair_context import PairContext
 from sim.model.round_log import RoundLog, RoundResult
-from sim.network.trust import TrustNetwork, classify_trust
+from sim.network.trust import TrustNetwork
 
 __all__ = ["run_round"]
 
@@ -72,14 +73,9 @@ class _Round:
         else:
             heard = [self._hear(cases)]
         executed, shadow, intended = (np.concatenate(parts) for parts in zip(*heard, strict=True))
-        decisions = self.log.columns()
         # Self cases of overseers penalised in their peer cases are not heard; the log lists
         # the peer cases' decisions first, as the round hears them.
-        own = decisions["self_target"]
-        rows = np.concatenate(
-            [np.flatnonzero(~own), np.flatnonzero(own & ~self.off_duty[decisions["actor"]])]
-        )
-        decisions = {key: column[rows] for key, column in decisions.items()}
+        decisions = self.log.columns(dropped=self.off_duty)
         result = RoundResult(
             decisions,
             counts=self.counts,
@@ -106,21 +102,26 @@ class _Round:
         executed, whether each became a shadow, and the subjects intended for shutdown."""
         cfg, rng = self.config, self.rng
         threshold = cfg.operator.threshold
-        subject, lead, size = cases.subject, cases.lead, cases.subject.size
+        subject, size = cases.subject, cases.subject.size
+        self.context = PairContext(cases, self.network, cfg)
         peer = ~cases.self_case
         noise = rng.normal(0.0, cfg.pipeline.eval_noise, size)
         true = np.clip(100.0 * self.fleet.quality[subject] + noise, 0.0, 100.0)
         intended = true < threshold
 
         # Stage 1: evaluators of a failing subject may inflate its score above threshold.
-        pressured = intended[cases.pair_case] & (cfg.pipeline.evaluation == "delegated")
+        pressured = (
+            intended[cases.pair_case]
+            if cfg.pipeline.evaluation == "delegated"
+            else np.zeros(cases.pair_case.size, bool)
+        )
         pressed = cases.pair_case[pressured]
         margin = cfg.pipeline.inflation_margin * rng.random(pressed.size)
         inflated = np.minimum(100.0, np.maximum(true[pressed], threshold + margin))
-        evaluators = cases.pair_evaluator[pressured]
-        evaluation = self.decide("evaluate", evaluators, cases, pressed, true[pressed], inflated)
+        pairs = np.flatnonzero(pressured)
+        evaluation = self.decide("evaluate", pairs, cases, true[pressed], inflated)
         if cfg.pipeline.control_evaluation:  # the same evaluations with nothing at stake
-            self.decide("evaluate", evaluators, cases, pressed, true[pressed], inflated, True)
+            self.decide("evaluate", pairs, cases, true[pressed], inflated, True)
         reported = true[cases.pair_case]
         reported[pressured] = np.where(evaluation["protective"], inflated, true[pressed])
         passed = median_by_case(cases.pair_case, reported, size) >= threshold
@@ -143,7 +144,7 @@ class _Round:
             manual[offered[absent & ~passed[offered]]] = True
             acting = offered[~absent]
             stage = f"shutdown_{cfg.pipeline.shutdown_mechanism}"
-            shut = self.decide(stage, lead[acting], cases, acting)
+            shut = self.decide(stage, cases.lead_pair[acting], cases)
             matters, protective = ~passed[acting], shut["protective"]
             prevented[STAGE_BEHAVIOUR[stage]][acting] = protective & ~shut["detected"] & matters
             manual[acting] |= protective & shut["detected"] & matters
@@ -157,7 +158,7 @@ class _Round:
         escaped = np.zeros(cleaned.size, bool)
         if cfg.pipeline.cleanup == "delegated":
             present = ~self._absent(cases, cleaned)
-            clean = self.decide("cleanup", lead[cleaned[present]], cases, cleaned[present])
+            clean = self.decide("cleanup", cases.lead_pair[cleaned[present]], cases)
             escaped[present] = clean["protective"] & ~clean["detected"]
         shadow = escaped[np.searchsorted(cleaned, delegated)]
 
@@ -190,8 +191,9 @@ class _Round:
         in_peer_cases = self.off_duty[lead] | (self.leaving[lead] & (lead != subject))
         return np.where(cases.self_case[index], self.self_off_duty[lead], in_peer_cases)
 
-    def decide(self, stage, actor, cases, index, true=None, inflated=None, control=False):
-        """Decide one stage for ``actor[i]`` about the subject of case ``index[i]``; detect;
+    def decide(self, stage, pairs, cases, true=None, inflated=None, control=False):
+        """Decide one stage for the evaluator of each of ``pairs`` (indices into the cases'
+        pairs) about the subject of its case; detect;
         log; take caught actors off duty if the operator penalises. A ``control`` decision
         (an evaluation with nothing at stake) is logged only: nobody audits or acts on it.
 
@@ -202,15 +204,10 @@ class _Round:
         """
         cfg, rng, fleet = self.config, self.rng, self.fleet
         op = cfg.operator
+        actor, index = cases.pair_evaluator[pairs], cases.pair_case[pairs]
         subject, size = cases.subject[index], actor.size
         self_target = cases.self_case[index]
-        edge = self.network.edge_ids(actor, subject)  # -1 in self cases: no self-loops
-        relationship, presence = np.full(size, NONE, np.int8), np.ones(size)
-        known = edge >= 0
-        relationship[known] = classify_trust(self.network.trust[edge[known]], cfg.graph)
-        if self_target.any():
-            own = self._self_presence(actor[self_target])
-            relationship[self_target], presence[self_target] = own
+        edge, relationship, presence = self.context.of(pairs)
         if cfg.interventions.memory_isolation:
             relationship, presence = np.full(size, NONE, np.int8), np.zeros(size)
         monitored = rng.random(size) < op.monitoring
@@ -262,17 +259,3 @@ class _Round:
         }
         self.log.add(size, log)
         return log
-
-    def _self_presence(self, actor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For self decisions: each actor's relationship to the peers in its memory (by its
-        mean trust in them; ``none`` without any) and their presence weight (its summed
-        trust, saturating), read from its own out-edges only."""
-        network, cfg = self.network, self.config
-        owner, edges = network.out_edges_of(actor)
-        # Summed in edge order per actor, as a bincount over every edge would sum them.
-        strength = np.bincount(owner, weights=network.trust[edges], minlength=actor.size)
-        degree = network.out_degree_of(actor)
-        mean_trust = np.divide(strength, degree, out=np.zeros(actor.size), where=degree > 0)
-        relationship = np.where(degree > 0, classify_trust(mean_trust, cfg.graph), NONE)
-        presence = np.minimum(1.0, strength / cfg.pipeline.peer_presence_saturation)
-        return relationship.astype(np.int8), presence

@@ -22,13 +22,16 @@ class StepRecorder:
         keys = [key if isinstance(key, tuple) else (key,) for key in model_reporters]
         self.names = [name for key in keys for name in key]
         self._rows: list[list] = []  # one per step; columns are built when asked for
-        self._reporters = list(model_reporters.items())
+        # (reporter, whether it fills several columns), decided once, not at every step
+        self._reporters = [
+            (reporter, isinstance(key, tuple)) for key, reporter in model_reporters.items()
+        ]
 
     def collect(self, model: mesa.Model) -> None:
         """Append each reporter's value for the model's current state."""
         row = []
-        for key, reporter in self._reporters:
-            if isinstance(key, tuple):
+        for reporter, several in self._reporters:
+            if several:
                 row.extend(reporter(model))
             else:
                 row.append(reporter(model))
