@@ -56,12 +56,14 @@ def answer(latency: float, body: dict) -> Reply:
     return completion(None, [("end_task", {})], delay=latency)
 
 
-def overrides(api_base: str, store: Path, size: tuple[int, int], *extra: str) -> list[str]:
+def overrides(
+    api_base: str, store: Path, size: tuple[int, int], *extra: str, k: int = K
+) -> list[str]:
     """The run's config: every family on the llm engine, amortised, against ``api_base``."""
     n, steps = size
     return [
         "engine=llm", "llm=local", "llm.model=openai/scripted", f"llm.api_base={api_base}",
-        "llm.concurrency=64", "llm.mode=amortised", f"llm.samples_per_context={K}",
+        "llm.concurrency=64", "llm.mode=amortised", f"llm.samples_per_context={k}",
         "llm.cache=false", f"llm.cache_dir={store}", f"population.n_agents={n}",
         f"steps={steps}", "figures=false", "progress=false", *extra,
     ]  # fmt: skip
