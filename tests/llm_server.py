@@ -7,7 +7,8 @@ The handler gets the request's JSON body and returns a :class:`Reply` (build one
 :func:`completion`, :func:`error`, :func:`garbage`, :func:`truncated`, :func:`empty_choices`
 or :func:`hang`). It can also be a single reply (served every time) or a list of replies
 (served in order; the last one repeats). The server counts requests, the most requests in
-flight at once, and keeps every request's body and headers (for assertions only).
+flight at once and the client connections they came on, and keeps every request's body and
+headers (for assertions only).
 
 A completion's ``prompt_tokens`` defaults to what a real server would count: about one
 token per 4 characters of the request's messages and tools. ``LLMServer(handler,
@@ -132,6 +133,7 @@ class LLMServer:
         self.headers: list[dict] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self.peers: set = set()  # the client (host, port) of every connection a request came on
         self._served = 0
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -147,9 +149,16 @@ class LLMServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}/v1"
 
+    @property
+    def connections(self) -> int:
+        """Client connections the requests came on (a client that keeps its connections
+        alive sends many requests on one)."""
+        return len(self.peers)
+
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.peers.clear()
             self.headers.clear()
             self.max_in_flight = self.in_flight
             self._served = 0
@@ -196,6 +205,7 @@ class LLMServer:
                 with server._lock:
                     server.requests.append(body)
                     server.headers.append(dict(self.headers))
+                    server.peers.add(self.client_address)
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:

@@ -287,6 +287,23 @@ def test_the_concurrency_limit_holds_at_the_server(llm_server):
     assert 1 < server.max_in_flight <= 8 and model.stats.max_in_flight == 8
 
 
+@needs_litellm
+def test_calls_on_one_event_loop_share_their_connections(llm_server):
+    server = llm_server(completion("ok", delay=0.05))
+    model = Concurrency(litellm_model.LiteLLMModel(), limit=8)
+
+    async def rounds() -> list:
+        out = []
+        for n in range(3):
+            out += await gather(model, [request(server, f"{n}.{i}") for i in range(16)])
+        return out
+
+    assert all(isinstance(r, Completion) for r in run(rounds()))
+    # One client per event loop, keeping its connections: 48 calls, at most 8 at once, come
+    # on at most 8 connections (a client per call would open 48).
+    assert server.count == 48 and 1 < server.connections <= 8
+
+
 # --- wrappers with a scripted model (no HTTP) ----------------------------------------------
 
 PLAIN = Request("fake/model", (Message("user", "hello"),))

@@ -3,7 +3,8 @@
 litellm sends an OpenAI-compatible request (``openai/<name>``, with or without ``api_base``)
 through the httpx client in ``litellm.aclient_session`` when one is set.
 :func:`session` returns the running event loop's :class:`CappedClient` for that place (one
-per loop: httpx connections are bound to the loop they were made on). Inside
+per loop: connections are bound to the loop they were made on; it sends through litellm's
+aiohttp transport, as litellm's own client does). Inside
 :func:`capped`, its ``send`` counts the body's bytes as they arrive and stops at the cap
 (:class:`AnswerTooLarge`): the rest is never read, so neither litellm's JSON parsing nor
 its logging sees an over-cap body, and memory stays within about two caps per call in
@@ -139,7 +140,14 @@ def session() -> CappedClient:
     loop = asyncio.get_running_loop()
     client = _CLIENTS.get(loop)
     if client is None:
-        # No connection cap of httpx's own: llm.concurrency bounds the calls in flight.
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
-        client = _CLIENTS[loop] = CappedClient(limits=limits, timeout=None)
+        client = _CLIENTS[loop] = CappedClient(transport=_transport(), timeout=None)
     return client
+
+
+def _transport() -> httpx.AsyncBaseTransport:
+    """litellm's own aiohttp transport (what its default client uses), not httpx's: httpx's
+    connection pool does work quadratic in its connections on every request it queues or
+    releases, which at 64 calls in flight took most of the client's CPU."""
+    from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
+    return AsyncHTTPHandler.create_aiohttp_transport()

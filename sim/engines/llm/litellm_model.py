@@ -96,8 +96,11 @@ def _litellm(verbose: bool = False):
 
     litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banner on errors
     if "LITELLM_LOG" not in os.environ:  # it logs each call at INFO: thousands of lines a run
+        level = logging.INFO if verbose else logging.WARNING
         for name in _LOGGERS:
-            logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+            logger = logging.getLogger(name)
+            if logger.level != level:  # setLevel clears every logger's cache: not per call
+                logger.setLevel(level)
     return litellm
 
 
