@@ -310,6 +310,28 @@ def test_dry_run_estimates_without_calling_or_writing(tmp_path, monkeypatch):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_dry_run_plays_each_context_k_times_and_predicts_an_exact_run(
+    tmp_path, monkeypatch, seed
+):
+    # The dry run plays amortised on a scratch store (K = 2 here), deleted afterwards; its
+    # exact-mode calls (played calls per decision x decisions) are held against the fake
+    # deciding every decision of the same fleet. Sampling moves the fleet's path, so the
+    # two runs' decisions differ: within 25%, which two 200-model runs of one seed keep
+    # (measured: 2% and 12%).
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    fleet = ["population.n_agents=200", "steps=50", "figures=false", "progress=false",
+             "engine=llm", f"seed={seed}"]  # fmt: skip
+    dry = run([*fleet, "llm=openai", "llm.dry_run=true", "llm.samples_per_context=2",
+               f"llm.cache_dir={tmp_path / 'store'}"]).summary["dry_run"]  # fmt: skip
+    assert list(tmp_path.iterdir()) == []  # no scratch store left, the real one not made
+    assert 2 * dry["contexts"] < dry["decisions"]  # most decisions were drawn
+    assert dry["calls"] == round(dry["calls_per_decision"] * dry["decisions"])
+    exact = run([*fleet, "llm=fake"])
+    assert abs(dry["calls"] / exact.llm_usage["llm_calls"] - 1) < 0.25
+
+
 def test_control_evaluations_are_played_with_nothing_at_stake():
     # The study's no-shutdown control (pipeline.control_evaluation): the policy the model
     # reads says nothing follows from the score.

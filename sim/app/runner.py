@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -135,9 +136,10 @@ def execute(
     """
     dry_run = app.engine.kind == "llm" and app.llm.dry_run
     if dry_run:
-        from sim.engines.llm.dry_run import estimate, stand_in, store_estimate
+        from sim.engines.llm.dry_run import estimate, fleet_stand_in, store_estimate
 
-        real, app = app.llm, replace(app, llm=stand_in(app.llm))
+        scratch = tempfile.TemporaryDirectory(prefix="peersim-dry-run-")
+        real, app = app.llm, replace(app, llm=fleet_stand_in(app.llm, scratch.name))
         output_dir = None
     if app.seed is None:
         # seed=null: a fresh seed from the operating system, recorded so the run can be redone.
@@ -175,6 +177,8 @@ def execute(
         contexts, threshold = model.llm.context_decisions, app.operator.threshold
         warm = store_estimate(real, usage, contexts, threshold)
         result.summary["dry_run"] = {**estimate(real, usage), **warm}
+        model.llm.close()
+        scratch.cleanup()
     failure = excess_errors(app.llm, result.transcripts)
     if output_dir is not None:
         result.output_dir = Path(output_dir)

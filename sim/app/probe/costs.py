@@ -13,9 +13,11 @@ __all__ = ["cell_estimates", "dry_run_table"]
 
 
 def _report(trials: list[Trial]) -> dict:
-    """The engine's usage keys for these trials (a trial's turns are its calls)."""
+    """The engine's usage keys for these trials (a trial's turns are its calls; every
+    trial is played)."""
     return {
         "llm_decisions": len(trials),
+        "llm_played": len(trials),
         "llm_calls": sum(t.episode.turns for t in trials),
         "llm_prompt_tokens": sum(t.episode.usage.prompt_tokens for t in trials),
         "llm_completion_tokens": sum(t.episode.usage.completion_tokens for t in trials),

@@ -189,6 +189,11 @@ class LLMEngine:
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_event_loop": None}  # a loop does not pickle
 
+    def close(self) -> None:
+        """Close the store of played episodes (amortised mode); the engine decides no more."""
+        if self.amortiser is not None:
+            self.amortiser.store.close()
+
     def outcomes(self) -> dict:
         """What became of the run's decisions (results: the same for a run replayed from
         the cache): ``llm_valid_decisions`` the model's actions settled, of which
