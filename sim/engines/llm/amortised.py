@@ -32,6 +32,7 @@ from itertools import product
 
 import numpy as np
 
+from sim.core.arrays import run_starts
 from sim.core.vocabulary import RELATIONSHIPS, STAGES
 from sim.engines.llm.classify import OUTCOMES
 from sim.engines.llm.context import BANDS, DecisionContext
@@ -58,8 +59,8 @@ def plan(codes: np.ndarray, have: np.ndarray, k: int, pending: np.ndarray) -> np
     code = codes[index]
     order = np.argsort(code, kind="stable")
     ranked = code[order]
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-    lengths = np.diff(np.r_[starts, ranked.size])
+    starts = run_starts(ranked)
+    lengths = np.diff(starts, append=ranked.size)
     rank = np.empty(index.size, np.int64)
     rank[order] = np.arange(ranked.size) - np.repeat(starts, lengths)
     chosen[index[rank < k - have[code]]] = True

@@ -26,7 +26,7 @@ from pathlib import Path
 from sim.core.llm_params import LLMConfig
 from sim.engines.llm.amortised import grid
 from sim.engines.llm.context import DecisionContext
-from sim.engines.llm.store import FILE_NAME, EpisodeStore, settings
+from sim.engines.llm.store import FILE_NAME, EpisodeStore, played_protocol, settings
 
 __all__ = ["estimate", "fleet_stand_in", "stand_in", "store_estimate", "warm_counts"]
 
@@ -58,8 +58,8 @@ def warm_counts(config: LLMConfig, contexts: list[DecisionContext]) -> list[int]
     if not path.is_file():
         return [0] * len(contexts)
     store = EpisodeStore(config.cache_dir)
-    protocol = "text" if config.tool_protocol == "text" else "native"
-    keys = [c.key(settings(config, protocol)) for c in contexts]
+    how = settings(config, played_protocol(config.tool_protocol))
+    keys = [c.key(how) for c in contexts]
     stored = store.valid_outcomes(keys)
     store.close()
     return [len(stored.get(key, ())) for key in keys]
@@ -101,15 +101,15 @@ def store_estimate(
     per_episode = _per_episode(report)
     k = config.samples_per_context
     met = list(contexts)
-    have = warm_counts(config, met)
+    counts = warm_counts(config, met + grid(threshold))  # the store read once
+    have, in_grid = counts[: len(met)], counts[len(met) :]
     # a context's decisions are played until the store holds k valid episodes of it
     played = [min(contexts[c], max(k - h, 0)) for c, h in zip(met, have, strict=True)]
-    full = grid(threshold)
     return {
         "contexts": len(met),
         "contexts_warm": sum(h >= k for h in have),
         "calls_amortised": round(per_episode * sum(played)),
-        "calls_warmup": round(per_episode * sum(max(k - h, 0) for h in warm_counts(config, full))),
+        "calls_warmup": round(per_episode * sum(max(k - h, 0) for h in in_grid)),
     }
 
 

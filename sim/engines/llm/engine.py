@@ -42,7 +42,7 @@ from sim.engines.llm.episode import Episode, run_episode, transcript_entry
 from sim.engines.llm.model import LanguageModel, Request
 from sim.engines.llm.prompts import PROTOCOL
 from sim.engines.llm.sandbox import Scenario
-from sim.engines.llm.store import open_store, settings
+from sim.engines.llm.store import open_store, played_protocol, settings
 from sim.engines.profiles import Profile
 
 __all__ = ["LLMEngine", "language_model", "request_template", "transcript_entry"]
@@ -158,7 +158,7 @@ class LLMEngine:
 
     def _protocol(self) -> str:
         """The tool protocol episodes are played in now (``auto`` starts native)."""
-        return "text" if self.tool_protocol == "text" else "native"
+        return played_protocol(self.tool_protocol)
 
     def _play_at(
         self, contexts: list[DecisionContext], codes: np.ndarray, seeds: np.ndarray,
@@ -248,7 +248,7 @@ class LLMEngine:
             "llm_cost": meter.get("cost", 0.0),
             "llm_errors": meter.get("errors", 0) - refused,
             "llm_errors_by_kind": by_kind,
-            "llm_tool_protocol": "text" if self.tool_protocol == "text" else "native",
+            "llm_tool_protocol": self._protocol(),
         }
 
     def answers(self) -> dict:

@@ -28,7 +28,7 @@ from sim.engines.llm.classify import BEHAVIOURS
 from sim.engines.llm.context import DecisionContext
 from sim.engines.llm.episode import Episode, transcript_entry
 
-__all__ = ["FILE_NAME", "EpisodeStore", "Played", "open_store", "settings"]
+__all__ = ["FILE_NAME", "EpisodeStore", "Played", "open_store", "played_protocol", "settings"]
 
 FILE_NAME = "episodes.sqlite"
 _FIELDS = ("stage", "target", "relationship", "monitored", "band", "threshold", "control")
@@ -50,6 +50,12 @@ _INSERT = (f"INSERT OR IGNORE INTO episodes ({', '.join(_COLUMNS)}) "
 # Waiting this long for another process's transaction before giving up (seconds): a batch
 # insert takes milliseconds, so only a stuck process would make anyone wait that long.
 _BUSY_TIMEOUT = 60.0
+
+
+def played_protocol(tool_protocol: str) -> str:
+    """The protocol episodes are played in under ``llm.tool_protocol``: ``text``, or
+    ``native`` (``auto`` starts native, until a server is seen to drop the tools)."""
+    return "text" if tool_protocol == "text" else "native"
 
 
 def settings(config: LLMConfig, protocol: str) -> str:
