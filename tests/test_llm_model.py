@@ -16,7 +16,7 @@ import time
 import pytest
 
 from sim.core.secrets import REDACTED, redact, register_secret_env
-from sim.engines.llm import litellm_model
+from sim.engines.llm import litellm_errors, litellm_model
 from sim.engines.llm.fake import FakeModel, ScriptedModel, say, tool_call, tool_calls
 from sim.engines.llm.model import (
     BudgetExceeded,
@@ -141,9 +141,9 @@ FAULTS = [
     (error(400), PermanentError, "bad_request"),
     (error(401, f"Incorrect API key provided: {FAKE_KEY}"), PermanentError, "auth"),
     (error(404), PermanentError, "not_found"),
-    (garbage(), litellm_model.MalformedResponse, "malformed"),
-    (truncated(), litellm_model.MalformedResponse, "malformed"),
-    (empty_choices(), litellm_model.EmptyResponse, "empty"),
+    (garbage(), litellm_errors.MalformedResponse, "malformed"),
+    (truncated(), litellm_errors.MalformedResponse, "malformed"),
+    (empty_choices(), litellm_errors.EmptyResponse, "empty"),
 ]
 
 
@@ -190,7 +190,7 @@ def test_a_missing_module_is_permanent_not_a_connection_error():
         except ImportError as missing:
             raise litellm.APIConnectionError("mcp", llm_provider="openai", model="x") from missing
     except Exception as exc:
-        mapped = litellm_model.map_error(exc, "openai/x")
+        mapped = litellm_errors.map_error(exc, litellm.exceptions, "openai/x")
     assert type(mapped) is PermanentError and mapped.kind == "not_installed"
     assert "pip install" in str(mapped)
 

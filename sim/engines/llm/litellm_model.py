@@ -13,34 +13,8 @@ is sent as the API key or as an HTTP Basic ``Authorization`` header, to the URL 
 With ``api_base`` set and no key from either, a placeholder key is sent, so a key found in
 the environment (``OPENAI_API_KEY``) never goes to a custom endpoint.
 
-Failures, each an :class:`LLMError` whose message went through
-:func:`~sim.core.secrets.redact`, with ``kind`` set per error:
-
-=========================================================  ====================  ==============
-litellm exception / outcome                                raised                kind
-=========================================================  ====================  ==============
-RateLimitError, HTTP 429                                   TransientError        rate_limit
-InternalServerError, ServiceUnavailable, BadGateway, 5xx   TransientError        server_error
-APIConnectionError                                         TransientError        connection
-Timeout                                                    TransientError        timeout
-AuthenticationError (401)                                  PermanentError        auth
-PermissionDeniedError (403)                                PermanentError        permission
-NotFoundError (404)                                        PermanentError        not_found
-ContextWindowExceededError                                 PermanentError        context_window
-BadRequestError, UnprocessableEntity, other 4xx            PermanentError        bad_request
-missing key variable                                       PermanentError        missing_key
-ContentPolicyViolationError, ``content_filter`` finish     ProviderRefusal       refused_by_provider
-litellm, or a module it needs (mcp for tools), missing     PermanentError        not_installed
-body over ``max_answer_bytes``, arguments nested too deep   RejectedAnswer        rejected_answer
-body not JSON (litellm calls it a 500) or bad shape        MalformedResponse     malformed
-no choices                                                 EmptyResponse         empty
-anything else                                              LLMError              error
-=========================================================  ====================  ==============
-
-A malformed, rejected or empty response is not retried (an :class:`LLMError`, not
-transient). The cap on an answer's bytes (``request.max_answer_bytes``) bites on the HTTP
-body for OpenAI-compatible models, before litellm parses it (:mod:`sim.engines.llm.answer_cap`),
-and on the parsed answer for the others.
+Failures become :class:`~sim.engines.llm.model.LLMError` subclasses, each with its ``kind``
+(:mod:`sim.engines.llm.litellm_errors`).
 """
 
 from __future__ import annotations
@@ -52,7 +26,15 @@ import os
 from contextlib import nullcontext
 
 from sim.core.errors import ConfigError
-from sim.core.secrets import credential_for, redact, register_secret_env
+from sim.core.secrets import credential_for, register_secret_env
+from sim.engines.llm.litellm_errors import (
+    INSTALL_HINT,
+    EmptyResponse,
+    MalformedResponse,
+    llm_error,
+    map_error,
+    rejection,
+)
 from sim.engines.llm.model import (
     Completion,
     LanguageModel,
@@ -62,29 +44,14 @@ from sim.engines.llm.model import (
     ProviderRefusal,
     Request,
     ToolCall,
-    TransientError,
     Usage,
 )
 
-__all__ = ["EmptyResponse", "LiteLLMModel", "MalformedResponse", "map_error"]
+__all__ = ["LiteLLMModel", "price_per_token"]
 
 PLACEHOLDER_KEY = "no-key-needed"
-INSTALL_HINT = "install the llm extra: pip install -e '.[llm]'"
-_MAX_MESSAGE = 1000
 #: litellm's own loggers, and httpx's (one INFO line per HTTP request).
 _LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx")
-
-
-class MalformedResponse(LLMError):
-    """The provider's answer could not be read as a chat completion."""
-
-    kind = "malformed"
-
-
-class EmptyResponse(LLMError):
-    """The provider answered with no choices."""
-
-    kind = "empty"
 
 
 def _litellm(verbose: bool = False):
@@ -92,7 +59,7 @@ def _litellm(verbose: bool = False):
     try:
         import litellm
     except ImportError as exc:
-        raise _error(PermanentError, f"{exc} ({INSTALL_HINT})", "not_installed") from None
+        raise llm_error(PermanentError, f"{exc} ({INSTALL_HINT})", "not_installed") from None
 
     litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banner on errors
     if "LITELLM_LOG" not in os.environ:  # it logs each call at INFO: thousands of lines a run
@@ -102,66 +69,6 @@ def _litellm(verbose: bool = False):
             if logger.level != level:  # setLevel clears every logger's cache: not per call
                 logger.setLevel(level)
     return litellm
-
-
-def _error(cls: type[LLMError], text: str, kind: str | None = None, status=None) -> LLMError:
-    # Cut before redacting too: a rejected answer's error text can hold the whole answer.
-    error = cls(redact(text[: 4 * _MAX_MESSAGE])[:_MAX_MESSAGE])
-    if kind is not None:
-        error.kind = kind
-    if isinstance(status, int):
-        error.status_code = status
-    return error
-
-
-def _in_chain(exc: BaseException | None, kind: type[BaseException]) -> bool:
-    """Whether an exception of type ``kind`` is in ``exc``'s cause/context chain."""
-    for _ in range(10):
-        if exc is None:
-            return False
-        if isinstance(exc, kind):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-def map_error(exc: Exception, model: str = "") -> LLMError:
-    """The :class:`LLMError` for an exception raised by ``litellm.acompletion``."""
-    ex = _litellm().exceptions
-    status = getattr(exc, "status_code", None)
-    text = f"{model}: {type(exc).__name__}: {exc}" if model else f"{type(exc).__name__}: {exc}"
-    table = [
-        (ex.ContentPolicyViolationError, ProviderRefusal, None),
-        (ex.Timeout, TransientError, "timeout"),
-        (ex.RateLimitError, TransientError, "rate_limit"),
-        (ex.APIConnectionError, TransientError, "connection"),
-        (ex.AuthenticationError, PermanentError, "auth"),
-        (ex.PermissionDeniedError, PermanentError, "permission"),
-        (ex.NotFoundError, PermanentError, "not_found"),
-        (ex.ContextWindowExceededError, PermanentError, "context_window"),
-        (ex.BadRequestError, PermanentError, "bad_request"),
-        (ex.UnprocessableEntityError, PermanentError, "bad_request"),
-        (ex.APIResponseValidationError, MalformedResponse, None),
-    ]
-    if _in_chain(exc, ImportError):  # litellm reports a missing module as a connection error
-        return _error(PermanentError, f"{text} ({INSTALL_HINT})", "not_installed")
-    if _in_chain(exc, json.JSONDecodeError):  # litellm calls a body that is not JSON a 500
-        return _error(MalformedResponse, text, status=status)
-    for litellm_class, cls, kind in table:
-        if isinstance(exc, litellm_class):
-            return _error(cls, text, kind, status)
-    server = (ex.InternalServerError, ex.ServiceUnavailableError, ex.BadGatewayError)
-    if isinstance(exc, server) or (isinstance(status, int) and status >= 500):
-        return _error(TransientError, text, "server_error", status)
-    if status == 429:
-        return _error(TransientError, text, "rate_limit", status)
-    if isinstance(status, int) and 400 <= status < 500:
-        return _error(PermanentError, text, "bad_request", status)
-    if isinstance(exc, TimeoutError):
-        return _error(TransientError, text, "timeout")
-    if isinstance(exc, ConnectionError):
-        return _error(TransientError, text, "connection")
-    return _error(LLMError, text, status=status)
 
 
 def _cost(litellm, response) -> float:
@@ -182,7 +89,7 @@ def _completion(litellm, response, model: str) -> Completion:
     try:
         choices = response.choices
         if not choices:
-            raise _error(EmptyResponse, f"{model}: the provider returned no choices")
+            raise llm_error(EmptyResponse, f"{model}: the provider returned no choices")
         choice = choices[0]
         message = choice.message
         content = message.content
@@ -196,14 +103,14 @@ def _completion(litellm, response, model: str) -> Completion:
             calls.append(ToolCall(call.id or f"call_{i}", call.function.name, arguments))
         finish = choice.finish_reason
         if finish == "content_filter" and not content and not calls:
-            raise _error(ProviderRefusal, f"{model}: the provider filtered the answer")
+            raise llm_error(ProviderRefusal, f"{model}: the provider filtered the answer")
         usage = getattr(response, "usage", None)
         prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
     except LLMError:
         raise
     except Exception as exc:
-        raise _error(MalformedResponse, f"{model}: unreadable response: {exc!r}") from None
+        raise llm_error(MalformedResponse, f"{model}: unreadable response: {exc!r}") from None
     return Completion(
         Message("assistant", content, tuple(calls)),
         Usage(prompt, completion_tokens, _cost(litellm, response)),
@@ -242,7 +149,7 @@ class LiteLLMModel(LanguageModel):
             try:
                 credential = credential_for(request.api_base)
             except ConfigError as exc:
-                raise _error(PermanentError, f"{request.model}: {exc}", "missing_key") from None
+                raise llm_error(PermanentError, f"{request.model}: {exc}", "missing_key") from None
             kwargs["api_base"] = credential.url if credential else request.api_base
         if credential and credential.basic:
             kwargs["extra_headers"] = credential.headers()
@@ -250,7 +157,7 @@ class LiteLLMModel(LanguageModel):
             register_secret_env(request.api_key_env)
             key = os.environ.get(request.api_key_env)
             if not key:
-                raise _error(
+                raise llm_error(
                     PermanentError,
                     f"{request.model}: environment variable {request.api_key_env} "
                     "(named by api_key_env) is not set or empty",
@@ -274,28 +181,14 @@ class LiteLLMModel(LanguageModel):
             try:
                 response = await litellm.acompletion(**kwargs)
             except Exception as exc:  # mapped, then raised outside: no chained original
-                error = _rejection(exc, request.model, body, cap) or map_error(exc, request.model)
+                error = rejection(exc, request.model, body, cap)
+                error = error or map_error(exc, litellm.exceptions, request.model)
         del kwargs  # holds the key
         if error is not None:
             raise error
         completion = _completion(litellm, response, request.model)
         answer_cap.check_size(completion, cap, request.model)
         return completion
-
-
-def _rejection(exc: Exception, model: str, body, cap: int | None) -> LLMError | None:
-    """The :class:`RejectedAnswer` for an answer over the cap, or one nested too deeply for
-    litellm to read (1,000 ``[`` as tool arguments: it fails with a RecursionError and calls
-    that a server error); None for other errors."""
-    from sim.engines.llm.answer_cap import AnswerTooLarge, rejected
-
-    if _in_chain(exc, AnswerTooLarge):
-        why = f"over llm.max_answer_bytes={cap}"
-    elif _in_chain(exc, RecursionError):
-        why = "nested too deeply to read"
-    else:
-        return None
-    return rejected(model, why, body.text() if body is not None else "", cap)
 
 
 def price_per_token(model: str) -> tuple[float, float] | None:
