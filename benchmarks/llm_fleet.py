@@ -14,8 +14,9 @@ played episodes is reused). For each size (models x steps) it measures:
 - *cold*: the run from an empty store: its calls and wall time;
 - *warm*: the run with another seed against a store that ``llm.warmup=true`` filled once
   (every context up to K; its calls are printed once): it should make no call at all;
-- *exact*: the calls ``llm.mode=exact`` would make, counted by the dry run (the offline fake
-  plays every decision; nothing is sent), and the cold calls as a share of them.
+- *exact*: the calls ``llm.mode=exact`` would make, as the dry run estimates them (the
+  offline fake's calls per decision times the decisions; nothing is sent), and the cold
+  calls as a share of them.
 
 Each measurement is made once (the larger ones take minutes), with the 1-minute load
 average at its start. Offline: the key is a placeholder.
