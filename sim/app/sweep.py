@@ -210,4 +210,7 @@ def record_failure(job: SweepJob, error: BaseException) -> None:
 
 
 def _say(line: str) -> None:
-    print(line, flush=True)
+    # One write with its newline: print() writes the line and its end apart, and a
+    # launcher's workers sharing one unbuffered stdout (joblib's) could run two lines together.
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
