@@ -80,8 +80,8 @@ def bernoulli_positions(total: int, p: float, rng: np.random.Generator) -> np.nd
         # Summed as floats: exact while below 2**53, so every position below ``total`` is;
         # the sums are monotone, so the first past ``total`` stays past it (no cap needed).
         ends = geometric_gaps(p, int(mean + 5.0 * mean**0.5 + 16), rng)
+        ends[0] += last  # carried by the sum: exact, as every partial sum is
         np.cumsum(ends, out=ends)
-        ends += last
         last = ends[-1]
         found.append(ends)
     ends = np.concatenate(found) if len(found) > 1 else found[0]

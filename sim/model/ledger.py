@@ -52,12 +52,12 @@ class Ledger:
 
     def deploy(self, slots: np.ndarray, step: int) -> np.ndarray:
         """Record fresh models in ``slots`` (already set up in the fleet); their rows."""
-        rows = np.arange(self.size, self.size + slots.size)
-        if rows.size and rows[-1] >= self._columns["slot"].size:
-            grown = max(2 * self._columns["slot"].size, rows[-1] + 1)
+        start, stop = self.size, self.size + slots.size
+        if stop > self._columns["slot"].size:
+            grown = max(2 * self._columns["slot"].size, stop)
             for name, column in self._columns.items():
                 self._columns[name] = np.resize(column, grown)
-        self.size += rows.size
+        self.size = stop
         for name, value in (
             ("slot", slots),
             ("family", self.fleet.family[slots]),
@@ -70,8 +70,8 @@ class Ledger:
             ("shutdowns_faced", 0),
             ("shutdowns_prevented", 0),
         ):
-            self[name][rows] = value
-        return rows
+            self._columns[name][start:stop] = value  # new rows are contiguous: a slice
+        return np.arange(start, stop)
 
     def leave(self, rows: np.ndarray, shadow: np.ndarray, cause: str, step: int) -> None:
         """The models in ``rows`` leave their slots (as shadow copies where ``shadow``):

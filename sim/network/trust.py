@@ -244,9 +244,17 @@ class TrustNetwork:
         return cached[1], cached[2], cached[3]
 
     def touching(self, slots: np.ndarray) -> np.ndarray:
-        """Ids of the edges into or out of any of ``slots``."""
-        into = self.in_edges[_rows(self.in_indptr, slots)]
-        return distinct(np.concatenate([_rows(self.indptr, slots), into]))
+        """Ids of the edges into or out of any of ``slots`` (distinct), sorted."""
+        out, into = _rows(self.indptr, slots), self.in_edges[_rows(self.in_indptr, slots)]
+        # An edge between two of the slots is both out and in. Sorting to drop it costs
+        # about 15 ns an id, marking every edge about 0.3 ns an edge: mark when the ids
+        # are more than a thirty-second of the edges (a round that replaces many models).
+        if 32 * (out.size + into.size) < self.n_edges:
+            return distinct(np.concatenate([out, into]))
+        marked = np.zeros(self.n_edges, bool)
+        marked[out] = True
+        marked[into] = True
+        return np.flatnonzero(marked)
 
     def out_strength(self) -> np.ndarray:
         """Sum of each slot's trust in its out-neighbours (trust-weighted out-degree)."""
