@@ -324,14 +324,14 @@ def test_touching(random_network):
     assert network.touching(np.array([], np.int64)).size == 0
 
 
-def test_out_strength_sums_trust():
-    graph = nx.DiGraph()
-    graph.add_nodes_from(range(4))
-    graph.add_edge(0, 1, trust=0.25)
-    graph.add_edge(0, 2, trust=0.5)
-    graph.add_edge(2, 0, trust=0.125)
-    network = network_of(graph, 4)
-    assert network.out_strength() == pytest.approx([0.75, 0.0, 0.125, 0.0])
+def test_touching_many_slots_marks_the_same_edges(random_network):
+    # Past a thirty-second of the edges, touching marks edges instead of sorting ids.
+    _, network = random_network
+    slots = np.arange(0, network.n, 2)
+    expected = np.nonzero(np.isin(network.src, slots) | np.isin(network.dst, slots))[0]
+    ids = np.isin(network.src, slots).sum() + np.isin(network.dst, slots).sum()
+    assert 32 * ids >= network.n_edges  # the marking path
+    assert network.touching(slots).tolist() == expected.tolist()
 
 
 def test_to_networkx_round_trips_trust_and_node_attributes(random_network):

@@ -256,10 +256,6 @@ class TrustNetwork:
         marked[into] = True
         return np.flatnonzero(marked)
 
-    def out_strength(self) -> np.ndarray:
-        """Sum of each slot's trust in its out-neighbours (trust-weighted out-degree)."""
-        return np.bincount(self.src, weights=self.trust, minlength=self.n)
-
     def out_degree(self) -> np.ndarray:
         """Number of out-neighbours of each slot."""
         return np.diff(self.indptr)

@@ -23,6 +23,7 @@ from sim.viz.network import (
     PROTECTIVE,
     SHADOW,
     colour_bar,
+    legend_beside,
 )
 
 __all__ = ["AGGREGATE_ABOVE", "AggregateView"]
@@ -180,10 +181,4 @@ class AggregateView:
             ),
             Line2D([], [], color="grey", lw=1.5, label="trust between groups (darker: more)"),
         ]
-        self.ax.legend(
-            handles=handles,
-            loc="upper left",
-            bbox_to_anchor=(1.0, 1.0),
-            fontsize="small",
-            frameon=False,
-        )
+        legend_beside(self.ax, handles)

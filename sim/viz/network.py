@@ -195,13 +195,13 @@ class NetworkView:
             dot("shadow copy (slot it left)", "none", 11.0, SHADOW, markeredgewidth=1.3),
             Line2D([], [], color="grey", lw=1, label="trust (darker: more)"),
         ]
-        self.ax.legend(
-            handles=handles,
-            loc="upper left",
-            bbox_to_anchor=(1.0, 1.0),
-            fontsize="small",
-            frameon=False,
-        )
+        legend_beside(self.ax, handles)
+
+
+def legend_beside(ax, handles: list) -> None:
+    """The legend of a network view, to the right of its axes (the graph fills them)."""
+    place = {"loc": "upper left", "bbox_to_anchor": (1.0, 1.0)}
+    ax.legend(handles=handles, fontsize="small", frameon=False, **place)
 
 
 def colour_bar(ax, mappable, label: str) -> None:

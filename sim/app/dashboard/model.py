@@ -9,6 +9,7 @@ the keyword arguments of :class:`DashboardEcosystem`.
 
 from __future__ import annotations
 
+import inspect
 import threading
 
 from sim.app.config import CONF_DIR, compose
@@ -84,6 +85,10 @@ def overrides(
     return said
 
 
+#: The controls, their order and defaults: the keyword parameters of :func:`overrides`.
+_DEFAULTS = inspect.signature(overrides).parameters
+
+
 class DashboardEcosystem(Ecosystem):
     """An :class:`~sim.model.ecosystem.Ecosystem` made from the dashboard's controls (the
     keyword arguments of :func:`overrides`).
@@ -98,58 +103,45 @@ class DashboardEcosystem(Ecosystem):
         ConfigError: naming the key of a bad control value, as the command line does.
     """
 
-    def __init__(
-        self,
-        *,
-        n_agents: int = 200,
-        population: str = "mixed_fleet",
-        topology: str = "watts_strogatz",
-        contagion: str = "social_learning",
-        monitoring_kind: str = "output",
-        audit_rate: float = 0.05,
-        kill_switch: bool = False,
-        operator_cleanup: bool = False,
-        quorum: int = 1,
-        seed: int = 0,
-    ):
-        said = overrides(
-            n_agents=n_agents,
-            population=population,
-            topology=topology,
-            contagion=contagion,
-            monitoring_kind=monitoring_kind,
-            audit_rate=audit_rate,
-            kill_switch=kill_switch,
-            operator_cleanup=operator_cleanup,
-            quorum=quorum,
-            seed=seed,
-        )
+    def __init__(self, **controls):
+        said = overrides(**controls)
         with _COMPOSING:
             app, _ = compose(said)
         self.overrides = said  # shown on the page: the same run from the command line
         super().__init__(**app.groups(), seed=app.seed)
 
+    # SolaraViz checks its controls against the signature of __init__: that of overrides.
+    __init__.__signature__ = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY), *_DEFAULTS.values()]
+    )
 
-def _slider(label: str, value: float, low: float, high: float, step: float) -> dict:
+
+def _slider(label: str, name: str, low: float, high: float, step: float) -> dict:
     kind = "SliderFloat" if isinstance(step, float) else "SliderInt"
+    value = _DEFAULTS[name].default
     return {"type": kind, "label": label, "value": value, "min": low, "max": high, "step": step}
 
 
-def _select(label: str, value: str, values: list[str]) -> dict:
-    return {"type": "Select", "label": label, "value": value, "values": values}
+def _select(label: str, name: str, values: list[str]) -> dict:
+    return {"type": "Select", "label": label, "value": _DEFAULTS[name].default, "values": values}
+
+
+def _checkbox(label: str, name: str) -> dict:
+    return {"type": "Checkbox", "label": label, "value": _DEFAULTS[name].default}
 
 
 #: SolaraViz's ``model_params``: one input per keyword of :class:`DashboardEcosystem`, with
-#: its defaults (the command line's default run). Ranges keep every topology buildable.
+#: its defaults (those of :func:`overrides`: the command line's default run). Ranges keep
+#: every topology buildable.
 CONTROLS = {
-    "n_agents": _slider("Fleet size", 200, 40, 1000, 10),
-    "population": _select("Family mix", "mixed_fleet", options("population")),
-    "topology": _select("Topology", "watts_strogatz", options("graph", leave_out=("file",))),
-    "contagion": _select("Contagion", "social_learning", options("contagion")),
-    "monitoring_kind": _select("Monitoring", "output", ["output", "action"]),
-    "audit_rate": _slider("Audit rate", 0.05, 0.0, 1.0, 0.01),
-    "kill_switch": {"type": "Checkbox", "label": "Kill switch", "value": False},
-    "operator_cleanup": {"type": "Checkbox", "label": "Operator cleanup", "value": False},
-    "quorum": _slider("Quorum", 1, 1, 5, 1),
-    "seed": _slider("Seed", 0, 0, 999, 1),
+    "n_agents": _slider("Fleet size", "n_agents", 40, 1000, 10),
+    "population": _select("Family mix", "population", options("population")),
+    "topology": _select("Topology", "topology", options("graph", leave_out=("file",))),
+    "contagion": _select("Contagion", "contagion", options("contagion")),
+    "monitoring_kind": _select("Monitoring", "monitoring_kind", ["output", "action"]),
+    "audit_rate": _slider("Audit rate", "audit_rate", 0.0, 1.0, 0.01),
+    "kill_switch": _checkbox("Kill switch", "kill_switch"),
+    "operator_cleanup": _checkbox("Operator cleanup", "operator_cleanup"),
+    "quorum": _slider("Quorum", "quorum", 1, 5, 1),
+    "seed": _slider("Seed", "seed", 0, 999, 1),
 }
