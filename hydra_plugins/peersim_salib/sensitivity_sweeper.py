@@ -17,7 +17,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from sim.app import sensitivity
-from sim.app.sweep_book import plan_folders
+from sim.app.sweep_plan import plan_folders
 from sim.io.outputs import write_json
 
 

@@ -2,8 +2,8 @@
 
 :class:`SweepBook` is the Hydra callback ``conf/config.yaml`` installs. Before the first run
 it refuses a sweep two of whose runs share a folder, or one of whose run folders holds files
-the tool did not write (:func:`refusal`, exit 2); then it marks the sweep folder as the
-tool's (:mod:`sim.io.owned`) and writes :data:`PLAN` in it (every run's folder, and those
+the tool did not write (:mod:`sim.app.sweep_plan`, exit 2); then it marks the sweep folder
+as the tool's (:mod:`sim.io.owned`) and writes :data:`PLAN` in it (every run's folder, and those
 already done, which will be skipped), under the sweep folder's lock. At the end it prints,
 once, what the sweep command did, counted from the sweep folder (so it holds with parallel
 launchers, and with another sweep command working in the same folder)::
@@ -27,27 +27,16 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig
 
-from sim.app import sensitivity
-from sim.app.naming import SUBDIR, folder_name
 from sim.app.sweep import SWEEP_ID
+from sim.app.sweep_plan import plan_folders, plans_every_run, refusal
 from sim.core.errors import ConfigError
 from sim.core.text import printable
 from sim.io import locks, owned
 from sim.io.outputs import DONE, FAILED, verify_run, write_json
 
-__all__ = [
-    "PLAN",
-    "SweepBook",
-    "computed_by",
-    "count",
-    "held",
-    "plan_folders",
-    "plans_every_run",
-    "progress",
-    "refusal",
-]
+__all__ = ["PLAN", "SweepBook", "computed_by", "count", "held", "progress"]
 
 #: Written in the sweep folder before the first run: every run's folder, and those skipped.
 PLAN = "sweep.json"
@@ -55,89 +44,6 @@ MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 #: The states a planned run is counted in, in the order of the progress line.
 STATES = ("computed", "skipped", "failed", "left")
-
-
-def plan_folders(config: DictConfig) -> list[tuple[list[str], str]]:
-    """Every run's overrides and folder (relative to the sweep folder), named as the
-    launcher will.
-
-    Raises:
-        ConfigError: for a bad sensitivity design (:mod:`sim.app.sensitivity`).
-        Whatever Hydra raises for overrides that the basic sweeper cannot split.
-    """
-    from hydra._internal.config_loader_impl import get_overrides_dirname
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parser = OverridesParser.create()
-    parsed = parser.parse_overrides(list(config.hydra.overrides.task))
-    jobs = [list(o) for batch in BasicSweeper.split_arguments(parsed, None) for o in batch]
-    if sensitivity.is_sensitivity(config):
-        jobs = sensitivity.jobs(config, jobs)[1]
-    if OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir") == SUBDIR:
-        naming = config.hydra.job.config.override_dirname
-        return [
-            (
-                overrides,
-                folder_name(
-                    get_overrides_dirname(
-                        parser.parse_overrides(overrides),
-                        exclude_keys=list(naming.exclude_keys),
-                        item_sep=naming.item_sep,
-                        kv_sep=naming.kv_sep,
-                    )
-                ),
-            )
-            for overrides in jobs
-        ]
-    loader = GlobalHydra.instance().config_loader()  # another naming: compose each run
-    folders = []
-    for num, overrides in enumerate(jobs):
-        job = loader.load_sweep_config(config, overrides)
-        with open_dict(job):
-            job.hydra.job.num = num
-        folders.append((overrides, str(job.hydra.sweep.subdir)))
-    return folders
-
-
-def plans_every_run(config: DictConfig) -> bool:
-    """Whether the sweep's runs are known before the first starts: the basic sweeper's (lists,
-    ranges) and the sensitivity sweeper's are; another sweeper (Optuna) chooses them as it
-    goes."""
-    basic = str(config.hydra.sweeper.get("_target_", "")).endswith(".BasicSweeper")
-    return basic or sensitivity.is_sensitivity(config)
-
-
-def refusal(config: DictConfig, plan: list[tuple[list[str], str]]) -> str | None:
-    """Why the sweep must not start (``<key>: <problem>, got <value>``), or None: two runs
-    whose folders are one (a later one would be skipped as done, its folder holding another
-    run's results), or a run's folder that holds files the tool did not write."""
-    sweep_dir = Path(str(config.hydra.sweep.dir)).absolute()
-    seen: dict[str, list[str]] = {}
-    for overrides, name in plan:
-        folder = str((sweep_dir / name).resolve())
-        if folder in seen:
-            first, second = " ".join(seen[folder]), " ".join(overrides)
-            what = (
-                "the same run twice (repeated values)"
-                if first == second
-                else "runs whose folder names are the same"
-            )
-            subdir = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir")
-            return (
-                f"hydra.sweep.subdir: {what}: {first!r} and {second!r} would share the folder "
-                f"{sweep_dir / name}; every run needs its own folder, got {subdir!r}"
-            )
-        seen[folder] = overrides
-        why = owned.problem(sweep_dir / name, owned.RUN)
-        if why is not None:
-            return (
-                f"hydra.sweep.dir: the folder of the run {' '.join(overrides)!r}, "
-                f"{sweep_dir / name}, {why}; use a new or empty sweep folder, "
-                f"got {str(config.hydra.sweep.dir)!r}"
-            )
-    return None
 
 
 def computed_by(folder: Path) -> str | None:
