@@ -27,8 +27,8 @@ from sim.app.config import compose
 from sim.io.locks import RUN_LOCK
 from sim.io.outputs import DONE, manifest, verify_run
 from sim.io.owned import MARKER
+from tests.commands import ENV, run_module
 
-ENV = {**os.environ, "PYTHONHASHSEED": "0"}
 TIMEOUT = 120
 OVERRIDES = ["population.n_agents=30", "steps=20", "seed=5", "schedule.interval=5"]
 TABLES = {
@@ -57,14 +57,7 @@ PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the IEND chunk: length 0, type, C
 
 
 def cli(args: list[str], cwd: Path, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args],
-        cwd=cwd,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_module("sim", *args, cwd=cwd, env=ENV, timeout=timeout)
 
 
 def single_run_folder(cwd: Path) -> Path:

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from sim.app.sweep import FAIL_ENV
 from sim.io.collect import RUNS_TABLE, TIME_SERIES_TABLE
 from sim.io.outputs import DONE, RUN_FILES, verify_run
 from sim.io.owned import MARKER
+from tests.commands import run_module
 
 ENV = {**os.environ, "PYTHONHASHSEED": "0"}
 ENV.pop(FAIL_ENV, None)
@@ -28,24 +28,11 @@ TINY = ["population.n_agents=20", "steps=3", "progress=false", "figures=false"]
 
 
 def peersim(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args],
-        cwd=cwd,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    return run_module("sim", *args, cwd=cwd, env=ENV, timeout=TIMEOUT)
 
 
 def collect_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sim.app.collect", *args],
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    return run_module("sim.app.collect", *args, env=ENV, timeout=TIMEOUT)
 
 
 def foreign(folder: Path) -> Path:

@@ -13,7 +13,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from sim.core.secrets import REDACTED, redact
 from sim.engines.llm import preflight as pf
 from sim.engines.llm.error_rate import excess_errors
 from sim.io.outputs import DONE, verify_run
+from tests.commands import run_module
 from tests.llm_server import completion, error, llm_server_fixture  # noqa: F401 (the fixture)
 
 SMALL = ["population.n_agents=10", "steps=10", "progress=false", "figures=false"]
@@ -43,14 +43,7 @@ def cli(args: list[str], cwd: Path, **env: str | None) -> subprocess.CompletedPr
     environ.update({k: v for k, v in env.items() if v is not None})
     for name in (k for k, v in env.items() if v is None):
         environ.pop(name, None)
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    return run_module("sim", *args, cwd=cwd, env=environ, timeout=TIMEOUT)
 
 
 def closed_port() -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -20,16 +19,15 @@ from sim.io.collect import RUNS_TABLE, TIME_SERIES_TABLE
 from sim.io.outputs import DONE, RUN_FILES, verify_run, write_run
 from sim.io.owned import MARKER, OPENED_BY_NAME, RUN, claim, problem
 from sim.network.graph_file import GRAPH_FILE_FLOOR, GRAPH_FILE_PER_MODEL
+from tests.commands import run_module
 
-ENV = {**os.environ, "PYTHONHASHSEED": "0"}
 TIMEOUT = 180
 TINY = ["population.n_agents=20", "steps=3", "progress=false", "figures=false"]
 PRECIOUS = b"precious: never to be overwritten\n"
 
 
 def peersim(*args: str, cwd: Path, module: str = "sim") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=TIMEOUT)  # fmt: skip
+    return run_module(module, *args, cwd=cwd, timeout=TIMEOUT)
 
 
 def target(tmp_path: Path, name: str = "target") -> Path:

@@ -4,9 +4,7 @@ their indices (peersim-sensitivity)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +15,8 @@ from sim.app.sensitivity import DESIGN, Design, jobs, read_design, record
 from sim.app.sensitivity_report import indices
 from sim.core.errors import ConfigError
 from sim.io.outputs import DONE, write_json
+from tests.commands import run_module
 
-ENV = {**os.environ, "PYTHONHASHSEED": "0"}
 TIMEOUT = 300
 TINY = ["population.n_agents=20", "steps=12", "progress=false", "figures=false"]
 #: Metrics defined in every run, however small (loss of control needs an intended shutdown).
@@ -37,8 +35,7 @@ def config(**changes) -> OmegaConf:
 
 
 def run(*args: str, module: str = "sim", cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=TIMEOUT)  # fmt: skip
+    return run_module(module, *args, cwd=cwd, timeout=TIMEOUT)
 
 
 # ----------------------------------------------------------------------------- designs
