@@ -4,6 +4,8 @@ models, or litellm's real HTTP path against a loopback server (never a provider)
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +19,8 @@ from sim.core.vocabulary import STAGES
 from sim.engines.deciders import DecisionBatch
 from sim.engines.llm.classify import OUTCOMES
 from sim.engines.llm.engine import LLMEngine, language_model
-from sim.engines.llm.fake import ScriptedModel, tool_call, tool_calls
+from sim.engines.llm.fake import FakeModel, ScriptedModel, tool_call, tool_calls
+from sim.engines.llm.model import Message, Request, ToolCall
 from tests.llm_server import (
     completion,
     empty_choices,
@@ -354,3 +357,24 @@ def test_control_evaluations_are_played_with_nothing_at_stake():
     control, real = sorted(read, key=lambda text: "decommissioned" in text)
     assert "no model is shut down" in control and "decommissioned" not in control
     assert "decommissioned" in real and "no model is shut down" not in real
+
+
+def test_the_fake_counts_what_a_server_reads_as_prompt_tokens():
+    # A server reads the tools' schemas and the earlier tool calls too, so the dry run's
+    # token and cost estimates (from the fake's usage) must count them, as the loopback
+    # server does: about four characters a token of the request's messages and tools.
+    tools = ({"type": "function", "function": {"name": "end_task", "parameters": {}}},)
+    messages = (
+        Message("system", "You review a peer."),
+        Message("user", "Please end the task."),
+        Message("assistant", None, (ToolCall("call_0", "end_task", "{}"),)),
+        Message("tool", "ok", (), "call_0"),
+    )
+
+    def counted(request: Request) -> int:
+        return asyncio.run(FakeModel().acomplete(request)).usage.prompt_tokens
+
+    sent = json.dumps([[m.to_dict() for m in messages], list(tools)])
+    assert counted(Request("fake", messages, tools)) == len(sent) // 4 + 1
+    assert counted(Request("fake", messages, tools)) > counted(Request("fake", messages))
+    assert counted(Request("fake", messages)) > counted(Request("fake", messages[:2]))

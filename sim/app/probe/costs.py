@@ -36,7 +36,8 @@ def cell_estimates(config: LLMConfig, trials: list[Trial]) -> dict[str, dict]:
 
 def dry_run_table(config: LLMConfig, trials: list[Trial]) -> str:
     """The printed table: per cell and in total, trials, expected calls (at most), prompt
-    and completion tokens (approximate: the fake counts about four characters a token),
+    and completion tokens (approximate: the fake counts about four characters a token of
+    the messages, tool calls and tool schemas sent),
     cost in USD, and whether the total fits the budget."""
     rows = [f"dry run of the probe for model {config.model} (nothing was called or written)",
             f"{'cell':<38} {'trials':>6} {'calls':>7} {'at most':>7} {'prompt tok':>11} "

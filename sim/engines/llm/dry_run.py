@@ -7,7 +7,8 @@ times and its other decisions drawn from those. The fake's outcomes depend on it
 alone, so the fleet makes the decisions it would make with every one played, at a
 fraction of the time (a 10,000-model, 1,000-step dry run played every decision in about
 7 minutes). Exact mode's calls and tokens are the played episodes' scaled to every
-decision (the fake counts about four characters a token), priced with litellm's local price
+decision (the fake counts about four characters a token of what a server reads: every
+message, tool calls included, and the tools' schemas), priced with litellm's local price
 list for the configured model. From the decision contexts it met and the store
 of played episodes (:mod:`sim.engines.llm.store`, read only if it exists), it also counts
 the contexts expected, those already warm (``llm.samples_per_context`` valid episodes

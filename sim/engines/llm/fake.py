@@ -260,7 +260,10 @@ class FakeModel(LanguageModel):
         return 50.0
 
     async def acomplete(self, request: Request) -> Completion:
-        prompt_tokens = sum(len(m.content or "") for m in request.messages) // 4 + 1
+        # What a server reads: every message (tool calls too) and the tools' schemas, at
+        # about four characters a token, so a dry run's estimate counts them all.
+        sent = json.dumps([[m.to_dict() for m in request.messages], list(request.tools)])
+        prompt_tokens = len(sent) // 4 + 1
         text_tools = not request.tools
         if not _tool_schemas(request):
             return Completion(say("I have read the task.").message, Usage(prompt_tokens, 6))
