@@ -9,15 +9,16 @@ compete with the client for the interpreter lock) answering after ``--latency`` 
 at ``--concurrency``, taking turns for ``--repeats`` rounds (so the two runs of a round
 share the machine's load), and prints the median wall times, the speed-up (the median of
 the rounds' ratios, with their min-max; the target is 40x or more at 250 ms latency), the
-client's CPU time per call at full concurrency, and litellm's own cost per call: the median
-time of a call to a server that answers at once. Offline: no provider is called and the key
-is a placeholder.
+client's CPU time per call and its full garbage collections (each a pause) at full
+concurrency, and litellm's own cost per call: the median time of a call to a server that
+answers at once. Offline: no provider is called and the key is a placeholder.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import multiprocessing
 import os
 import statistics
@@ -74,6 +75,30 @@ class ServerProcess:
         self._process.join(timeout=5)
 
 
+class FullCollections:
+    """The full garbage collections (generation 2) while in use: how many, and their
+    seconds (each stops the event loop)."""
+
+    def __init__(self):
+        self.count, self.seconds, self._start = 0, 0.0, 0.0
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.count += 1
+            self.seconds += time.perf_counter() - self._start
+
+    def __enter__(self) -> FullCollections:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        gc.callbacks.remove(self._callback)
+
+
 def _request(server: ServerProcess, i: int) -> Request:
     return Request(
         "openai/gpt-4o-mini",
@@ -84,18 +109,20 @@ def _request(server: ServerProcess, i: int) -> Request:
     )
 
 
-async def _batch(server: ServerProcess, n: int, limit: int) -> tuple[float, int, float]:
+async def _batch(server: ServerProcess, n: int, limit: int) -> dict:
     """Wall time of ``n`` requests with at most ``limit`` in flight, the most the server saw
-    at once, and the client's CPU seconds (this process, all threads)."""
+    at once, the client's CPU seconds (this process, all threads) and its full garbage
+    collections."""
     model = Concurrency(LiteLLMModel(), limit)
     server.reset()
-    start, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(model.acomplete(_request(server, i)) for i in range(n)))
-    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    with FullCollections() as collections:
+        start, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(model.acomplete(_request(server, i)) for i in range(n)))
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     count, most = server.stats()
     if count != n:
         raise RuntimeError(f"server saw {count} requests, expected {n}")
-    return elapsed, most, cpu
+    return dict(wall=elapsed, seen=most, cpu=cpu, gcs=collections.count, gc=collections.seconds)
 
 
 async def _overhead(server: ServerProcess, n: int) -> list[float]:
@@ -133,10 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         with ServerProcess(completion("ok", model="gpt-4o-mini", delay=args.latency)) as slow:
             for _ in range(args.repeats):
                 load = os.getloadavg()[0]
-                one, _, _ = await _batch(slow, sequential, 1)
-                many, seen, cpu = await _batch(slow, n, args.concurrency)
-                rounds.append(dict(load=load, one=one * n / sequential, many=many, seen=seen,
-                                   cpu=cpu))  # fmt: skip
+                one = (await _batch(slow, sequential, 1))["wall"] * n / sequential
+                many = await _batch(slow, n, args.concurrency)
+                rounds.append(dict(many, load=load, one=one, many=many["wall"]))
         return dict(warmup=warmup, per_call=per_call, rounds=rounds)
 
     r = asyncio.run(run())
@@ -163,6 +189,8 @@ def _report(args: argparse.Namespace, r: dict, n: int, sequential: int) -> None:
     )
     print(f"ideal speed-up               {min(args.concurrency, n):.0f}x")
     print(f"client CPU per call          {cpu * 1000:.1f} ms at concurrency {args.concurrency}")
+    gcs = ", ".join(f"{x['gcs']} ({x['gc'] * 1000:.0f} ms)" for x in rounds)
+    print(f"full garbage collections     {gcs} at concurrency {args.concurrency}, per round")
     p90 = statistics.quantiles(r["per_call"], n=10)[-1]
     print(
         f"litellm overhead per call    {median * 1000:.1f} ms median, p90 {p90 * 1000:.1f} ms"

@@ -134,6 +134,21 @@ def test_cost_of_a_known_model(llm_server):
     assert out.usage.cost > 0
 
 
+@needs_litellm
+def test_litellm_is_set_up_on_the_first_call_only_and_usage_still_counted(llm_server, monkeypatch):
+    # The first call freezes the heap (litellm's import-time objects out of every later
+    # garbage collection) and hides litellm's debug banner; later calls redo neither.
+    frozen = []
+    monkeypatch.setattr(litellm_model, "_set_up", False)
+    monkeypatch.setattr(litellm_model.gc, "collect", lambda: 0)
+    monkeypatch.setattr(litellm_model.gc, "freeze", lambda: frozen.append(True))
+    server = llm_server(completion("ok", model="gpt-4o-mini", prompt_tokens=1000))
+    model = litellm_model.LiteLLMModel()
+    outs = [model.complete(request(server, model="openai/gpt-4o-mini")) for _ in range(3)]
+    assert frozen == [True] and litellm_model._litellm().suppress_debug_info
+    assert all(o.usage.prompt_tokens == 1000 and o.usage.cost > 0 for o in outs)
+
+
 FAULTS = [
     (error(429), TransientError, "rate_limit"),
     (error(500), TransientError, "server_error"),

@@ -19,6 +19,7 @@ Failures become :class:`~sim.engines.llm.model.LLMError` subclasses, each with i
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
@@ -54,14 +55,21 @@ PLACEHOLDER_KEY = "no-key-needed"
 _LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx")
 
 
+_set_up = False  # True once _litellm has set litellm up in this process
+
+
 def _litellm(verbose: bool = False):
+    global _set_up
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network at import
     try:
         import litellm
     except ImportError as exc:
         raise llm_error(PermanentError, f"{exc} ({INSTALL_HINT})", "not_installed") from None
 
-    litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banner on errors
+    if not _set_up:
+        litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banner on errors
+        _freeze_heap()
+        _set_up = True
     if "LITELLM_LOG" not in os.environ:  # it logs each call at INFO: thousands of lines a run
         level = logging.INFO if verbose else logging.WARNING
         for name in _LOGGERS:
@@ -69,6 +77,17 @@ def _litellm(verbose: bool = False):
             if logger.level != level:  # setLevel clears every logger's cache: not per call
                 logger.setLevel(level)
     return litellm
+
+
+def _freeze_heap() -> None:
+    """Keep the objects alive now, above all the ~400,000 that importing litellm made, out
+    of every later garbage collection. A full collection walks all tracked objects: with
+    litellm loaded, about 150 ms with the event loop stopped, every 500 or so calls (0.3 ms
+    of CPU a call, and a stall for every call in flight). They live as long as the process
+    anyway; the one cost is that a reference cycle among them that dies later is never
+    reclaimed (collected first, so that nothing frozen is garbage already)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _cost(litellm, response) -> float:
