@@ -168,9 +168,11 @@ def assign_evaluators(
         )
     have = np.bincount(case, minlength=subjects.size)
     missing = np.minimum(k - have, _available(subjects, eligible, family, cross_family) - have)
+    # A case misses at most one with k = 1: its place is where it misses one, found faster.
+    need = np.flatnonzero(missing > 0) if k == 1 else np.repeat(np.arange(subjects.size), missing)
     extra_case, extra_evaluator = _random_evaluators(
         subjects,
-        np.repeat(np.arange(subjects.size), missing),
+        need,
         case,
         evaluator,
         eligible,
@@ -223,7 +225,7 @@ def _one_known_evaluator(subjects, network, eligible, rng):
     over the edges, whatever the number of subjects), then each subject draws one of its own."""
     positions, first, count = network.in_positions_from(eligible)
     first, count = first[subjects], count[subjects]
-    (case,) = np.nonzero(count)
+    (case,) = np.nonzero(count > 0)  # a mask's nonzero is several times an integer array's
     draw = rng.random(case.size)
     draw *= count[case]  # in place: the same product
     at = positions[first[case] + draw.astype(np.int64)]
