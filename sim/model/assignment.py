@@ -89,11 +89,11 @@ def select_cases(
         cross_family=iv.cross_family,
         rng=rng,
     )
-    starts = run_starts(case)  # cases come sorted
-    kept = case[starts]
-    if kept.size == case.size:  # one evaluator per case (quorum 1)
-        case = np.arange(kept.size)  # renumbered
+    if iv.quorum == 1:  # at most one evaluator per case: each pair is a case of its own
+        kept, case = case, np.arange(case.size)  # renumbered
     else:
+        starts = run_starts(case)  # cases come sorted
+        kept = case[starts]
         case = np.repeat(np.arange(kept.size), np.diff(starts, append=case.size))
     cases = Cases(
         subject=np.concatenate([peers[kept], selves]),
