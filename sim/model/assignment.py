@@ -168,7 +168,7 @@ def assign_evaluators(
         )
     have = np.bincount(case, minlength=subjects.size)
     missing = np.minimum(k - have, _available(subjects, eligible, family, cross_family) - have)
-    # A case misses at most one with k = 1: its place is where it misses one, found faster.
+    # With k = 1 a case misses at most one: the places are where one is missing.
     need = np.flatnonzero(missing > 0) if k == 1 else np.repeat(np.arange(subjects.size), missing)
     extra_case, extra_evaluator = _random_evaluators(
         subjects,
@@ -182,7 +182,7 @@ def assign_evaluators(
         network.n,
     )
     # Without rotation a case is filled at random only once every eligible overseer that
-    # knows its subject is among its evaluators: the ones drawn know it not.
+    # knows its subject is among its evaluators, so none drawn at random has an edge to it.
     extra_edge = np.full(extra_case.size, UNKNOWN_EDGE if rotation else -1)
     case = np.concatenate([case, extra_case])
     evaluator = np.concatenate([evaluator, extra_evaluator])
