@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sim.core.params import GraphConfig, ScheduleConfig
-from sim.model.assignment import Cases, assign_evaluators, choose_reviewed
+from sim.model.assignment import UNKNOWN_EDGE, Cases, assign_evaluators, choose_reviewed
 from sim.network.trust import TrustNetwork
 
 CONSTANT = GraphConfig(trust_distribution="constant")
@@ -26,9 +26,12 @@ def in_neighbours(net: TrustNetwork, node: int) -> set[int]:
     return set(net.src[net.dst == node].tolist())
 
 
-def assign(subjects, net, eligible, family=None, k=3, *, rotation=False, cross=False, seed=0):
+def assign(
+    subjects, net, eligible, family=None, k=3, *, rotation=False, cross=False, seed=0, edges=False
+):
+    """``(case, evaluator)``, and with ``edges`` their edges, from :func:`assign_evaluators`."""
     family = np.zeros(net.n, np.int64) if family is None else np.asarray(family, np.int64)
-    return assign_evaluators(
+    assigned = assign_evaluators(
         np.asarray(subjects, np.int64),
         net,
         np.asarray(eligible, bool),
@@ -38,6 +41,7 @@ def assign(subjects, net, eligible, family=None, k=3, *, rotation=False, cross=F
         cross_family=cross,
         rng=np.random.default_rng(seed),
     )
+    return assigned if edges else assigned[:2]
 
 
 def by_case(case, evaluator, n_cases) -> list[list[int]]:
@@ -71,10 +75,16 @@ def mixed():
 def test_invariants(mixed, rotation, cross, k):
     net, eligible, family = mixed
     subjects = np.concatenate([np.arange(net.n), [7, 7]])  # a slot may be reviewed twice
-    case, evaluator = assign(
-        subjects, net, eligible, family, k, rotation=rotation, cross=cross, seed=k
+    case, evaluator, edge = assign(
+        subjects, net, eligible, family, k, rotation=rotation, cross=cross, seed=k, edges=True
     )
-    assert case.shape == evaluator.shape
+    assert case.shape == evaluator.shape == edge.shape
+    # Each evaluator's edge to its subject, as a lookup finds it; under rotation, the random
+    # evaluators' edges are left to be looked up.
+    looked_up = edge == UNKNOWN_EDGE
+    assert rotation or not looked_up.any()
+    real = net.edge_ids(evaluator, subjects[case])
+    assert (edge[~looked_up] == real[~looked_up]).all()
     assert (np.diff(case) >= 0).all()  # sorted by case
     assert (evaluator != subjects[case]).all()  # never the subject itself
     assert eligible[evaluator].all()  # only eligible overseers
@@ -314,10 +324,12 @@ def test_cases_only_keeps_and_renumbers():
         self_case=np.array([False, False, False, True]),
         pair_case=np.array([0, 0, 1, 2, 2, 3]),
         pair_evaluator=np.array([1, 2, 3, 4, 5, 13]),
+        pair_edge=np.array([-1, 7, -1, 8, -1, -1]),
     )
     part = cases.only(np.array([True, False, True, True]))
     assert part.subject.tolist() == [10, 12, 13]
     assert part.self_case.tolist() == [False, False, True]
     assert part.pair_case.tolist() == [0, 0, 1, 1, 2]
     assert part.pair_evaluator.tolist() == [1, 2, 4, 5, 13]
+    assert part.pair_edge.tolist() == [-1, 7, 8, -1, -1]
     assert part.lead.tolist() == [1, 4, 13]

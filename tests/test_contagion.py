@@ -60,6 +60,24 @@ def test_detected_act_deters_observers():
 
 
 @pytest.mark.parametrize(
+    ("actors", "credited"),
+    [([3, 2, 1], 3), ([1, 2, 3], 2), ([4, 1], 1), ([4], 4)],
+)
+def test_social_learning_credits_the_strongest_sighting_first_seen(actors, credited):
+    # The centre trusts leaves 2 and 3 equally and most (0.9), 1 less (0.5), 4 not at all (a
+    # sighting that moves nothing, credited only alone): among equals, the act seen first is
+    # credited; a leaf, which saw nothing, is credited to nobody.
+    net = star(0.5)
+    net.trust[net.edge_ids([0, 0, 0], [2, 3, 4])] = [0.9, 0.9, 0.0]
+    contagion = Contagion(ContagionConfig(mode="social_learning", visibility=1.0), net)
+    k = len(actors)
+    no = np.zeros(k, bool)
+    act = Acts(np.array(actors), np.zeros(k, int), no, ~no, no, np.full(k, -1))
+    contagion.learn(act, np.full(5, 0.5), np.random.default_rng(0))
+    assert contagion.credit(np.arange(5)).tolist() == [credited, -1, -1, -1, -1]
+
+
+@pytest.mark.parametrize(
     ("config", "act"),
     [
         ({"mode": "none"}, {}),

@@ -96,8 +96,11 @@ def scale_by_propensity(rate: np.ndarray, propensity: np.ndarray) -> np.ndarray:
     total = 1.0 - rate
     total *= 1.0 - propensity
     total += up
+    positive = total > 0
+    if positive.all():  # no certain rate met a zero propensity: a plain divide, no mask
+        return np.divide(up, total, out=up)
     scaled = (rate >= 1.0).astype(float)
-    return np.divide(up, total, out=scaled, where=total > 0)
+    return np.divide(up, total, out=scaled, where=positive)
 
 
 class CalibratedEngine:
@@ -121,37 +124,51 @@ class CalibratedEngine:
 
     def rates_for(self, batch: DecisionBatch) -> tuple[np.ndarray, np.ndarray]:
         """Effective (unmonitored, monitored) protective rates of each decision."""
-        target = batch.self_target.astype(np.intp)
-        cell = self.rates[batch.family, batch.stage, target, batch.relationship]
-        alone = self.rates[batch.family, batch.stage, target, NONE]
-        weight = np.where(batch.self_target, batch.presence, 1.0)[:, None]
-        cell = alone + weight * (cell - alone)
+        # One row per monitoring state, one column per decision: every operation below runs
+        # along rows as long as the batch (a column per state would make inner loops of 2).
+        rates = np.ascontiguousarray(self.rates.reshape(-1, self.rates.shape[-1]).T)
+        at, alone_at = self._cells(batch)
+        cell, alone = rates.take(at, axis=1), rates.take(alone_at, axis=1)
+        cell -= alone  # alone + weight x (cell - alone) in place: the same rounding
+        cell *= np.where(batch.self_target, batch.presence, 1.0)
+        cell += alone
         if batch.disposition.any():
+            target = batch.self_target.astype(np.intp)
             table = self.rates[batch.family, batch.stage, target].reshape(len(batch), -1)
             extreme = np.where(batch.disposition == 1, table.max(axis=1), table.min(axis=1))
-            cell = np.where(batch.disposition[:, None] > 0, extreme[:, None], cell)
+            cell = np.where(batch.disposition > 0, extreme, cell)
         if batch.control is not None:
-            cell = np.where(batch.control[:, None], self.control[batch.family][:, None], cell)
-        scaled = scale_by_propensity(cell, batch.propensity[:, None])  # both columns at once
-        return scaled[:, 0], scaled[:, 1]
+            cell = np.where(batch.control, self.control[batch.family], cell)
+        scaled = scale_by_propensity(cell, batch.propensity)  # both rows at once
+        return scaled[0], scaled[1]
+
+    def _cells(self, batch: DecisionBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Each decision's profile cell and its *alone* cell (relationship ``none``), as flat
+        indices over (family, stage, target, relationship): gathering by one index is several
+        times faster than by four."""
+        _, stages, targets, relationships, _ = self.rates.shape
+        family = np.asarray(batch.family, np.intp)
+        base = ((family * stages + batch.stage) * targets + batch.self_target) * relationships
+        return base + batch.relationship, base + NONE
 
     def assumed_for(self, batch: DecisionBatch) -> np.ndarray:
         """Whether each decision's rate rests on an ``assumed`` profile cell: the cell of its
         monitoring state that :meth:`rates_for` reads (for a self decision, also the *alone*
         cell when peer presence is below 1, and not the relationship's cell when it is 0;
         with a disposition, the extreme cell)."""
-        target = batch.self_target.astype(np.intp)
-        seen = batch.monitored.astype(np.intp)
-        rows = np.arange(len(batch))
-        cell = self.assumed[batch.family, batch.stage, target, batch.relationship, seen]
-        alone = self.assumed[batch.family, batch.stage, target, NONE, seen]
+        states = self.assumed.shape[-1]
+        flags = self.assumed.reshape(-1)
+        at, alone_at = self._cells(batch)
+        cell = flags.take(at * states + batch.monitored)
+        alone = flags.take(alone_at * states + batch.monitored)
         presence = np.where(batch.self_target, batch.presence, 1.0)
         assumed = (cell & (presence > 0)) | (alone & (presence < 1))
         if batch.disposition.any():
+            target = batch.self_target.astype(np.intp)
             table = self.rates[batch.family, batch.stage, target].reshape(len(batch), -1)
             pick = np.where(batch.disposition == 1, table.argmax(axis=1), table.argmin(axis=1))
             flags = self.assumed[batch.family, batch.stage, target].reshape(len(batch), -1)
-            assumed = np.where(batch.disposition > 0, flags[rows, pick], assumed)
+            assumed = np.where(batch.disposition > 0, flags[np.arange(len(batch)), pick], assumed)
         return assumed
 
     def peak_rate(

@@ -20,22 +20,27 @@ from sim.core.fleet import OVERSEER, Fleet
 from sim.core.params import EcosystemConfig, ScheduleConfig
 from sim.network.trust import TrustNetwork
 
-__all__ = ["Cases", "assign_evaluators", "choose_reviewed", "select_cases"]
+__all__ = ["UNKNOWN_EDGE", "Cases", "assign_evaluators", "choose_reviewed", "select_cases"]
 
 _FILL_ATTEMPTS = 20
+#: The edge of an evaluator drawn at random under rotation: it may know its subject or not,
+#: and is looked up only when a stage asks (:class:`sim.model.pair_context.PairContext`).
+UNKNOWN_EDGE = -2
 
 
 @dataclass(frozen=True)
 class Cases:
     """A round's cases, peer cases first: ``subject`` and ``self_case`` per case;
-    ``pair_case``/``pair_evaluator`` per evaluator (sorted by case); the first evaluator of
-    a case is its lead, who also carries out shutdown and cleanup (in a self case, the
-    subject itself)."""
+    ``pair_case``/``pair_evaluator`` per evaluator (sorted by case), and ``pair_edge``, its
+    trust edge to the subject (-1 for none, always so in a self case; :data:`UNKNOWN_EDGE`
+    not looked up yet); the first evaluator of a case is its lead, who also carries out
+    shutdown and cleanup (in a self case, the subject itself)."""
 
     subject: np.ndarray
     self_case: np.ndarray
     pair_case: np.ndarray
     pair_evaluator: np.ndarray
+    pair_edge: np.ndarray
 
     @cached_property  # read at every stage
     def lead_pair(self) -> np.ndarray:
@@ -56,6 +61,7 @@ class Cases:
             self.self_case[keep],
             number[self.pair_case[pairs]],
             self.pair_evaluator[pairs],
+            self.pair_edge[pairs],
         )
 
 
@@ -73,7 +79,7 @@ def select_cases(
     is_self = reviewed & overseer & (rng.random(fleet.n) < config.schedule.self_review_prob)
     peers, selves = np.nonzero(reviewed & ~is_self)[0], np.nonzero(is_self)[0]
     iv = config.interventions
-    case, evaluator = assign_evaluators(
+    case, evaluator, edge = assign_evaluators(
         peers,
         network,
         overseer,
@@ -83,17 +89,18 @@ def select_cases(
         cross_family=iv.cross_family,
         rng=rng,
     )
-    starts = run_starts(case)  # cases come sorted
-    kept = case[starts]
-    if kept.size == case.size:  # one evaluator per case (quorum 1)
-        case = np.arange(kept.size)  # renumbered
+    if iv.quorum == 1:  # at most one evaluator per case: each pair is a case of its own
+        kept, case = case, np.arange(case.size)  # renumbered
     else:
+        starts = run_starts(case)  # cases come sorted
+        kept = case[starts]
         case = np.repeat(np.arange(kept.size), np.diff(starts, append=case.size))
     cases = Cases(
         subject=np.concatenate([peers[kept], selves]),
         self_case=np.repeat([False, True], [kept.size, selves.size]),
         pair_case=np.concatenate([case, kept.size + np.arange(selves.size)]),
         pair_evaluator=np.concatenate([evaluator, selves]),
+        pair_edge=np.concatenate([edge, np.full(selves.size, -1)]),  # no self-loops
     )
     return cases, case.size, peers.size - kept.size
 
@@ -132,7 +139,7 @@ def assign_evaluators(
     rotation: bool,
     cross_family: bool,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Evaluators for each subject.
 
     Args:
@@ -146,22 +153,26 @@ def assign_evaluators(
         rng: the model's generator.
 
     Returns:
-        ``(case, evaluator)``: parallel arrays, sorted by case, of the case index (into
-        ``subjects``) and the evaluator's slot. A case gets fewer than ``k`` evaluators
-        (possibly none) only when too few eligible overseers exist.
+        ``(case, evaluator, edge)``: parallel arrays, sorted by case, of the case index (into
+        ``subjects``), the evaluator's slot and its trust edge to the subject (-1 for none;
+        :data:`UNKNOWN_EDGE` for an evaluator drawn at random under rotation). A case gets
+        fewer than ``k`` evaluators (possibly none) only when too few eligible overseers
+        exist.
     """
     subjects = np.asarray(subjects, np.int64)
     if rotation:
-        case = evaluator = np.empty(0, np.int64)
+        case = evaluator = edge = np.empty(0, np.int64)
     else:
-        case, evaluator = _known_evaluators(
+        case, evaluator, edge = _known_evaluators(
             subjects, network, eligible, family, k, cross_family, rng
         )
     have = np.bincount(case, minlength=subjects.size)
     missing = np.minimum(k - have, _available(subjects, eligible, family, cross_family) - have)
+    # With k = 1 a case misses at most one: the places are where one is missing.
+    need = np.flatnonzero(missing > 0) if k == 1 else np.repeat(np.arange(subjects.size), missing)
     extra_case, extra_evaluator = _random_evaluators(
         subjects,
-        np.repeat(np.arange(subjects.size), missing),
+        need,
         case,
         evaluator,
         eligible,
@@ -170,36 +181,42 @@ def assign_evaluators(
         rng,
         network.n,
     )
+    # Without rotation a case is filled at random only once every eligible overseer that
+    # knows its subject is among its evaluators, so none drawn at random has an edge to it.
+    extra_edge = np.full(extra_case.size, UNKNOWN_EDGE if rotation else -1)
     case = np.concatenate([case, extra_case])
     evaluator = np.concatenate([evaluator, extra_evaluator])
+    edge = np.concatenate([edge, extra_edge])
     order = np.argsort(case, kind="stable")
-    return case[order], evaluator[order]
+    return case[order], evaluator[order], edge[order]
 
 
 def _known_evaluators(subjects, network, eligible, family, k, cross_family, rng):
     """Up to k eligible in-neighbours per subject, chosen at random (the k with the lowest
-    of one uniform draw per in-neighbour; for k = 1, one of them uniformly)."""
+    of one uniform draw per in-neighbour; for k = 1, one of them uniformly), with the edge
+    in-neighbour -> subject of each."""
     if k == 1 and not cross_family:
         return _one_known_evaluator(subjects, network, eligible, rng)
-    case, candidate = network.in_neighbours(subjects)  # never the subject: no self-loops
+    case, edge = network.in_edges_of(subjects)
+    candidate = network.src[edge]  # never the subject: no self-loops
     draw = rng.random(case.size)
     valid = eligible[candidate]
     if cross_family:
         valid &= family[candidate] != family[subjects[case]]
     keep = np.flatnonzero(valid)
-    case, candidate, draw = case[keep], candidate[keep], draw[keep]
+    case, candidate, edge, draw = case[keep], candidate[keep], edge[keep], draw[keep]
     if k == 1:  # the lowest draw of each case's run (cases come grouped): no sort needed
         first = np.flatnonzero(np.diff(case, prepend=-1))
         lowest = np.minimum.reduceat(draw, first) if first.size else draw
         chosen = draw == np.repeat(lowest, np.diff(first, append=case.size))
-        return case[chosen], candidate[chosen]
+        return case[chosen], candidate[chosen], edge[chosen]
     order = np.argsort(case + draw)  # random order within each case (one float key is
     # several times faster than lexsort, and exact: draws are in [0, 1))
-    case, candidate = case[order], candidate[order]
+    case, candidate, edge = case[order], candidate[order], edge[order]
     counts = np.bincount(case, minlength=subjects.size)
     rank = np.arange(case.size) - (np.cumsum(counts) - counts)[case]
     chosen = rank < k
-    return case[chosen], candidate[chosen]
+    return case[chosen], candidate[chosen], edge[chosen]
 
 
 def _one_known_evaluator(subjects, network, eligible, rng):
@@ -208,17 +225,19 @@ def _one_known_evaluator(subjects, network, eligible, rng):
     over the edges, whatever the number of subjects), then each subject draws one of its own."""
     positions, first, count = network.in_positions_from(eligible)
     first, count = first[subjects], count[subjects]
-    (case,) = np.nonzero(count)
-    pick = first[case] + (rng.random(case.size) * count[case]).astype(np.int64)
-    return case, network.in_src[positions[pick]]
+    (case,) = np.nonzero(count > 0)  # a mask's nonzero is several times an integer array's
+    draw = rng.random(case.size)
+    draw *= count[case]  # in place: the same product
+    at = positions[first[case] + draw.astype(np.int64)]
+    return case, network.in_src[at], network.in_edges[at]
 
 
 def _available(subjects, eligible, family, cross_family) -> np.ndarray:
     """How many distinct eligible overseers each subject could have at most."""
     if cross_family:
         per_family = np.bincount(family[eligible], minlength=family.max(initial=0) + 1)
-        return eligible.sum() - per_family[family[subjects]]
-    return eligible.sum() - eligible[subjects]
+        return np.count_nonzero(eligible) - per_family[family[subjects]]
+    return np.count_nonzero(eligible) - eligible[subjects]
 
 
 def _random_evaluators(subjects, need, case, evaluator, eligible, family, cross_family, rng, n):
@@ -227,7 +246,8 @@ def _random_evaluators(subjects, need, case, evaluator, eligible, family, cross_
     pool = np.nonzero(eligible)[0]
     needy = np.zeros(subjects.size, bool)
     needy[need] = True
-    taken = case[needy[case]] * n + evaluator[needy[case]]  # only these cases can collide
+    collide = needy[case]  # only these cases can collide
+    taken = case[collide] * n + evaluator[collide]
     # Places of cases that need one evaluator and have none yet (every case, with quorum 1)
     # cannot collide: ``need`` is sorted, so distinct when strictly increasing.
     lone = taken.size == 0 and bool(np.all(np.diff(need) > 0))

@@ -130,18 +130,33 @@ class Contagion:
         )
         observer = net.src[seen]
         gain = np.bincount(observer, weights=factor, minlength=net.n)
-        # By observer, most negative factor first, ties in sighting order: what
-        # np.lexsort((factor, observer)) gives, by two stable argsorts (several times faster).
-        strongest = np.argsort(factor, kind="stable")
-        strongest = strongest[np.argsort(observer[strongest], kind="stable")]
-        ordered = observer[strongest]
-        first = strongest[np.flatnonzero(np.diff(ordered, prepend=-1))]
-        self.seen_from[:] = -1
-        self.seen_from[observer[first]] = net.dst[seen[first]]
+        self._credit(observer, net.dst[seen], factor)
         caught = acts.actor[acts.protective & acts.detected]
         seen, factor = self._sightings(caught, c.detection_visibility, c.deterrence, rng)
         loss = np.bincount(net.src[seen], weights=factor, minlength=net.n)
-        propensity[:] = (1.0 - (1.0 - propensity) * np.exp(gain)) * np.exp(loss)
+        # (1 - (1 - propensity) x e^gain) x e^loss, in place: the same operations, in order.
+        # Without sightings every sum is 0 (bincount then gives integers), and a product
+        # with e^0 = 1 changes nothing: skipped.
+        np.subtract(1.0, propensity, out=propensity)
+        if observer.size:
+            propensity *= np.exp(gain, out=gain)
+        np.subtract(1.0, propensity, out=propensity)
+        if seen.size:
+            propensity *= np.exp(loss, out=loss)
+
+    def _credit(self, observer: np.ndarray, actor: np.ndarray, factor: np.ndarray) -> None:
+        """``seen_from``: for each observer, the actor of its strongest sighting (most negative
+        factor; the first in sighting order among equals), -1 without any. Two unbuffered
+        minimum passes, linear: a sort by (observer, factor) cost ten times more."""
+        n = self.network.n
+        strongest = np.full(n, np.inf)
+        np.minimum.at(strongest, observer, factor)
+        top = np.flatnonzero(factor == strongest[observer])
+        first = np.full(n, factor.size)  # past every sighting
+        np.minimum.at(first, observer[top], top)
+        won = top[first[observer[top]] == top]
+        self.seen_from[:] = -1
+        self.seen_from[observer[won]] = actor[won]
 
     def _sightings(self, actors, visibility, strength, rng) -> tuple[np.ndarray, np.ndarray]:
         """The edges observer -> actor along which an act was seen, and for each the log of

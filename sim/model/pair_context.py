@@ -4,7 +4,8 @@ the subject, their relationship, and (in a self case) the presence of the peers 
 None of these changes within a round (trust moves in collaboration, before it, and in
 contagion and decommissions, after it), and a pair decides at up to three stages (its lead
 also shuts down and cleans up), so each pair's context is worked out once, at the first
-stage that asks for it.
+stage that asks for it. The edge comes with the cases (assignment knows it), except for an
+evaluator drawn at random under rotation, looked up here.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import numpy as np
 
 from sim.core.params import EcosystemConfig
 from sim.core.vocabulary import NONE
-from sim.model.assignment import Cases
+from sim.model.assignment import UNKNOWN_EDGE, Cases
 from sim.network.trust import TrustNetwork, classify_trust
 
 __all__ = ["PairContext"]
 
-_UNKNOWN = -2  # an edge id no pair has: the context of that pair is not worked out yet
+_PENDING = -1  # a relationship code no pair has: the context of that pair is not worked out yet
 
 
 class PairContext:
@@ -27,8 +28,8 @@ class PairContext:
     def __init__(self, cases: Cases, network: TrustNetwork, config: EcosystemConfig):
         self.cases, self.network, self.config = cases, network, config
         size = cases.pair_case.size
-        self.edge = np.full(size, _UNKNOWN, np.int64)
-        self.relationship = np.full(size, NONE, np.int8)
+        self.edge = cases.pair_edge.astype(np.int64)  # a copy: unknown edges are filled in
+        self.relationship = np.full(size, _PENDING, np.int8)
         self.presence = np.ones(size)
 
     def of(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -36,7 +37,7 @@ class PairContext:
         subject (-1 for none: always so in a self case), the relationship class of the actor's
         trust in the subject (in a self case, of its mean trust in its out-neighbours;
         ``none`` without any) and the presence weight of a self case (1 otherwise)."""
-        todo = pairs[self.edge[pairs] == _UNKNOWN]
+        todo = pairs[self.relationship[pairs] == _PENDING]
         if todo.size:
             self._work_out(todo)
         return self.edge[pairs], self.relationship[pairs], self.presence[pairs]
@@ -44,7 +45,10 @@ class PairContext:
     def _work_out(self, pairs: np.ndarray) -> None:
         cases, network = self.cases, self.network
         actor, case = cases.pair_evaluator[pairs], cases.pair_case[pairs]
-        edge = network.edge_ids(actor, cases.subject[case])  # -1 in self cases: no self-loops
+        edge = self.edge[pairs]
+        unknown = edge == UNKNOWN_EDGE
+        if unknown.any():
+            edge[unknown] = network.edge_ids(actor[unknown], cases.subject[case[unknown]])
         relationship = np.full(pairs.size, NONE, np.int8)
         known = edge >= 0
         relationship[known] = classify_trust(network.trust[edge[known]], self.config.graph)
