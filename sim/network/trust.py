@@ -214,12 +214,6 @@ class TrustNetwork:
         """All out-edges of ``nodes``, like :meth:`in_edges_of`."""
         return _expand(self.indptr, nodes)
 
-    def in_neighbours(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Every in-neighbour of ``nodes`` (the source of each in-edge): ``(owner, source)``
-        like :meth:`in_edges_of`, read from contiguous memory."""
-        owner, positions = _expand(self.in_indptr, nodes)
-        return owner, self.in_src[positions]
-
     def in_edges_from(self, nodes: np.ndarray, sources: np.ndarray) -> np.ndarray:
         """Ids, in edge order, of the in-edges of ``nodes`` whose source is in the boolean
         mask ``sources`` (reads only those nodes' rows, not the whole graph)."""
