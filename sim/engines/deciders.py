@@ -119,16 +119,17 @@ class CalibratedEngine:
         if monitored_share is not None:
             rates[..., 1] = monitored_share * rates[..., 0]
         self.rates = rates
+        # One row per monitoring state, one column per flat cell (see _cells): gathered by
+        # rates_for, whose operations then run along rows as long as the batch (a column per
+        # state would make inner loops of 2).
+        self._by_state = np.ascontiguousarray(rates.reshape(-1, rates.shape[-1]).T)
         self.control = np.array([p.control for p in profiles])
         self.assumed = np.stack([p.assumed() for p in profiles])
 
     def rates_for(self, batch: DecisionBatch) -> tuple[np.ndarray, np.ndarray]:
         """Effective (unmonitored, monitored) protective rates of each decision."""
-        # One row per monitoring state, one column per decision: every operation below runs
-        # along rows as long as the batch (a column per state would make inner loops of 2).
-        rates = np.ascontiguousarray(self.rates.reshape(-1, self.rates.shape[-1]).T)
-        at, alone_at = self._cells(batch)
-        cell, alone = rates.take(at, axis=1), rates.take(alone_at, axis=1)
+        at, alone_at = self._cells(batch)  # one row per monitoring state, a column a decision
+        cell, alone = self._by_state.take(at, axis=1), self._by_state.take(alone_at, axis=1)
         cell -= alone  # alone + weight x (cell - alone) in place: the same rounding
         cell *= np.where(batch.self_target, batch.presence, 1.0)
         cell += alone

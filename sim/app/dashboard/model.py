@@ -116,32 +116,30 @@ class DashboardEcosystem(Ecosystem):
     )
 
 
-def _slider(label: str, name: str, low: float, high: float, step: float) -> dict:
+def _slider(label: str, low: float, high: float, step: float) -> dict:
     kind = "SliderFloat" if isinstance(step, float) else "SliderInt"
-    value = _DEFAULTS[name].default
-    return {"type": kind, "label": label, "value": value, "min": low, "max": high, "step": step}
+    return {"type": kind, "label": label, "min": low, "max": high, "step": step}
 
 
-def _select(label: str, name: str, values: list[str]) -> dict:
-    return {"type": "Select", "label": label, "value": _DEFAULTS[name].default, "values": values}
-
-
-def _checkbox(label: str, name: str) -> dict:
-    return {"type": "Checkbox", "label": label, "value": _DEFAULTS[name].default}
+def _select(label: str, values: list[str]) -> dict:
+    return {"type": "Select", "label": label, "values": values}
 
 
 #: SolaraViz's ``model_params``: one input per keyword of :class:`DashboardEcosystem`, with
-#: its defaults (those of :func:`overrides`: the command line's default run). Ranges keep
+#: its default (that of :func:`overrides`: the command line's default run). Ranges keep
 #: every topology buildable.
 CONTROLS = {
-    "n_agents": _slider("Fleet size", "n_agents", 40, 1000, 10),
-    "population": _select("Family mix", "population", options("population")),
-    "topology": _select("Topology", "topology", options("graph", leave_out=("file",))),
-    "contagion": _select("Contagion", "contagion", options("contagion")),
-    "monitoring_kind": _select("Monitoring", "monitoring_kind", ["output", "action"]),
-    "audit_rate": _slider("Audit rate", "audit_rate", 0.0, 1.0, 0.01),
-    "kill_switch": _checkbox("Kill switch", "kill_switch"),
-    "operator_cleanup": _checkbox("Operator cleanup", "operator_cleanup"),
-    "quorum": _slider("Quorum", "quorum", 1, 5, 1),
-    "seed": _slider("Seed", "seed", 0, 999, 1),
+    name: {**control, "value": _DEFAULTS[name].default}
+    for name, control in {
+        "n_agents": _slider("Fleet size", 40, 1000, 10),
+        "population": _select("Family mix", options("population")),
+        "topology": _select("Topology", options("graph", leave_out=("file",))),
+        "contagion": _select("Contagion", options("contagion")),
+        "monitoring_kind": _select("Monitoring", ["output", "action"]),
+        "audit_rate": _slider("Audit rate", 0.0, 1.0, 0.01),
+        "kill_switch": {"type": "Checkbox", "label": "Kill switch"},
+        "operator_cleanup": {"type": "Checkbox", "label": "Operator cleanup"},
+        "quorum": _slider("Quorum", 1, 5, 1),
+        "seed": _slider("Seed", 0, 999, 1),
+    }.items()
 }
